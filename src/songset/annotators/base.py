@@ -1,0 +1,65 @@
+"""The annotator seam: every backend (descriptor, AF3, Qwen2-Audio, served endpoints) fills `Annotation`."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from songset.backend import BackendIdentity
+from songset.provenance import make_provenance
+from songset.runner import SongJob
+from songset.schemas import RawAnnotation, Segment
+
+
+@dataclass
+class Annotation:
+    text: str
+    segments: list[Segment] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    extra_provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class Annotator(ABC):
+    @abstractmethod
+    def identity(self) -> BackendIdentity: ...
+
+    @abstractmethod
+    def annotate(self, path: Path) -> Annotation:
+        """Describe one song; raise SongError for a problem with that song's input."""
+
+
+def annotate_song(job: SongJob, annotator: Annotator) -> RawAnnotation:
+    """One song -> RawAnnotation with its provenance. Pure apart from reading the audio file."""
+    ident = annotator.identity()
+    started = time.perf_counter()
+    result = annotator.annotate(job.file)
+    wall = time.perf_counter() - started
+    if not result.text.strip():
+        raise ValueError(f"{ident.backend} returned empty text")
+    return RawAnnotation(
+        id=job.id,
+        audio_file=job.file.name,
+        audio_sha256=job.inputs["audio_sha256"],
+        duration=job.inputs["duration"],
+        text=result.text,
+        segments=result.segments,
+        summary=result.summary,
+        provenance=make_provenance(
+            stage="annotate",
+            backend=ident.backend,
+            cache_key=job.key,
+            input_sha256=job.inputs["audio_sha256"],
+            wall_time_s=wall,
+            settings=ident.settings,
+            model_id=ident.model_id,
+            model_revision=ident.model_revision,
+            adapter=ident.adapter,
+            adapter_revision=ident.adapter_revision,
+            prompt=ident.prompt,
+            libraries=ident.libraries,
+            extra={"backend_version": ident.version, **result.extra_provenance},
+        ),
+    )

@@ -1,0 +1,95 @@
+"""Audio decoding with errors a person can act on: every failure names the file and what is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from songset.runner import SongError
+from songset.schemas import DURATION_MAX_S, DURATION_MIN_S
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration: float
+    sample_rate: int
+    channels: int
+    format: str
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples at `sample_rate`, decoded once and shared by every estimator."""
+
+    samples: np.ndarray
+    sample_rate: int
+    info: AudioInfo
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def read_info(path: Path) -> AudioInfo:
+    """Duration and layout from the file header, without decoding."""
+    if not path.is_file():
+        raise SongError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise SongError(f"{path}: file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise SongError(f"{path}: not a readable audio file ({_short(exc)})") from exc
+    if info.samplerate <= 0 or info.frames <= 0:
+        raise SongError(f"{path}: header reports no audio (frames={info.frames}, rate={info.samplerate})")
+    return AudioInfo(
+        duration=info.frames / info.samplerate,
+        sample_rate=int(info.samplerate),
+        channels=int(info.channels),
+        format=f"{info.format}/{info.subtype}",
+    )
+
+
+def check_duration(path: Path, duration: float) -> None:
+    if duration < DURATION_MIN_S:
+        raise SongError(f"{path}: {duration:.1f} s is shorter than ACE-Step's {DURATION_MIN_S:.0f} s minimum")
+    if duration > DURATION_MAX_S:
+        raise SongError(f"{path}: {duration:.1f} s is longer than ACE-Step's {DURATION_MAX_S:.0f} s maximum")
+
+
+def load_audio(path: Path, sample_rate: int = 22050, *, check: bool = True) -> Audio:
+    """Decode to mono at `sample_rate`; rejects empty, corrupt, silent, too short or too long files."""
+    info = read_info(path)
+    if check:
+        check_duration(path, info.duration)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise SongError(f"{path}: decoding failed ({_short(exc)})") from exc
+    if data.size == 0:
+        raise SongError(f"{path}: decoded to no samples (truncated file?)")
+    mono = data.mean(axis=1)
+    bad = ~np.isfinite(mono)
+    if bad.all():
+        raise SongError(f"{path}: every sample is NaN or infinite")
+    if bad.any():
+        mono = np.where(bad, 0.0, mono).astype(np.float32)
+    if sr != sample_rate:
+        import librosa
+
+        mono = librosa.resample(mono, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
+    decoded = len(mono) / sample_rate
+    if check:
+        check_duration(path, decoded)
+        peak = float(np.max(np.abs(mono)))
+        if peak < 1e-4:  # -80 dBFS
+            raise SongError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")
+    return Audio(samples=np.ascontiguousarray(mono, dtype=np.float32), sample_rate=sample_rate, info=info)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,64 @@
+"""The cleaner seam: the rules cleaner now, the OpenAI structured-output cleaner later, same schema."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import Any, Literal
+
+from pydantic import Field
+
+from songset.backend import BackendIdentity
+from songset.provenance import make_provenance
+from songset.runner import SongJob
+from songset.schemas import CleanAnnotation, Event, Model, RawAnnotation, Section, Tags
+
+
+class CleanedContent(Model):
+    """What a cleaner decides; id, duration and provenance are added by `clean_song`."""
+
+    caption: str = Field(min_length=1)
+    tags: Tags = Field(default_factory=Tags)
+    sections: list[Section] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    vocal_presence: Literal["vocal", "instrumental", "unknown"] = "unknown"
+    vocal_language: str | None = None
+    rich_details: str
+
+
+class Cleaner(ABC):
+    @abstractmethod
+    def identity(self) -> BackendIdentity: ...
+
+    @abstractmethod
+    def clean(self, raw: RawAnnotation) -> CleanedContent: ...
+
+    def extra_provenance(self) -> dict[str, Any]:
+        return {}
+
+
+def clean_song(job: SongJob, cleaner: Cleaner) -> CleanAnnotation:
+    raw = RawAnnotation.model_validate(job.inputs["raw"])
+    ident = cleaner.identity()
+    started = time.perf_counter()
+    content = cleaner.clean(raw)
+    wall = time.perf_counter() - started
+    provenance = make_provenance(
+        stage="clean",
+        backend=ident.backend,
+        cache_key=job.key,
+        input_sha256=job.inputs["raw_sha256"],
+        wall_time_s=wall,
+        settings=ident.settings,
+        model_id=ident.model_id,
+        model_revision=ident.model_revision,
+        prompt=ident.prompt,
+        libraries=ident.libraries,
+        extra={"backend_version": ident.version, **cleaner.extra_provenance()},
+    )
+    return CleanAnnotation(
+        id=raw.id,
+        duration=raw.duration,
+        **content.model_dump(),
+        provenance={"annotate": raw.provenance, "clean": provenance},
+    )

@@ -1,0 +1,235 @@
+"""`songset`: the same library functions the DVC stages call, on any files, with Hydra overrides.
+
+songset compose [OVERRIDES]                      write params.yaml from conf/
+songset annotate AUDIO... -o DIR [OVERRIDES]
+songset clean RAW.json... -o DIR [OVERRIDES]
+songset estimate AUDIO... --json [OVERRIDES]     one JSON object per line
+songset validate DIR                             exit 1, one line per broken song and rule
+songset report DIR -o DIR
+songset schema -o DIR                            JSON Schema of every file songset writes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+_OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
+
+
+def split_overrides(items: list[str]) -> tuple[list[Path], list[str]]:
+    """Files first, Hydra overrides (key=value) after; an existing file named like an override is a file."""
+    files: list[Path] = []
+    overrides: list[str] = []
+    for item in items:
+        if _OVERRIDE.match(item) and not Path(item).exists():
+            overrides.append(item)
+        else:
+            files.append(Path(item))
+    return files, overrides
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("SONGSET_CACHE_DIR", Path.home() / ".cache" / "songset"))
+
+
+def _options(args: argparse.Namespace, cfg: Any) -> Any:
+    from songset.pipeline import RunOptions
+
+    cache = None if args.no_cache else Path(args.cache_dir or _default_cache_dir())
+    return RunOptions(cache_dir=cache, workers=max(1, int(args.jobs or cfg.run.jobs)))
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cache-dir", help="per-song result cache (default: $SONGSET_CACHE_DIR or ~/.cache/songset)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="compute every song, store nothing")
+    p.add_argument("--jobs", type=int, help="songs in parallel (default: run.jobs)")
+
+
+def _report_and_code(summary: Any) -> int:
+    from songset.runner import summary_lines
+
+    for line in summary_lines(summary):
+        print(line, file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from songset.config import write_params
+
+    _, overrides = split_overrides(args.items)
+    write_params(Path(args.output), overrides)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from songset.config import compose
+    from songset.pipeline import run_annotate
+    from songset.songs import songs_from_paths
+
+    files, overrides = split_overrides(args.items)
+    cfg = compose(overrides)
+    result = run_annotate(songs_from_paths(files), cfg.annotator, Path(args.output), _options(args, cfg))
+    return _report_and_code(result.summary)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from songset.config import compose
+    from songset.pipeline import run_clean
+
+    files, overrides = split_overrides(args.items)
+    cfg = compose(overrides)
+    result = run_clean(files, cfg.cleaner, Path(args.output), _options(args, cfg))
+    return _report_and_code(result.summary)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from songset.config import compose
+    from songset.pipeline import run_estimate
+    from songset.songs import songs_from_paths
+
+    files, overrides = split_overrides(args.items)
+    cfg = compose(overrides)
+    songs = songs_from_paths(files)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(args.output) if args.output else Path(tmp)
+        result = run_estimate(songs, cfg.estimator, out_dir, _options(args, cfg))
+    failed = {f.id: f for f in result.summary.failed}
+    for song in songs:
+        meta = result.outputs.get(song.id)
+        row: dict[str, Any] = {"file": str(song.path)}
+        if meta is None:
+            row |= dict.fromkeys(
+                ("duration", "bpm", "bpm_confidence", "keyscale", "key_confidence", "timesignature"), None
+            )
+            row["error"] = failed[song.id].reason if song.id in failed else "not estimated"
+        else:
+            row |= {
+                "duration": meta.duration,
+                "bpm": meta.bpm,
+                "bpm_confidence": meta.bpm_confidence,
+                "keyscale": meta.keyscale,
+                "key_confidence": meta.key_confidence,
+                "timesignature": meta.timesignature,
+                "timesignature_confidence": meta.timesignature_confidence,
+            }
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print("\t".join(f"{k}={v}" for k, v in row.items()))
+    return _report_and_code(result.summary)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from songset.io import atomic_write_json
+    from songset.validate import validate_sidecars
+
+    report = validate_sidecars(Path(args.directory), caption_token_budget=args.budget)
+    if args.output:
+        atomic_write_json(Path(args.output), report)
+    for line in report.lines():
+        print(line)
+    print(f"{report.valid_songs}/{report.songs} sidecars valid", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from songset.config import compose
+    from songset.pipeline import write_quality_report
+
+    _, overrides = split_overrides(args.overrides)
+    cfg = compose(overrides)
+    write_quality_report(
+        raw_dir=Path(args.directory),
+        out_dir=Path(args.output),
+        report_cfg=cfg.report,
+        sidecar_dir=Path(args.sidecars) if args.sidecars else None,
+        metadata_dir=Path(args.metadata) if args.metadata else None,
+    )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from songset.io import atomic_write_json
+    from songset.schemas import json_schemas
+
+    for name, schema in json_schemas().items():
+        atomic_write_json(Path(args.output) / f"{name}.schema.json", schema)
+    print(f"wrote {len(json_schemas())} schemas to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="songset", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compose", help="compose conf/ into params.yaml (what `dvc exp run` does)")
+    p.add_argument("items", nargs="*", metavar="OVERRIDE")
+    p.add_argument("-o", "--output", default="params.yaml")
+    p.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("annotate", help="audio -> raw annotation JSON")
+    p.add_argument("items", nargs="+", metavar="AUDIO|OVERRIDE")
+    p.add_argument("-o", "--output", required=True)
+    _add_run_flags(p)
+    p.set_defaults(func=cmd_annotate)
+
+    p = sub.add_parser("clean", help="raw annotation JSON -> clean annotation JSON")
+    p.add_argument("items", nargs="+", metavar="RAW.json|OVERRIDE")
+    p.add_argument("-o", "--output", required=True)
+    _add_run_flags(p)
+    p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("estimate", help="audio -> duration, bpm, key, meter")
+    p.add_argument("items", nargs="+", metavar="AUDIO|OVERRIDE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("-o", "--output", help="also write metadata JSON files here")
+    _add_run_flags(p)
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("validate", help="check a sidecar folder against the ACE-Step contract")
+    p.add_argument("directory")
+    p.add_argument("--budget", type=int, default=256, help="caption token budget (default 256)")
+    p.add_argument("-o", "--output", help="write the validation report JSON here")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("report", help="repetition and quality report over raw annotations")
+    p.add_argument("directory")
+    p.add_argument("overrides", nargs="*", metavar="OVERRIDE")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--sidecars", help="sidecar folder, for coverage figures")
+    p.add_argument("--metadata", help="metadata folder, for per-minute figures")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("schema", help="export JSON Schema of every file songset writes")
+    p.add_argument("-o", "--output", default="schemas")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from songset.stage_main import setup_logging
+
+    setup_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"songset {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

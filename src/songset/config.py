@@ -1,0 +1,88 @@
+"""Config: Hydra groups in conf/ composed into params.yaml, the file DVC tracks and stages read.
+
+`dvc exp run -S ...` composes conf/ by itself (hydra.enabled); plain `dvc repro` reads params.yaml as
+committed, so `songset compose` writes it with the same call DVC makes (compose, resolve, to_yaml), and a
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from songset.io import atomic_write_text, sha256_json
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+SECRET_NAMES = ("HF_TOKEN", "OPENAI_API_KEY", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT_TOKEN")
+
+
+def conf_dir() -> Path:
+    """conf/ of the project in the working directory, else the one this package was installed from."""
+    explicit = os.environ.get("SONGSET_CONF_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    local = Path.cwd() / "conf"
+    if (local / "config.yaml").is_file():
+        return local.resolve()
+    return PACKAGE_ROOT / "conf"
+
+
+def compose(overrides: list[str] | None = None, config_dir: Path | None = None) -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(str(config_dir or conf_dir()), version_base=None):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def compose_yaml(overrides: list[str] | None = None, config_dir: Path | None = None) -> str:
+    """The exact text `dvc exp run` writes to params.yaml for these overrides."""
+    return OmegaConf.to_yaml(compose(overrides, config_dir))
+
+
+def write_params(path: Path, overrides: list[str] | None = None, config_dir: Path | None = None) -> str:
+    text = compose_yaml(overrides, config_dir)
+    atomic_write_text(path, text)
+    return text
+
+
+def load_params(path: Path = Path("params.yaml"), overrides: list[str] | None = None) -> DictConfig:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `songset compose` in the project root first")
+    cfg = OmegaConf.load(path)
+    if overrides:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+    assert isinstance(cfg, DictConfig)
+    return cfg
+
+
+def to_plain(cfg: Any) -> Any:
+    """Config as plain JSON-able data, for provenance and cache keys."""
+    if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
+def settings_of(cfg: Any) -> dict[str, Any]:
+    """The settings part of a backend config: everything but Hydra's `_target_`."""
+    plain = to_plain(cfg) or {}
+    return {k: v for k, v in plain.items() if k != "_target_"}
+
+
+def settings_hash(cfg: Any) -> str:
+    return sha256_json(to_plain(cfg))
+
+
+def instantiate(cfg: Any, **kwargs: Any) -> Any:
+    """Build the backend a config group names with `_target_`: the one place backends are chosen."""
+    from hydra.utils import instantiate as hydra_instantiate
+
+    target = cfg.get("_target_") if cfg is not None else None
+    if not target:
+        raise ValueError(f"config group has no _target_ naming a backend: {to_plain(cfg)}")
+    return hydra_instantiate(cfg, _convert_="all", **kwargs)

@@ -1,0 +1,318 @@
+"""Stage orchestration shared by the DVC entry points in stages/ and the `songset` command line.
+
+Each `run_*` builds the per-song jobs (inputs + content-addressed cache key), hands them to the shared
+runner with the one pure per-song function, and writes outputs atomically. Nothing here branches on
+which backend is configured: backends come from `instantiate(cfg)`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from songset.annotators.base import Annotator, annotate_song
+from songset.audio import check_duration, read_info
+from songset.cache import ResultCache, cache_key
+from songset.cleaners.base import Cleaner, clean_song
+from songset.config import instantiate, settings_of
+from songset.estimators.base import Estimator, estimate_song
+from songset.io import atomic_write_json, atomic_write_text, read_json, sha256_file, sha256_json
+from songset.runner import SongError, SongJob, StageResult, describe_error, run_stage, write_summary
+from songset.schemas import (
+    CleanAnnotation,
+    DatasetManifest,
+    ManifestEntry,
+    RawAnnotation,
+    Sidecar,
+    SongFailure,
+    SongMetadata,
+    StageSummary,
+)
+from songset.sidecars import SIDECAR_VERSION, SidecarSettings, build_sidecar, sidecar_json
+from songset.songs import Song
+from songset.validate import MANIFEST_NAME
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    cache_dir: Path | None  # None: no per-song cache (every song computed)
+    workers: int = 1
+
+
+def _cache(options: RunOptions, stage: str) -> ResultCache | None:
+    return ResultCache(options.cache_dir / stage) if options.cache_dir else None
+
+
+def _write_model(out_dir: Path) -> Callable[[SongJob, Any], None]:
+    def write(job: SongJob, model: Any) -> None:
+        atomic_write_json(out_dir / f"{job.id}.json", model)
+
+    return write
+
+
+def _audio_jobs(
+    stage: str, songs: Iterable[Song], key_parts: dict[str, Any]
+) -> tuple[list[SongJob], list[SongFailure]]:
+    """Hash and header-check every song; unreadable, empty or out-of-range files fail here, cheaply."""
+    jobs: list[SongJob] = []
+    failed: list[SongFailure] = []
+    for song in songs:
+        try:
+            info = read_info(song.path)
+            check_duration(song.path, info.duration)
+            audio_sha = sha256_file(song.path)
+        except (SongError, OSError) as exc:
+            failed.append(
+                SongFailure(id=song.id, file=str(song.path), stage=stage, reason=describe_error(exc))
+            )
+            continue
+        key = cache_key(stage=stage, audio_sha256=audio_sha, **key_parts)
+        inputs = {"audio_sha256": audio_sha, "duration": round(info.duration, 3)}
+        jobs.append(SongJob(id=song.id, file=song.path, key=key, inputs=inputs))
+    return jobs, failed
+
+
+def run_annotate(
+    songs: list[Song], annotator_cfg: Any, out_dir: Path, options: RunOptions
+) -> StageResult[Any]:
+    annotator: Annotator = instantiate(annotator_cfg)
+    parts = annotator.identity().key_parts()
+    jobs, failed = _audio_jobs("annotate", songs, parts)
+    return run_stage(
+        "annotate",
+        jobs,
+        functools.partial(annotate_song, annotator=annotator),
+        RawAnnotation,
+        _cache(options, "annotate"),
+        _write_model(out_dir),
+        workers=options.workers,
+        settings_sha256=sha256_json(parts),
+        pre_failed=failed,
+    )
+
+
+def run_estimate(
+    songs: list[Song], estimator_cfg: Any, out_dir: Path, options: RunOptions
+) -> StageResult[Any]:
+    estimator: Estimator = instantiate(estimator_cfg)
+    parts = estimator.identity().key_parts()
+    jobs, failed = _audio_jobs("estimate", songs, parts)
+    return run_stage(
+        "estimate",
+        jobs,
+        functools.partial(estimate_song, estimator=estimator),
+        SongMetadata,
+        _cache(options, "estimate"),
+        _write_model(out_dir),
+        workers=options.workers,
+        settings_sha256=sha256_json(parts),
+        pre_failed=failed,
+    )
+
+
+def run_clean(
+    raw_files: list[Path], cleaner_cfg: Any, out_dir: Path, options: RunOptions
+) -> StageResult[Any]:
+    cleaner: Cleaner = instantiate(cleaner_cfg)
+    parts = cleaner.identity().key_parts()
+    jobs: list[SongJob] = []
+    failed: list[SongFailure] = []
+    for path in raw_files:
+        try:
+            raw = RawAnnotation.model_validate(read_json(path))
+        except Exception as exc:
+            failed.append(
+                SongFailure(id=path.stem, file=str(path), stage="clean", reason=describe_error(exc))
+            )
+            continue
+        raw_sha = sha256_file(path)
+        key = cache_key(stage="clean", raw_sha256=raw_sha, **parts)
+        inputs = {"raw": raw.model_dump(mode="json"), "raw_sha256": raw_sha}
+        jobs.append(SongJob(id=raw.id, file=path, key=key, inputs=inputs))
+    return run_stage(
+        "clean",
+        jobs,
+        functools.partial(clean_song, cleaner=cleaner),
+        CleanAnnotation,
+        _cache(options, "clean"),
+        _write_model(out_dir),
+        workers=options.workers,
+        settings_sha256=sha256_json(parts),
+        pre_failed=failed,
+    )
+
+
+def _read_optional(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def load_attributions(audio_dir: Path) -> dict[str, str]:
+    """`attribution.yaml` beside the audio: file name -> credit line, carried into each sidecar."""
+    path = audio_dir / "attribution.yaml"
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of audio file name -> credit")
+    return {str(k): str(v).strip() for k, v in data.items()}
+
+
+def run_sidecars(
+    clean_dir: Path,
+    metadata_dir: Path,
+    lyrics_dir: Path,
+    overrides_dir: Path,
+    sidecar_cfg: Any,
+    out_dir: Path,
+    options: RunOptions,
+    *,
+    attributions: dict[str, str] | None = None,
+    params_sha256: str = "",
+) -> StageResult[Any]:
+    settings = SidecarSettings.model_validate(settings_of(sidecar_cfg))
+    attributions = attributions or {}
+    clean_ids = {p.stem for p in clean_dir.glob("*.json")} if clean_dir.is_dir() else set()
+    meta_ids = {p.stem for p in metadata_dir.glob("*.json")} if metadata_dir.is_dir() else set()
+    jobs: list[SongJob] = []
+    failed: list[SongFailure] = []
+    for song_id in sorted(clean_ids & meta_ids):  # songs missing upstream already failed there
+        clean_path, meta_path = clean_dir / f"{song_id}.json", metadata_dir / f"{song_id}.json"
+        lyrics_path = lyrics_dir / f"{song_id}.txt"
+        override_path = next(
+            (p for p in (overrides_dir / f"{song_id}.yaml", overrides_dir / f"{song_id}.yml") if p.is_file()),
+            overrides_dir / f"{song_id}.yaml",
+        )
+        try:
+            clean = read_json(clean_path)
+            metadata = read_json(meta_path)
+            lyrics = _read_optional(lyrics_path)
+            override_bytes = _read_optional(override_path)
+            override = override_bytes.decode("utf-8") if override_bytes is not None else None
+        except (OSError, ValueError) as exc:
+            failed.append(
+                SongFailure(id=song_id, file=str(clean_path), stage="sidecars", reason=describe_error(exc))
+            )
+            continue
+        attribution = attributions.get(str(metadata.get("audio_file")))
+        key = cache_key(
+            stage="sidecars",
+            clean=sha256_file(clean_path),
+            metadata=sha256_file(meta_path),
+            lyrics=sha256_json(lyrics.hex() if lyrics is not None else None),
+            override=sha256_json(override),
+            attribution=attribution,
+            settings=settings.model_dump(),
+            version=SIDECAR_VERSION,
+        )
+        inputs = {
+            "clean": clean,
+            "metadata": metadata,
+            "lyrics": lyrics,
+            "lyrics_file": str(lyrics_path),
+            "override": override,
+            "override_file": str(override_path),
+            "attribution": attribution,
+        }
+        jobs.append(SongJob(id=song_id, file=clean_path, key=key, inputs=inputs))
+
+    def write(job: SongJob, sidecar: Sidecar) -> None:
+        atomic_write_json(out_dir / f"{job.id}.json", sidecar_json(sidecar))
+        lyrics_path = out_dir / f"{job.id}.lyrics.txt"
+        if sidecar.lyrics:
+            atomic_write_text(lyrics_path, sidecar.lyrics.rstrip("\n") + "\n")
+        else:
+            lyrics_path.unlink(missing_ok=True)
+
+    result = run_stage(
+        "sidecars",
+        jobs,
+        functools.partial(build_sidecar, settings=settings),
+        Sidecar,
+        _cache(options, "sidecars"),
+        write,
+        workers=1,  # assembling JSON is cheaper than starting processes
+        settings_sha256=sha256_json(settings.model_dump()),
+        pre_failed=failed,
+    )
+    write_manifest(out_dir, result.outputs, params_sha256)
+    return result
+
+
+def write_manifest(out_dir: Path, sidecars: dict[str, Sidecar], params_sha256: str) -> DatasetManifest:
+    entries = [
+        ManifestEntry(
+            id=song_id,
+            audio=sidecar.source.audio_file,
+            sidecar=f"{song_id}.json",
+            lyrics=f"{song_id}.lyrics.txt" if sidecar.lyrics else None,
+            duration=sidecar.duration,
+            caption_tokens=sidecar.source.caption_tokens,
+            flags=sidecar.source.flags,
+        )
+        for song_id, sidecar in sorted(sidecars.items())
+    ]
+    manifest = DatasetManifest(songs=len(entries), params_sha256=params_sha256, entries=entries)
+    atomic_write_json(out_dir / MANIFEST_NAME, manifest)
+    return manifest
+
+
+def load_stage_summaries(stages_dir: Path) -> list[StageSummary]:
+    if not stages_dir.is_dir():
+        return []
+    return [StageSummary.model_validate(read_json(p)) for p in sorted(stages_dir.glob("*.json"))]
+
+
+def upstream_failures(stages_dir: Path) -> list[SongFailure]:
+    return [failure for summary in load_stage_summaries(stages_dir) for failure in summary.failed]
+
+
+def finish_stage(result: StageResult[Any], reports_dir: Path) -> StageSummary:
+    write_summary(result.summary, reports_dir / "stages" / f"{result.summary.stage}.json")
+    return result.summary
+
+
+def _json_dir(directory: Path | None) -> dict[str, dict[str, Any]]:
+    if directory is None or not directory.is_dir():
+        return {}
+    return {p.stem: read_json(p) for p in sorted(directory.glob("*.json")) if p.name != MANIFEST_NAME}
+
+
+def write_quality_report(
+    raw_dir: Path,
+    out_dir: Path,
+    report_cfg: Any,
+    *,
+    sidecar_dir: Path | None = None,
+    metadata_dir: Path | None = None,
+    stages_dir: Path | None = None,
+    allow_partial: bool = False,
+) -> Any:
+    """quality.json (metrics), quality.md (for people) and plots/ (DVC plots data) from the built outputs."""
+    from songset.report import ReportSettings, build_report, load_texts, plots_data, render_markdown
+
+    settings = ReportSettings.model_validate(settings_of(report_cfg))
+    summaries = load_stage_summaries(stages_dir) if stages_dir else []
+    durations = {k: float(v["duration"]) for k, v in _json_dir(metadata_dir).items() if "duration" in v}
+    report = build_report(
+        load_texts(raw_dir),
+        settings=settings,
+        sidecars=_json_dir(sidecar_dir),
+        failures=[f.model_dump() for s in summaries for f in s.failed],
+        stage_summaries=[s.model_dump() for s in summaries],
+        durations=durations,
+        allow_partial=allow_partial,
+    )
+    atomic_write_json(out_dir / "quality.json", report)
+    atomic_write_text(out_dir / "quality.md", render_markdown(report))
+    for name, rows in plots_data(report).items():
+        atomic_write_json(out_dir / "plots" / f"{name}.json", rows)
+    print(
+        f"[report] {report.songs} songs, {report.failures} failures, template reuse {report.template_reuse:.2f}, "
+        f"within-output repetition {report.within_repetition:.2f} -> {out_dir / 'quality.md'}"
+    )
+    return report

@@ -1,0 +1,159 @@
+"""The per-song loop every stage shares: cache lookup, parallel compute, atomic output, failure capture.
+
+The work itself is one pure function per song (NeMo SDP style); this module owns everything around it,
+so no stage re-implements retries of the loop, progress bars or the rule that one bad song never stops
+the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tqdm import tqdm
+
+from songset.cache import ResultCache
+from songset.io import atomic_write_json
+from songset.schemas import SongFailure, StageSummary
+
+log = logging.getLogger("songset")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SongError(Exception):
+    """A problem with one song's input that the user must fix; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class SongJob:
+    id: str
+    file: Path  # the input a person would look at when this song fails
+    key: str  # content-addressed cache key
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageResult(Generic[M]):
+    summary: StageSummary
+    outputs: dict[str, M]
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, SongError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
+        )
+        return f"schema violation: {problems}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _compute_safely(compute: Callable[[SongJob], M], job: SongJob) -> tuple[M | None, str | None]:
+    try:
+        return compute(job), None
+    except Exception as exc:  # one song's failure must not sink the rest
+        log.debug("song %s failed:\n%s", job.id, traceback.format_exc())
+        return None, describe_error(exc)
+
+
+def run_stage(
+    stage: str,
+    jobs: Sequence[SongJob],
+    compute: Callable[[SongJob], M],
+    model: type[M],
+    cache: ResultCache | None,
+    write: Callable[[SongJob, M], None],
+    *,
+    workers: int = 1,
+    settings_sha256: str = "",
+    pre_failed: Sequence[SongFailure] = (),
+) -> StageResult[M]:
+    """Run `compute` over `jobs`, reusing cached results, and write each output as soon as it exists."""
+    started = time.perf_counter()
+    computed: list[str] = []
+    cached: list[str] = []
+    failed: list[SongFailure] = list(pre_failed)
+    outputs: dict[str, M] = {}
+
+    def finish(job: SongJob, result: M) -> None:
+        write(job, result)
+        outputs[job.id] = result
+
+    todo: list[SongJob] = []
+    for job in jobs:
+        hit = cache.get(job.key) if cache is not None else None
+        if hit is not None:
+            try:
+                finish(job, model.model_validate(hit))
+                cached.append(job.id)
+                continue
+            except ValidationError:
+                log.warning("%s: cached result for %s no longer fits the schema; recomputing", stage, job.id)
+        todo.append(job)
+
+    bar = tqdm(total=len(todo), desc=f"{stage}", unit="song", disable=not todo, leave=False)
+
+    def settle(job: SongJob, result: M | None, error: str | None) -> None:
+        bar.update(1)
+        if result is None:
+            failed.append(SongFailure(id=job.id, file=str(job.file), stage=stage, reason=error or "unknown"))
+            log.error("%s: %s: %s", stage, job.file, error)
+            return
+        if cache is not None:
+            cache.put(job.key, result.model_dump(mode="json"))
+        finish(job, result)
+        computed.append(job.id)
+
+    if workers > 1 and len(todo) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+            futures: list[tuple[SongJob, Future[tuple[M | None, str | None]]]] = [
+                (job, pool.submit(_compute_safely, compute, job)) for job in todo
+            ]
+            for job, future in futures:
+                try:
+                    result, error = future.result()
+                except Exception as exc:  # a worker died (e.g. OOM-killed)
+                    result, error = None, f"worker failed: {describe_error(exc)}"
+                settle(job, result, error)
+    else:
+        for job in todo:
+            settle(job, *_compute_safely(compute, job))
+    bar.close()
+
+    order = {job.id: i for i, job in enumerate(jobs)}
+    summary = StageSummary(
+        stage=stage,
+        songs=len(jobs) + len(pre_failed),
+        computed=sorted(computed, key=order.__getitem__),
+        cached=sorted(cached, key=order.__getitem__),
+        failed=sorted(failed, key=lambda f: f.id),
+        wall_time_s=round(time.perf_counter() - started, 3),
+        settings_sha256=settings_sha256,
+    )
+    return StageResult(summary=summary, outputs=outputs)
+
+
+def summary_lines(summary: StageSummary) -> list[str]:
+    lines = [
+        f"[{summary.stage}] {summary.songs} songs: {len(summary.computed)} computed, "
+        f"{len(summary.cached)} from cache, {len(summary.failed)} failed ({summary.wall_time_s:.1f} s)"
+    ]
+    lines += [f"[{summary.stage}]   FAILED {f.file}: {f.reason}" for f in summary.failed]
+    return lines
+
+
+def write_summary(summary: StageSummary, path: Path) -> None:
+    atomic_write_json(path, summary)
+    for line in summary_lines(summary):
+        print(line)

@@ -1,0 +1,280 @@
+"""Sidecars: clean annotation + estimates + lyrics + human overrides -> what ACE-Step 1.5 reads.
+
+Rules a training set lives by: a human value always wins; a value below its confidence threshold is left
+out (ACE-Step ignores missing values but trains on wrong ones); nothing is written as a placeholder.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from songset.provenance import make_provenance
+from songset.runner import SongError, SongJob
+from songset.schemas import (
+    BPM_MAX,
+    BPM_MIN,
+    INSTRUMENTAL_LYRICS,
+    TRAIN_CUT_S,
+    CleanAnnotation,
+    Event,
+    Override,
+    Section,
+    Sidecar,
+    SidecarSource,
+    SongMetadata,
+)
+from songset.tokens import count_tokens, fit_to_budget
+
+SIDECAR_VERSION = "1"
+
+
+class SidecarSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    artist: str | None = None
+    caption_prefix_artist: bool = False
+    caption_mode: Literal["caption", "events"] = "caption"
+    caption_token_budget: int = Field(200, gt=0, le=256)
+    caption_tokenizer: str | None = None
+    min_bpm_confidence: float = Field(0.3, ge=0, le=1)
+    min_key_confidence: float = Field(0.3, ge=0, le=1)
+    min_timesignature_confidence: float = Field(0.5, ge=0, le=1)
+    language: str | None = None
+
+
+def parse_override(text: str | None, source: str) -> Override | None:
+    """An override file as typed data; wrong types or unknown keys fail naming the file and field."""
+    if text is None:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SongError(f"{source}: not valid YAML ({exc})") from exc
+    if data is None:
+        return Override()
+    if not isinstance(data, dict):
+        raise SongError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return Override.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SongError(f"{source}: {problems}") from exc
+
+
+def decode_lyrics(data: bytes | None, source: str) -> tuple[str | None, list[str]]:
+    """Lyrics text and warnings; non-UTF-8 files are read as cp1252/latin-1 and said so."""
+    if data is None:
+        return None, []
+    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        try:
+            text = data.decode("cp1252")
+            enc = "cp1252"
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+            enc = "latin-1"
+        return _normalise_lyrics(text), [f"{source}: not UTF-8, decoded as {enc}"]
+    return _normalise_lyrics(text), []
+
+
+def _normalise_lyrics(text: str) -> str | None:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return text or None
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def structure_line(sections: list[Section], events: list[Event]) -> str:
+    """Compact section/event line for event-aware captions: 'Structure: intro 0:00, build 0:18, ...'."""
+    marks: list[tuple[float, str]] = [(s.start, s.label) for s in sections]
+    marks += [(e.start, e.type.replace("_", " ")) for e in events if e.type not in ("intro", "outro")]
+    marks.sort(key=lambda m: m[0])
+    seen: set[tuple[str, str]] = set()
+    parts = []
+    for start, label in marks:
+        item = (label, _clock(start))
+        if item not in seen:
+            seen.add(item)
+            parts.append(f"{label} {_clock(start)}")
+    return f"Structure: {', '.join(parts)}." if parts else ""
+
+
+def compose_caption(
+    base: str, clean: CleanAnnotation, settings: SidecarSettings, artist: str | None, human: bool
+) -> tuple[str, int, list[str]]:
+    """Caption inside the token budget; a human's caption is never shortened, only flagged."""
+    flags: list[str] = []
+    budget = settings.caption_token_budget
+    prefix = f"{artist}, " if artist and settings.caption_prefix_artist else ""
+    caption = base.strip()
+    if not human:
+        caption = fit_to_budget(caption, budget - count_tokens(prefix, settings.caption_tokenizer))
+        if caption != base.strip():
+            flags.append("caption_shortened")
+        if settings.caption_mode == "events":
+            line = structure_line(clean.sections, clean.events)
+            room = budget - count_tokens(f"{prefix}{caption} ", settings.caption_tokenizer)
+            fitted = fit_to_budget(line, room, settings.caption_tokenizer) if room > 0 else ""
+            if fitted:
+                caption = f"{caption} {fitted}"
+            if fitted != line:
+                flags.append("structure_line_shortened")
+    caption = f"{prefix}{caption}"
+    tokens = count_tokens(caption, settings.caption_tokenizer)
+    if tokens > budget:
+        flags.append("caption_over_budget")
+    return caption, tokens, flags
+
+
+def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
+    """One song's sidecar from its upstream outputs; pure given the job's inputs."""
+    started = time.perf_counter()
+    clean = CleanAnnotation.model_validate(job.inputs["clean"])
+    meta = SongMetadata.model_validate(job.inputs["metadata"])
+    override = parse_override(job.inputs.get("override"), job.inputs.get("override_file", "override"))
+    override = override or Override()
+    lyrics_text, warnings = decode_lyrics(job.inputs.get("lyrics"), job.inputs.get("lyrics_file", "lyrics"))
+
+    overridden: list[str] = []
+    omitted: dict[str, str] = {}
+    flags: list[str] = list(warnings)
+
+    def pick(field: str, human: Any, estimate: Any, confidence: float, threshold: float) -> Any:
+        if human is not None:
+            overridden.append(field)
+            omitted.pop(field, None)
+            return human
+        if estimate is None:
+            omitted.setdefault(field, "not estimated")
+            return None
+        if confidence < threshold:
+            omitted[field] = f"confidence {confidence:.2f} below {threshold:.2f}"
+            return None
+        return estimate
+
+    bpm_estimate = None
+    if meta.bpm is not None:
+        rounded = round(meta.bpm)
+        bpm_estimate = rounded if BPM_MIN <= rounded <= BPM_MAX else None
+        if bpm_estimate is None:
+            omitted["bpm"] = f"estimate {meta.bpm} outside {BPM_MIN}-{BPM_MAX}"
+    bpm = pick("bpm", override.bpm, bpm_estimate, meta.bpm_confidence, settings.min_bpm_confidence)
+    keyscale = pick(
+        "keyscale", override.keyscale, meta.keyscale, meta.key_confidence, settings.min_key_confidence
+    )
+    timesig = pick(
+        "timesignature",
+        override.timesignature,
+        meta.timesignature,
+        meta.timesignature_confidence,
+        settings.min_timesignature_confidence,
+    )
+
+    if override.lyrics is not None:
+        overridden.append("lyrics")
+        lyrics = override.lyrics.strip() or None
+    elif lyrics_text:
+        lyrics = lyrics_text
+    elif job.inputs.get("lyrics") is not None:
+        lyrics = None
+        omitted["lyrics"] = "lyrics file is empty"
+        flags.append("empty_lyrics_file")
+    elif clean.vocal_presence == "instrumental":
+        lyrics = INSTRUMENTAL_LYRICS
+    else:
+        lyrics = None
+        omitted["lyrics"] = (
+            "vocals heard but no lyrics file" if clean.vocal_presence == "vocal" else "no lyrics file"
+        )
+        if clean.vocal_presence == "vocal":
+            flags.append("vocals_without_lyrics")
+
+    if override.language is not None:
+        overridden.append("language")
+        language: str | None = override.language
+    elif settings.language:
+        language = settings.language
+    elif clean.vocal_language:
+        language = clean.vocal_language
+    elif clean.vocal_presence == "instrumental" or lyrics == INSTRUMENTAL_LYRICS:
+        language = "unknown"  # ACE-Step's own code for songs without sung words
+    else:
+        language = None
+        omitted["language"] = "not stated by the annotation"
+
+    artist = override.artist or settings.artist
+    if override.artist:
+        overridden.append("artist")
+    human_caption = override.caption is not None
+    if human_caption:
+        overridden.append("caption")
+    caption, caption_tokens, caption_flags = compose_caption(
+        override.caption or clean.caption, clean, settings, artist, human_caption
+    )
+    flags += caption_flags
+    if meta.duration > TRAIN_CUT_S:
+        flags.append("over_240s")
+
+    extra: dict[str, Any] = {"backend_version": SIDECAR_VERSION}
+    if override.notes:
+        extra["override_notes"] = override.notes
+    provenance = dict(clean.provenance)
+    provenance["estimate"] = meta.provenance
+    provenance["sidecar"] = make_provenance(
+        stage="sidecar",
+        backend="sidecar",
+        cache_key=job.key,
+        input_sha256=job.key,
+        wall_time_s=time.perf_counter() - started,
+        settings=settings.model_dump(),
+        libraries=("songset", "pydantic"),
+        extra=extra,
+    )
+    return Sidecar(
+        caption=caption,
+        lyrics=lyrics,
+        bpm=bpm,
+        keyscale=keyscale,
+        timesignature=timesig,
+        language=language,
+        vocal_language=language,
+        duration=round(meta.duration, 3),
+        artist=artist,
+        source=SidecarSource(
+            audio_file=meta.audio_file,
+            audio_sha256=meta.audio_sha256,
+            rich_details=clean.rich_details,
+            sections=clean.sections,
+            events=clean.events,
+            tags=clean.tags,
+            confidences={
+                "bpm": meta.bpm_confidence,
+                "keyscale": meta.key_confidence,
+                "timesignature": meta.timesignature_confidence,
+            },
+            overridden=overridden,
+            omitted=omitted,
+            flags=flags,
+            caption_tokens=caption_tokens,
+            attribution=job.inputs.get("attribution"),
+            provenance=provenance,
+        ),
+    )
+
+
+def sidecar_json(sidecar: Sidecar) -> dict[str, Any]:
+    """The file's content: top-level unknowns are omitted, since ACE-Step ignores null or empty values."""
+    data = sidecar.model_dump(mode="json")
+    return {k: v for k, v in data.items() if v is not None and v != ""}

@@ -1,0 +1,31 @@
+"""What every DVC stage entry point does before and after its one library call."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from songset.config import load_params
+from songset.pipeline import RunOptions
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("SONGSET_LOG_LEVEL", "WARNING"),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def stage_config() -> DictConfig:
+    """params.yaml as committed (or as `dvc exp run` composed it), plus overrides given on the command line."""
+    setup_logging()
+    return load_params(Path(os.environ.get("SONGSET_PARAMS", "params.yaml")), overrides=sys.argv[1:])
+
+
+def run_options(cfg: DictConfig) -> RunOptions:
+    return RunOptions(cache_dir=Path(cfg.paths.cache), workers=max(1, int(cfg.run.jobs)))

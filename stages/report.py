@@ -1,0 +1,25 @@
+"""DVC stage `report`: reports/quality.json (DVC metrics), reports/quality.md and plot data."""
+
+from pathlib import Path
+
+from songset.pipeline import write_quality_report
+from songset.stage_main import stage_config
+
+
+def main() -> int:
+    cfg = stage_config()
+    paths = cfg.paths
+    write_quality_report(
+        raw_dir=Path(paths.raw),
+        out_dir=Path(paths.reports),
+        report_cfg=cfg.report,
+        sidecar_dir=Path(paths.sidecars),
+        metadata_dir=Path(paths.metadata),
+        stages_dir=Path(paths.reports) / "stages",
+        allow_partial=bool(cfg.run.allow_partial),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

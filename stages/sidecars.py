@@ -1,0 +1,29 @@
+"""DVC stage `sidecars`: clean + metadata + lyrics + overrides -> data/sidecars/ (ACE-Step 1.5 layout)."""
+
+from pathlib import Path
+
+from songset.io import sha256_file
+from songset.pipeline import finish_stage, load_attributions, run_sidecars
+from songset.stage_main import run_options, stage_config
+
+
+def main() -> int:
+    cfg = stage_config()
+    paths = cfg.paths
+    result = run_sidecars(
+        Path(paths.clean),
+        Path(paths.metadata),
+        Path(paths.lyrics),
+        Path(paths.overrides),
+        cfg.sidecar,
+        Path(paths.sidecars),
+        run_options(cfg),
+        attributions=load_attributions(Path(paths.audio)),
+        params_sha256=sha256_file(Path("params.yaml")),
+    )
+    finish_stage(result, Path(paths.reports))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Shared builders for schema-valid objects, so each test states only what it is about."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from songset.provenance import make_provenance
+from songset.schemas import CleanAnnotation, Provenance, SongMetadata
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_AUDIO = PROJECT_ROOT / "data" / "audio"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "songset" / "numba"))
+
+
+def provenance(stage: str = "annotate", **kw: Any) -> Provenance:
+    base: dict[str, Any] = dict(
+        stage=stage, backend="test", cache_key="k", input_sha256="i", wall_time_s=0.1, settings={}
+    )
+    base.update(kw)
+    return make_provenance(**base)
+
+
+def clean_annotation(song_id: str = "song", **kw: Any) -> CleanAnnotation:
+    data: dict[str, Any] = dict(
+        id=song_id,
+        duration=95.0,
+        caption="Jazz, relaxed, upright bass and brushed drums, warm and intimate.",
+        sections=[
+            {"start": 0, "end": 12, "label": "intro", "description": "quiet"},
+            {"start": 12, "end": 60, "label": "part a", "description": "loud"},
+            {"start": 60, "end": 95, "label": "outro", "description": "fades"},
+        ],
+        events=[
+            {"start": 0, "end": 12, "type": "intro", "intensity": 0.3},
+            {"start": 12, "end": 60, "type": "build", "intensity": 0.7},
+            {"start": 80, "end": 95, "type": "fade_out", "intensity": 0.2},
+        ],
+        vocal_presence="instrumental",
+        rich_details="[0:00-0:12] Intro: quiet. [0:12-1:00] Part A: loud.",
+        provenance={"annotate": provenance("annotate"), "clean": provenance("clean")},
+    )
+    data.update(kw)
+    return CleanAnnotation.model_validate(data)
+
+
+def song_metadata(song_id: str = "song", **kw: Any) -> SongMetadata:
+    data: dict[str, Any] = dict(
+        id=song_id,
+        audio_file=f"{song_id}.ogg",
+        audio_sha256="a" * 64,
+        duration=95.0,
+        sample_rate=22050,
+        channels=2,
+        bpm=121.6,
+        bpm_confidence=0.8,
+        keyscale="F# minor",
+        key_confidence=0.6,
+        timesignature="4",
+        timesignature_confidence=0.7,
+        provenance=provenance("estimate"),
+    )
+    data.update(kw)
+    return SongMetadata.model_validate(data)
+
+
+def write_tone(path: Path, seconds: float, sr: int = 22050, channels: int = 1, freq: float = 440.0) -> Path:
+    """A short harmonic tone with a pulse: enough signal for every estimator, cheap to make."""
+    t = np.arange(int(seconds * sr)) / sr
+    pulse = 0.5 + 0.5 * (np.sin(2 * np.pi * 2 * t) > 0)
+    mono = 0.3 * pulse * (np.sin(2 * np.pi * freq * t) + 0.5 * np.sin(2 * np.pi * 1.5 * freq * t))
+    data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data.astype(np.float32), sr)
+    return path
+
+
+@pytest.fixture
+def tone(tmp_path: Path) -> Path:
+    return write_tone(tmp_path / "tone.wav", 12.0)
