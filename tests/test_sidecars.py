@@ -53,7 +53,12 @@ def test_human_override_always_wins_even_over_confident_estimates() -> None:
 
 @pytest.mark.parametrize(
     ("text", "field"),
-    [("bpm: fast\n", "bpm"), ("tempo: 120\n", "tempo"), ("keyscale: f# minor\n", "keyscale"), ("- 1\n", "mapping")],
+    [
+        ("bpm: fast\n", "bpm"),
+        ("tempo: 120\n", "tempo"),
+        ("keyscale: f# minor\n", "keyscale"),
+        ("- 1\n", "mapping"),
+    ],
 )
 def test_bad_override_names_file_and_field(text: str, field: str) -> None:
     with pytest.raises(SongError) as err:
@@ -78,7 +83,9 @@ def test_vocal_song_without_lyrics_omits_lyrics_and_flags_it() -> None:
 
 def test_lyrics_file_is_used_and_non_utf8_is_decoded_with_warning() -> None:
     clean = clean_annotation(vocal_presence="vocal")
-    sidecar = build_sidecar(job(clean=clean, lyrics="[Verse]\nCafé olé\n".encode("cp1252")), SidecarSettings())
+    sidecar = build_sidecar(
+        job(clean=clean, lyrics="[Verse]\nCafé olé\n".encode("cp1252")), SidecarSettings()
+    )
     assert sidecar.lyrics == "[Verse]\nCafé olé"
     assert any("not UTF-8" in f for f in sidecar.source.flags)
     assert decode_lyrics(b"\xef\xbb\xbfhello\r\n", "x") == ("hello", [])

@@ -276,12 +276,6 @@ def finish_stage(result: StageResult[Any], reports_dir: Path) -> StageSummary:
     return result.summary
 
 
-def _json_dir(directory: Path | None) -> dict[str, dict[str, Any]]:
-    if directory is None or not directory.is_dir():
-        return {}
-    return {p.stem: read_json(p) for p in sorted(directory.glob("*.json")) if p.name != MANIFEST_NAME}
-
-
 def write_quality_report(
     raw_dir: Path,
     out_dir: Path,
@@ -293,23 +287,20 @@ def write_quality_report(
     allow_partial: bool = False,
 ) -> Any:
     """quality.json (metrics), quality.md (for people) and plots/ (DVC plots data) from the built outputs."""
-    from songset.report import ReportSettings, build_report, load_texts, plots_data, render_markdown
+    from songset import report as quality
 
-    settings = ReportSettings.model_validate(settings_of(report_cfg))
-    summaries = load_stage_summaries(stages_dir) if stages_dir else []
-    durations = {k: float(v["duration"]) for k, v in _json_dir(metadata_dir).items() if "duration" in v}
-    report = build_report(
-        load_texts(raw_dir),
-        settings=settings,
-        sidecars=_json_dir(sidecar_dir),
-        failures=[f.model_dump() for s in summaries for f in s.failed],
-        stage_summaries=[s.model_dump() for s in summaries],
-        durations=durations,
+    summaries = quality.load_stage_summaries(stages_dir) if stages_dir and stages_dir.is_dir() else []
+    report = quality.build_report(
+        quality.load_texts(raw_dir) if raw_dir.is_dir() else {},
+        settings=quality.ReportSettings.model_validate(settings_of(report_cfg)),
+        sidecars=quality.load_sidecars(sidecar_dir) if sidecar_dir and sidecar_dir.is_dir() else None,
+        stage_summaries=summaries,
+        durations=quality.load_durations(metadata_dir) if metadata_dir and metadata_dir.is_dir() else None,
         allow_partial=allow_partial,
     )
     atomic_write_json(out_dir / "quality.json", report)
-    atomic_write_text(out_dir / "quality.md", render_markdown(report))
-    for name, rows in plots_data(report).items():
+    atomic_write_text(out_dir / "quality.md", quality.render_markdown(report))
+    for name, rows in quality.plots_data(report).items():
         atomic_write_json(out_dir / "plots" / f"{name}.json", rows)
     print(
         f"[report] {report.songs} songs, {report.failures} failures, template reuse {report.template_reuse:.2f}, "

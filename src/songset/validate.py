@@ -129,11 +129,14 @@ def run_expectations(rows: list[dict[str, Any]], budget: int) -> list[Expectatio
 
     import great_expectations as gx
     import pandas as pd
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     frame = pd.DataFrame(rows).astype(object)
     frame = frame.where(frame.notna(), None)
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("songset")
     asset = source.add_dataframe_asset("sidecars")
     batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})

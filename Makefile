@@ -1,0 +1,38 @@
+# Two commands for a fresh machine:  `make demo` (build the demo dataset)  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# librosa's numba kernels compile once (30-50 s) and are cached here for every later run.
+export NUMBA_CACHE_DIR ?= $(HOME)/.cache/songset/numba
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install warm demo test lint params schemas clean-outputs
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+warm: install
+	$(BIN)/python -c "import librosa, librosa.beat, librosa.feature, librosa.segment, librosa.effects"
+
+demo: warm
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@echo "sidecars: data/sidecars/   report: reports/quality.md   validation: reports/validation.json"
+
+test: warm
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+params: install
+	$(BIN)/songset compose
+
+schemas: install
+	$(BIN)/songset schema -o schemas

@@ -1,0 +1,559 @@
+"""Tempo, key and meter from librosa features that are computed once per song and shared.
+
+`extract_features` does all the signal processing; `estimate_tempo`, `estimate_key` and
+`estimate_meter` are pure functions of those features, so each can be tested and tuned on its own.
+Every estimate carries a 0-1 confidence: the sidecar stage leaves out values below its thresholds,
+because ACE-Step learns from a wrong bpm/key/meter but simply ignores a missing one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from songset.audio import Audio
+from songset.backend import BackendIdentity
+from songset.estimators.base import Estimates, Estimator
+from songset.estimators.keys import PROFILES, key_correlations, key_index_name
+from songset.schemas import BPM_MAX, BPM_MIN
+
+BACKEND_VERSION = "1"
+LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
+
+N_FFT = 2048
+TEMPOGRAM_WIN = 384  # onset frames (~8.9 s at 512/22050); lags up to 3/4 of it are used
+COMB_BEATS = 8  # a tempo is supported by onset periodicity at 1..8 beats (two 4/4 bars)
+SUPPORT_WEIGHT = 3.0  # see tempo_score
+BPM_GRID_STEP = 0.002  # octaves (~0.14 %), fine enough to round to 0.1 bpm
+RELATIVES = {"x2": 2.0, "x1/2": 0.5, "x3/2": 1.5, "x2/3": 2 / 3, "x3": 3.0, "x1/3": 1 / 3}
+CHROMA_OCTAVES = 7
+CHROMA_BINS_PER_OCTAVE = 36
+BASS_MAX_HZ = 200.0
+
+
+# ---- features ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Features:
+    """Everything the three estimators need, computed in one pass over the audio."""
+
+    sample_rate: int
+    hop_length: int
+    duration: float
+    onset_envelope: np.ndarray  # (frames,) spectral flux over all bands
+    bass_onset_envelope: np.ndarray  # (frames,) flux below ~200 Hz: kick and bass mark downbeats
+    tempogram: np.ndarray  # (TEMPOGRAM_WIN, frames) local autocorrelation, unnormalised
+    autocorrelation: np.ndarray  # (TEMPOGRAM_WIN,) global, corrected for the window's taper, lag 0 = 1
+    chroma_hop_length: int
+    chroma: np.ndarray  # (12, chroma frames), harmonic part only, tuning-corrected, linear magnitude
+    tuning: float  # deviation from A440 in semitones (-0.5..0.5)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+
+def chroma_hop(hop_length: int) -> int:
+    """Key and harmony need ~0.1 s frames, not onset resolution; the CQT needs a multiple of 64."""
+    return 64 * max(1, round(4 * hop_length / 64))
+
+
+def extract_features(audio: Audio, hop_length: int = 512) -> Features:
+    """One STFT for onsets and tuning, one CQT (separated into harmonic/percussive) for chroma."""
+    import librosa
+
+    y = np.ascontiguousarray(audio.samples, dtype=np.float32)
+    sr = audio.sample_rate
+    mag = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=hop_length))
+    mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=mag**2, sr=sr, n_mels=128))
+    onset = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop_length)
+    mel_hz = librosa.mel_frequencies(n_mels=128, fmax=sr / 2)
+    n_bass = max(2, int(np.searchsorted(mel_hz, BASS_MAX_HZ)))
+    bass = librosa.onset.onset_strength(S=mel_db[:n_bass], sr=sr, hop_length=hop_length)
+
+    # A plain autocorrelation of a positive envelope sits on a sloping baseline; remove the local
+    # mean first so peaks mean periodicity, then undo the Hann window's taper so long lags count.
+    trend_frames = max(3, round(sr / hop_length))  # 1 s
+    detrended = onset - ndimage.uniform_filter1d(onset, trend_frames, mode="nearest")
+    tempogram = librosa.feature.tempogram(
+        onset_envelope=detrended, sr=sr, hop_length=hop_length, win_length=TEMPOGRAM_WIN, norm=None
+    )
+    taper = _hann_taper(TEMPOGRAM_WIN)
+    ac = tempogram.mean(axis=1) / np.maximum(taper, 1e-3 * taper[0])
+    ac = ac / ac[0] if ac[0] > 0 else np.zeros_like(ac)
+
+    # Tuning from a quarter of the STFT frames (piptrack is the slow part; tuning does not drift).
+    tuning = float(librosa.estimate_tuning(S=mag[:, ::4], sr=sr, n_fft=N_FFT)) if mag.any() else 0.0
+    c_hop = chroma_hop(hop_length)
+    cqt = np.abs(
+        librosa.cqt(
+            y,
+            sr=sr,
+            hop_length=c_hop,
+            fmin=librosa.note_to_hz("C1"),
+            n_bins=CHROMA_OCTAVES * CHROMA_BINS_PER_OCTAVE,
+            bins_per_octave=CHROMA_BINS_PER_OCTAVE,
+            tuning=tuning,
+        )
+    )
+    harmonic = harmonic_part(cqt)
+    chroma = librosa.feature.chroma_cqt(
+        C=harmonic, n_octaves=CHROMA_OCTAVES, bins_per_octave=CHROMA_BINS_PER_OCTAVE, norm=None
+    )
+    return Features(
+        sample_rate=sr,
+        hop_length=hop_length,
+        duration=len(y) / sr,
+        onset_envelope=onset.astype(np.float64),
+        bass_onset_envelope=bass.astype(np.float64),
+        tempogram=tempogram,
+        autocorrelation=ac,
+        chroma_hop_length=c_hop,
+        chroma=chroma.astype(np.float64),
+        tuning=tuning,
+    )
+
+
+def _hann_taper(n: int) -> np.ndarray:
+    """How much a Hann-windowed autocorrelation shrinks with lag (periodic Hann, as librosa's tempogram)."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+    return np.correlate(window, window, mode="full")[n - 1 :]
+
+
+def harmonic_part(spec: np.ndarray, time_kernel: int = 9, freq_kernel: int = 31) -> np.ndarray:
+    """Median-filter HPSS (Fitzgerald 2010) with a soft mask, as librosa.decompose.hpss computes it.
+
+    Run on the CQT rather than the STFT (7x fewer bins, 4x fewer frames) and done here because
+    importing librosa.decompose pulls in scikit-learn and pandas (~1 s per process).
+    """
+    harmonic = ndimage.median_filter(spec, size=(1, time_kernel), mode="reflect")
+    percussive = ndimage.median_filter(spec, size=(freq_kernel, 1), mode="reflect")
+    h2, p2 = harmonic**2, percussive**2
+    total = h2 + p2
+    mask = np.divide(h2, total, out=np.full_like(total, 0.5), where=total > np.finfo(total.dtype).tiny)
+    return spec * mask
+
+
+# ---- tempo -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TempoCandidate:
+    bpm: float
+    support: float  # mean onset autocorrelation at 1..COMB_BEATS beat lags (~0 for noise, ~1 for a metronome)
+    score: float  # support weighed by the tempo prior (`tempo_score`), relative to the winner's
+
+
+@dataclass(frozen=True)
+class TempoEstimate:
+    bpm: float | None  # rounded to 0.1
+    confidence: float
+    runner_up_bpm: float | None
+    candidates: tuple[TempoCandidate, ...] = ()  # best first
+    relatives: dict[str, float] = field(default_factory=dict)  # support at x2, x1/2, x3/2 ... of the winner
+    stability: float = 0.0  # share of local (~9 s) windows whose own best tempo agrees with the winner
+
+
+def tempo_prior(bpm: np.ndarray, centre_bpm: float, width_octaves: float) -> np.ndarray:
+    """Log-normal prior: songs cluster around a tempo; it settles octave ties, it should not win alone."""
+    return np.exp(-0.5 * (np.log2(bpm / centre_bpm) / width_octaves) ** 2)
+
+
+def tempo_score(support: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """exp(SUPPORT_WEIGHT * support) x prior: a clear difference in periodicity outweighs the prior.
+
+    With a plain product the prior decides every close call, e.g. 6/8 read as 3/4 (x3/2) because
+    the dotted-quarter beat is further from the prior's centre though better supported.
+    """
+    return np.exp(SUPPORT_WEIGHT * np.maximum(support, 0.0)) * prior
+
+
+def _lag_frames(bpm: np.ndarray | float, frame_rate: float) -> np.ndarray:
+    return 60.0 * frame_rate / np.asarray(bpm, dtype=np.float64)
+
+
+def comb_support(ac: np.ndarray, lags: np.ndarray, beats: int = COMB_BEATS) -> np.ndarray:
+    """Mean autocorrelation at 1..`beats` multiples of each (fractional) lag.
+
+    Checking several multiples rejects the dotted (x4/3) and triplet (x3/2) periods that a single
+    autocorrelation peak often prefers, and gives sub-frame tempo resolution.
+    """
+    max_lag = 0.75 * (ac.shape[0] - 1)  # the longest lags rest on too little overlap to trust
+    index = np.arange(ac.shape[0])
+    total = np.zeros(np.shape(lags))
+    count = np.zeros(np.shape(lags))
+    for k in range(1, beats + 1):
+        lag = k * lags
+        ok = lag <= max_lag
+        total += np.where(ok, np.interp(np.minimum(lag, max_lag), index, ac), 0.0)
+        count += ok
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def _local_peaks(x: np.ndarray) -> np.ndarray:
+    inner = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
+    return inner[np.argsort(-x[inner], kind="stable")]
+
+
+def _near(a: float, b: float, tol: float = 0.04) -> bool:
+    return abs(a - b) <= tol * b
+
+
+def estimate_tempo(
+    features: Features, prior_bpm: float = 110.0, prior_octaves: float = 1.0, n_candidates: int = 5
+) -> TempoEstimate:
+    """Tempo as the best-supported beat period, weighed by a prior, with octave relatives reported."""
+    ac = features.autocorrelation
+    if not np.any(ac[1:]):
+        return TempoEstimate(bpm=None, confidence=0.0, runner_up_bpm=None)
+    fr = features.frame_rate
+    grid = BPM_MIN * 2.0 ** np.arange(0.0, math.log2(BPM_MAX / BPM_MIN) + 1e-9, BPM_GRID_STEP)
+    support = comb_support(ac, _lag_frames(grid, fr))
+    prior = tempo_prior(grid, prior_bpm, prior_octaves)
+    score = tempo_score(support, prior)
+    peaks = _local_peaks(score)
+    if peaks.size == 0 or support[peaks[0]] <= 0:
+        return TempoEstimate(bpm=None, confidence=0.0, runner_up_bpm=None)
+    score = score / score[peaks[0]]
+
+    best = int(peaks[0])
+    bpm = _refine_peak(grid, score, best)
+    candidates = tuple(
+        TempoCandidate(bpm=round(float(grid[i]), 1), support=float(support[i]), score=float(score[i]))
+        for i in peaks[:n_candidates]
+    )
+    runner = next((i for i in peaks[1:] if not _near(float(grid[i]), bpm)), None)
+    runner_bpm = round(float(grid[runner]), 1) if runner is not None else None
+    relatives = {}
+    for name, ratio in RELATIVES.items():
+        target = bpm * ratio
+        if BPM_MIN <= target <= BPM_MAX:
+            window = np.abs(np.log2(grid / target)) <= 0.03  # +-2 %
+            relatives[name] = float(support[window].max())
+
+    stability = _tempo_stability(features, bpm, grid, prior)
+    strength = float(np.clip((support[best] - 0.05) / 0.4, 0.0, 1.0))
+    ambiguity = float(score[runner] / score[best]) if runner is not None else 0.0
+    confidence = strength * stability * (1.0 - 0.5 * ambiguity**2)
+    return TempoEstimate(
+        bpm=round(bpm, 1),
+        confidence=float(np.clip(confidence, 0.0, 1.0)),
+        runner_up_bpm=runner_bpm,
+        candidates=candidates,
+        relatives=relatives,
+        stability=stability,
+    )
+
+
+def _refine_peak(grid: np.ndarray, score: np.ndarray, i: int) -> float:
+    """Parabolic interpolation on the log-bpm grid."""
+    if 0 < i < len(grid) - 1:
+        a, b, c = score[i - 1], score[i], score[i + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            offset = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
+            return float(grid[i] * 2.0 ** (offset * BPM_GRID_STEP))
+    return float(grid[i])
+
+
+def _tempo_stability(features: Features, bpm: float, grid: np.ndarray, prior: np.ndarray) -> float:
+    """Share of local windows (every ~2 s) whose own best tempo is the global one: low for rubato/noise."""
+    tg = features.tempogram
+    step = max(1, round(2.0 * features.frame_rate))
+    cols = tg[:, ::step]
+    zero = cols[0]
+    keep = zero > 0
+    if not keep.any():
+        return 0.0
+    taper = _hann_taper(tg.shape[0])
+    local = cols[:, keep] / np.maximum(taper, 1e-3 * taper[0])[:, None]
+    local = local / local[0]
+    lags = _lag_frames(grid, features.frame_rate)
+    agree = 0
+    for col in local.T:
+        s = tempo_score(comb_support(col, lags), prior)
+        agree += _near(float(grid[int(np.argmax(s))]), bpm)
+    return agree / local.shape[1]
+
+
+# ---- key ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyEstimate:
+    keyscale: str | None
+    confidence: float
+    runner_up: str | None
+    scores: tuple[tuple[str, float], ...] = ()  # top three (key, correlation), best first
+
+
+def song_chroma(features: Features) -> np.ndarray:
+    """Whole-song pitch-class profile; the square root keeps a loud bass note from outvoting the chords."""
+    return np.sqrt(np.maximum(features.chroma, 0.0)).sum(axis=1)
+
+
+def estimate_key(features: Features, profile: str = "krumhansl") -> KeyEstimate:
+    """Best of 24 rotated key profiles; confidence from how clearly it beats the runner-up."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown key profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    chroma = song_chroma(features)
+    if not np.any(chroma > 0):
+        return KeyEstimate(keyscale=None, confidence=0.0, runner_up=None)
+    corr = key_correlations(chroma, profile)
+    order = np.argsort(-corr, kind="stable")
+    best, second = float(corr[order[0]]), float(corr[order[1]])
+    # Two things must hold: the chroma looks tonal at all (noise and drums still correlate ~0.3-0.45
+    # with some profile) and the winner stands clear of the runner-up (often the relative or parallel key).
+    tonal = np.clip((best - 0.4) / 0.25, 0.0, 1.0)
+    clear = np.clip((best - second) / 0.2, 0.0, 1.0)
+    confidence = float(tonal * clear)
+    return KeyEstimate(
+        keyscale=key_index_name(int(order[0])),
+        confidence=confidence,
+        runner_up=key_index_name(int(order[1])),
+        scores=tuple((key_index_name(int(i)), float(corr[i])) for i in order[:3]),
+    )
+
+
+# ---- meter -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeterEstimate:
+    timesignature: str
+    confidence: float
+    duple: float = 0.0  # accents repeating every 2 or 4 beats (-1..1)
+    triple: float = 0.0  # accents repeating every 3 (and 6) beats (-1..1)
+    ternary: float = 0.0  # >0 when beats divide in three (6/8), <0 when in two
+    lag_correlations: dict[int, float] = field(default_factory=dict)  # accent autocorrelation per lag
+    n_beats: int = 0
+    is_default: bool = False
+
+
+def track_beats(features: Features, bpm: float) -> np.ndarray:
+    """Beat frames following the estimated tempo (dynamic programming, librosa)."""
+    import librosa
+
+    _, beats = librosa.beat.beat_track(
+        onset_envelope=features.onset_envelope,
+        sr=features.sample_rate,
+        hop_length=features.hop_length,
+        bpm=bpm,
+        units="frames",
+    )
+    return np.asarray(beats, dtype=int)
+
+
+def _beat_accents(envelope: np.ndarray, beats: np.ndarray, half_width: int) -> np.ndarray:
+    """Envelope area around each beat: a peak's height depends on where the onset falls between frames
+    (which drifts with the beat period), its area hardly does; the window also absorbs tracking jitter."""
+    area = ndimage.uniform_filter1d(envelope, 2 * half_width + 1, mode="nearest")
+    return area[np.clip(beats, 0, len(envelope) - 1)]
+
+
+def _harmonic_change(features: Features, beats: np.ndarray) -> np.ndarray:
+    """Chroma distance between consecutive beats: chords change on downbeats far more than elsewhere."""
+    frames = np.clip(
+        np.round(beats * features.hop_length / features.chroma_hop_length).astype(int),
+        0,
+        features.chroma.shape[1],
+    )
+    chroma = np.sqrt(np.maximum(features.chroma, 0.0))
+    segments = [
+        chroma[:, a:b].mean(axis=1) if b > a else chroma[:, min(a, chroma.shape[1] - 1)]
+        for a, b in itertools.pairwise(frames)
+    ]
+    seg = np.array(segments)
+    seg = seg / np.maximum(np.linalg.norm(seg, axis=1, keepdims=True), 1e-12)
+    change = np.zeros(len(beats))
+    change[1:-1] = 1.0 - np.sum(seg[1:] * seg[:-1], axis=1)  # change at beat i: segment i vs i-1
+    change[0] = change[1] if len(change) > 2 else 0.0
+    change[-1] = change[-2] if len(change) > 2 else 0.0
+    return change
+
+
+def _lag_correlation(x: np.ndarray, lag: int) -> float:
+    if len(x) <= lag + 2:
+        return 0.0
+    a, b = x[:-lag], x[lag:]
+    denom = math.sqrt(float(np.sum(a * a) * np.sum(b * b)))
+    return float(np.sum(a * b) / denom) if denom > 0 else 0.0
+
+
+def _normalise_accents(x: np.ndarray) -> np.ndarray:
+    """Remove slow dynamics with a 12-beat mean (12 is a multiple of 2, 3, 4 and 6, so no bar leaks in)."""
+    x = x - ndimage.uniform_filter1d(x, 12, mode="nearest")
+    sd = float(x.std())
+    return x / sd if sd > 0 else x
+
+
+def _ternary_subdivision(envelope: np.ndarray, beats: np.ndarray, half_width: int) -> float:
+    """Onset strength at 1/3, 2/3 of each beat against 1/2: positive means beats divide in three."""
+    if len(beats) < 3:
+        return 0.0
+    envelope = ndimage.uniform_filter1d(envelope, 2 * half_width + 1, mode="nearest")
+    starts, ends = beats[:-1].astype(float), beats[1:].astype(float)
+    span = ends - starts
+
+    def at(frac: float) -> float:
+        idx = np.clip(np.round(starts + frac * span).astype(int), 0, len(envelope) - 1)
+        return float(np.mean(envelope[idx]))
+
+    on_beat = float(np.mean(envelope[np.clip(beats, 0, len(envelope) - 1)]))
+    if on_beat <= 0:
+        return 0.0
+    thirds = min(at(1 / 3), at(2 / 3))
+    halves = at(1 / 2)
+    return (thirds - halves) / on_beat
+
+
+def estimate_meter(features: Features, tempo: TempoEstimate, min_confidence: float = 0.5) -> MeterEstimate:
+    """Beats per bar from how accents (onsets, bass hits, chord changes) repeat every 2, 3, 4 or 6 beats.
+
+    Only 3 vs 4 (and 6/8 from a ternary beat division) is decidable this way: a 2/4 bar and half a
+    4/4 bar give the same accent pattern, so duple evidence is reported as "4". Weak evidence also
+    yields "4", flagged `is_default`, since that is by far the likeliest meter of a song.
+    """
+    if tempo.bpm is None:
+        return MeterEstimate(timesignature="4", confidence=0.0, is_default=True)
+    beats = track_beats(features, tempo.bpm)
+    n = len(beats)
+    if n < 16:
+        return MeterEstimate(timesignature="4", confidence=0.0, n_beats=n, is_default=True)
+    beat_frames = 60.0 * features.frame_rate / tempo.bpm
+    half_width = max(1, round(beat_frames / 8))
+    series = [
+        _beat_accents(features.onset_envelope, beats, half_width),
+        _beat_accents(features.bass_onset_envelope, beats, half_width),
+        _harmonic_change(features, beats),
+    ]
+    # Each stream votes with the weight of its own clearest periodicity, so a stream that carries no
+    # bar structure (chroma of a drum loop, onsets of a pad) does not dilute one that does.
+    per_stream = []
+    for s in series:
+        z = _normalise_accents(s)
+        per_stream.append({lag: _lag_correlation(z, lag) for lag in (2, 3, 4, 6)})
+    weights = np.array([max(0.0, *rs.values()) ** 2 for rs in per_stream])
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(series), 1.0 / len(series))
+    r = {
+        lag: float(sum(w * rs[lag] for w, rs in zip(weights, per_stream, strict=True)))
+        for lag in (2, 3, 4, 6)
+    }
+    duple = max(r[2], r[4])
+    triple = 0.5 * (r[3] + r[6])
+    ternary = _ternary_subdivision(features.onset_envelope, beats, max(1, round(beat_frames / 12)))
+    # r(lag) of n unrelated accents scatters by ~1/sqrt(n): express the margin in those units
+    z_margin = (triple - duple) * math.sqrt(n)
+    confidence = float(math.tanh(abs(z_margin) / 3.0))
+    # accents read off an unreliable beat grid (rubato, no pulse) say nothing about bars
+    confidence *= float(np.clip(tempo.confidence / 0.3, 0.0, 1.0))
+    if z_margin > 0:
+        meter = "3"
+    elif ternary > 0.15:
+        meter = "6"
+        confidence = min(confidence, float(np.clip(ternary / 0.3, 0.0, 1.0)))
+    else:
+        meter = "4"
+    is_default = confidence < min_confidence
+    return MeterEstimate(
+        timesignature="4" if is_default else meter,
+        confidence=confidence,
+        duple=duple,
+        triple=triple,
+        ternary=ternary,
+        lag_correlations=r,
+        n_beats=n,
+        is_default=is_default,
+    )
+
+
+# ---- the estimator -----------------------------------------------------------------------------------------
+
+
+def _r4(x: float) -> float:
+    return round(float(x), 4)
+
+
+class LibrosaEstimator(Estimator):
+    """Signal-processing estimator: no model weights, deterministic, a few seconds per song on one core."""
+
+    def __init__(
+        self,
+        sample_rate: int = 22050,
+        hop_length: int = 512,
+        tempo_prior_bpm: float = 110.0,
+        tempo_prior_octaves: float = 1.0,
+        key_profile: str = "krumhansl",
+    ) -> None:
+        if key_profile not in PROFILES:
+            raise ValueError(f"unknown key_profile {key_profile!r}; choose one of {', '.join(PROFILES)}")
+        if tempo_prior_bpm <= 0 or tempo_prior_octaves <= 0:
+            raise ValueError("tempo_prior_bpm and tempo_prior_octaves must be positive")
+        self.sample_rate = int(sample_rate)
+        self.hop_length = int(hop_length)
+        self.tempo_prior_bpm = float(tempo_prior_bpm)
+        self.tempo_prior_octaves = float(tempo_prior_octaves)
+        self.key_profile = key_profile
+
+    def identity(self) -> BackendIdentity:
+        return BackendIdentity(
+            backend="librosa",
+            version=BACKEND_VERSION,
+            settings={
+                "sample_rate": self.sample_rate,
+                "hop_length": self.hop_length,
+                "tempo_prior_bpm": self.tempo_prior_bpm,
+                "tempo_prior_octaves": self.tempo_prior_octaves,
+                "key_profile": self.key_profile,
+            },
+            libraries=LIBRARIES,
+        )
+
+    def estimate(self, audio: Audio) -> Estimates:
+        features = extract_features(audio, self.hop_length)
+        tempo = estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
+        key = estimate_key(features, self.key_profile)
+        meter = estimate_meter(features, tempo)
+        warnings: list[str] = []
+        if tempo.bpm is None:
+            warnings.append("tempo: no periodic onsets found; bpm left empty")
+        if key.keyscale is None:
+            warnings.append("key: no pitched content found; keyscale left empty")
+        if meter.is_default:
+            warnings.append(
+                f"timesignature: '4' is a default, not a measurement (confidence {meter.confidence:.2f})"
+            )
+        details: dict[str, object] = {
+            "tempo_candidates": [
+                {"bpm": c.bpm, "support": _r4(c.support), "score": _r4(c.score)} for c in tempo.candidates
+            ],
+            "tempo_relatives": {k: _r4(v) for k, v in tempo.relatives.items()},
+            "tempo_stability": _r4(tempo.stability),
+            "tempo_runner_up": tempo.runner_up_bpm,
+            "key_scores": [{"key": k, "correlation": _r4(v)} for k, v in key.scores],
+            "key_profile": self.key_profile,
+            "meter_scores": {
+                "duple": _r4(meter.duple),
+                "triple": _r4(meter.triple),
+                "ternary_division": _r4(meter.ternary),
+            },
+            "meter_lag_correlations": {str(k): _r4(v) for k, v in meter.lag_correlations.items()},
+            "meter_beats": meter.n_beats,
+            "tuning_semitones": _r4(features.tuning),
+        }
+        return Estimates(
+            bpm=tempo.bpm,
+            bpm_confidence=_r4(tempo.confidence),
+            keyscale=key.keyscale,
+            key_confidence=_r4(key.confidence),
+            key_runner_up=key.runner_up,
+            timesignature=meter.timesignature,
+            timesignature_confidence=_r4(meter.confidence),
+            warnings=warnings,
+            details=details,
+        )

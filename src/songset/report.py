@@ -1,0 +1,937 @@
+"""The dataset quality report: does the prose vary per song, or is it one template with slots filled in?
+
+Audio LLMs rarely copy a whole description, but they reuse the same phrases and sentence shapes across
+songs, and a LoRA trained on that learns the template, not the music. Exact-duplicate checks miss it,
+so this module measures reuse at three grains: whole texts (exact and near duplicates), phrases (word
+n-grams shared by many songs) and sentence shapes (skeletons: function words kept, content words
+abstracted). It also measures repetition inside one output, lengths, sidecar field coverage and failures.
+
+Everything here is a pure function of its inputs; the DVC stage and the `songset report` CLI only load
+files (the `load_*` helpers), call `build_report`, and write `report.json`, `render_markdown(report)` and
+`plots_data(report)`.
+
+Definitions (all on lowercased word tokens, timestamps such as `0:15` or `[0:00-0:18]` stripped):
+
+* exact duplicates: equal token sequences (so case, whitespace, punctuation and timestamps are ignored).
+  Within a group of equal texts the first id (sorted) is the original; every other member gets
+  `duplicate_of` = that id and is counted in `exact_duplicate_songs` (the songs one could drop).
+* near duplicates: exact set Jaccard over word 5-gram shingles of whole texts, all pairs (sparse matrix
+  product, no MinHash), pairs at or above `near_duplicate_threshold`.
+* template reuse: a song's distinct word n-grams (n = ngram_min..ngram_max, never across a sentence
+  boundary) that occur in at least K = max(1, ceil(template_min_song_share * (N - 1))) other songs,
+  as a share of all its distinct n-grams. The listed phrases are grown past ngram_max while they stay
+  in K + 1 songs, and a phrase found in exactly the same songs as a longer one is not listed.
+* skeleton reuse: the share of a song's sentences whose skeleton occurs in at least K other songs.
+  Skeletons with fewer than two non-X tokens ("X", "the X") say nothing about style and are left out.
+* within repetition: mean of (1 - distinct-3) and the repeated-sentence share (sentences that repeat
+  an earlier sentence of the same song); 0 for varied prose, near 1 for one sentence on a loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import sparse
+
+from songset.schemas import INSTRUMENTAL_LYRICS
+
+log = logging.getLogger(__name__)
+
+SHINGLE_SIZE = 5  # words per shingle for near-duplicate Jaccard
+SONG_TOP_PHRASES = 3  # reused phrases kept per song, for the worst-offender table
+MIN_SKELETON_SIGNAL = 2  # non-X tokens a skeleton needs before its reuse means anything
+_ROUND = 4  # decimals in the JSON, so re-runs give byte-equal files and short DVC diffs
+
+# ---- text normalisation ------------------------------------------------------------------------------------
+
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
+_RANGE = rf"{_TIME}(?:\s*(?:-|–|—|to)\s*{_TIME})?"
+_SECONDS_RANGE = r"\d+(?:\.\d+)?\s*s?\s*(?:-|–|—)\s*\d+(?:\.\d+)?\s*s?"
+# A segment marker opens a timestamped segment: a square-bracketed time or range anywhere, or a time or
+# range (bare or in parentheses, optionally bold or bulleted) at the start of a line.
+_MARKER_RE = re.compile(
+    rf"\[\s*(?:{_RANGE}|{_SECONDS_RANGE})\s*\]"
+    rf"|^[ \t]*(?:[-*•#>]+[ \t]*)?(?:\*\*)?(?:\(\s*{_RANGE}\s*\)|{_RANGE})(?:\*\*)?[ \t]*[:\-–—]?",
+    re.MULTILINE,
+)
+# An inline time: "enters at 0:15", "(1:02)", "from 0:30-0:45".
+_INLINE_TIME_RE = re.compile(rf"\(\s*{_RANGE}\s*\)|{_RANGE}")
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_SKELETON_TOKEN_RE = re.compile(r"NUMTIME|[^\W_]+(?:['’\-][^\W_]+)*|,")
+_NUMBER_RE = re.compile(r"^\d+(?:[.,]\d+)*(?:s|st|nd|rd|th|bpm|hz|khz|db|ms|%)?$")
+_TIME_PLACEHOLDER = " NUMTIME "
+
+# A fixed English function-word list: what stays visible in a skeleton. Verbs that carry meaning
+# ("enters", "adds") are content words and become X.
+_FUNCTION_WORDS_TEXT = """
+    a an the this that these those some any each every no all both either neither another such
+    i me my mine we us our ours you your yours he him his she her hers it its they them their theirs
+    one ones oneself itself themselves himself herself myself ourselves yourself yourselves
+    who whom whose which what whatever whichever whoever where when while whilst why how
+    and or but nor so yet for if then than because although though unless until till as whether
+    once since after before
+    of in on at by to from with without within into onto upon over under above below between among
+    through throughout across along around about against toward towards behind beyond beneath beside
+    besides during near off out up down past per via amid alongside despite inside outside underneath
+    is am are was were be been being do does did done doing have has had having
+    will would shall should can could may might must ought
+    not also just only even still too very quite rather more most less least much many
+    few fewer several other others same own again ever never always often here there now
+"""
+FUNCTION_WORDS: frozenset[str] = frozenset(_FUNCTION_WORDS_TEXT.split())
+_NUMBER_WORDS_TEXT = """
+    zero two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
+    first second third fourth fifth sixth seventh eighth ninth tenth half quarter
+"""
+NUMBER_WORDS: frozenset[str] = frozenset(_NUMBER_WORDS_TEXT.split())
+
+
+def strip_markers(text: str) -> str:
+    """Segment markers become line breaks: they end a sentence but are not part of it."""
+    return _MARKER_RE.sub("\n", text)
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens with every timestamp removed."""
+    return _WORD_RE.findall(_INLINE_TIME_RE.sub(" ", strip_markers(text)).lower())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of the prose, markers removed; inline times kept for the skeletons."""
+    parts = _SENTENCE_SPLIT_RE.split(strip_markers(text))
+    return [p.strip() for p in parts if _WORD_RE.search(_INLINE_TIME_RE.sub(" ", p))]
+
+
+def normalise(text: str) -> str:
+    """The form exact duplicates are compared in: only the words survive."""
+    return " ".join(words(text))
+
+
+def skeleton(sentence: str) -> str:
+    """Function words kept, numbers and times as NUM, runs of content words as one X."""
+    marked = _INLINE_TIME_RE.sub(_TIME_PLACEHOLDER, sentence)
+    out: list[str] = []
+    for raw in _SKELETON_TOKEN_RE.findall(marked):
+        if raw == "NUMTIME":
+            tok = "NUM"
+        else:
+            low = raw.lower()
+            if low == ",":
+                tok = ","
+            elif _NUMBER_RE.match(low) or low in NUMBER_WORDS:
+                tok = "NUM"
+            elif low in FUNCTION_WORDS:
+                tok = low
+            else:
+                tok = "X"
+        if tok == "X" and out and out[-1] == "X":
+            continue
+        if tok == "," and (not out or out[-1] == ","):
+            continue
+        out.append(tok)
+    while out and out[-1] == ",":
+        out.pop()
+    return " ".join(out).replace(" ,", ",")
+
+
+def _skeleton_signal(skel: str) -> int:
+    return sum(1 for t in skel.replace(",", " ").split() if t != "X")
+
+
+def segments(text: str) -> list[list[str]]:
+    """Word tokens of each timestamped segment.
+
+    With markers ("[0:00-0:18] ...", a line starting "0:15 -"), a segment runs to the next marker;
+    without them, each sentence that mentions a time is one segment.
+    """
+    matches = list(_MARKER_RE.finditer(text))
+    if matches:
+        bounds = [m.end() for m in matches]
+        ends = [m.start() for m in matches[1:]] + [len(text)]
+        return [words(text[b:e]) for b, e in zip(bounds, ends, strict=True)]
+    return [words(s) for s in split_sentences(text) if _INLINE_TIME_RE.search(s)]
+
+
+def ngrams(tokens: Sequence[str], n: int) -> list[str]:
+    return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+# ---- settings and report models ----------------------------------------------------------------------------
+
+
+class ReportSettings(BaseModel):
+    """`conf/report/*.yaml`; unknown keys are rejected so a typo does not silently keep a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ngram_min: int = Field(3, ge=1)
+    ngram_max: int = Field(6, ge=1)
+    template_min_song_share: float = Field(0.3, ge=0, le=1)
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
+    worst_songs: int = Field(10, ge=0)
+    top_phrases: int = Field(20, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "_target_" in data:
+            data = {k: v for k, v in data.items() if k != "_target_"}
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportSettings:
+        if self.ngram_max < self.ngram_min:
+            raise ValueError(f"ngram_max ({self.ngram_max}) is below ngram_min ({self.ngram_min})")
+        return self
+
+
+class Phrase(BaseModel):
+    phrase: str
+    songs: int = Field(description="songs whose text contains the phrase")
+    words: int
+
+
+class SkeletonCount(BaseModel):
+    skeleton: str
+    songs: int = Field(description="songs with at least one sentence of this shape")
+    sentences: int = Field(description="sentences of this shape, all songs together")
+
+
+class FailureRow(BaseModel):
+    id: str
+    file: str
+    stage: str
+    reason: str
+
+
+class StageRow(BaseModel):
+    stage: str
+    songs: int
+    computed: int
+    cached: int
+    failed: int
+    wall_time_s: float
+
+
+class SongQuality(BaseModel):
+    id: str
+    words: int
+    sentences: int
+    segments: int
+    duration: float | None
+    segments_per_minute: float | None
+    template_reuse: float
+    skeleton_reuse: float
+    within_repetition: float
+    repeated_sentence_share: float
+    repeated_segments: int = Field(description="segments saying (nearly) what an earlier segment said")
+    distinct_1: float
+    distinct_2: float
+    distinct_3: float
+    compression_ratio: float
+    duplicate_of: str | None
+    near_duplicates: list[str]
+    top_phrases: list[str] = Field(description="this song's most widely shared template phrases")
+
+
+class QualityReport(BaseModel):
+    """`reports/quality.json`: numeric summaries at the top level (DVC metrics), details in lists."""
+
+    songs: int
+    failures: int
+    failed_songs: int
+    partial: bool = Field(description="failures exist and the run allowed a partial dataset")
+    accepted: bool = Field(description="no failures, or failures allowed")
+    empty_texts: int
+    exact_duplicate_songs: int
+    near_duplicate_pairs: list[tuple[str, str, float]]
+    near_duplicate_songs: int
+    template_reuse: float
+    template_min_songs: int = Field(description="K: other songs a phrase or skeleton must appear in")
+    skeleton_reuse: float
+    within_repetition: float
+    repeated_sentence_share: float
+    repeated_segments: int
+    distinct_1: float
+    distinct_2: float
+    distinct_3: float
+    compression_ratio: float
+    mean_words: float
+    mean_sentences: float
+    mean_segments_per_minute: float | None
+    sidecars: int
+    bpm_coverage: float | None
+    key_coverage: float | None
+    timesignature_coverage: float | None
+    lyrics_coverage: float | None
+    language_coverage: float | None
+    mean_caption_tokens: float | None
+    max_caption_tokens: int | None
+    captions_over_budget: int | None
+    songs_over_240s: int | None
+    omitted_fields: dict[str, dict[str, int]] = Field(description="field -> reason -> songs")
+    mean_confidences: dict[str, float]
+    failures_by_stage: dict[str, int]
+    failures_by_reason: dict[str, int]
+    failure_list: list[FailureRow]
+    stages: list[StageRow]
+    exact_duplicate_groups: list[list[str]]
+    worst_by_template_reuse: list[str] = Field(description="ids, worst first, at most worst_songs")
+    worst_by_within_repetition: list[str] = Field(description="ids, worst first, at most worst_songs")
+    top_phrases: list[Phrase]
+    top_skeletons: list[SkeletonCount]
+    per_song: list[SongQuality]
+
+
+# ---- per-song analysis -------------------------------------------------------------------------------------
+
+
+class _Song:
+    """Everything derived from one text, computed once."""
+
+    def __init__(self, song_id: str, text: str, settings: ReportSettings) -> None:
+        self.id = song_id
+        self.sentences = split_sentences(text)
+        self.sentence_tokens = [words(s) for s in self.sentences]
+        self.tokens = [t for toks in self.sentence_tokens for t in toks]
+        self.normalised = " ".join(self.tokens)
+        self.ngrams: set[str] = {
+            g
+            for toks in self.sentence_tokens
+            for n in range(settings.ngram_min, settings.ngram_max + 1)
+            for g in ngrams(toks, n)
+        }
+        self.shingles = set(ngrams(self.tokens, SHINGLE_SIZE)) or (
+            {self.normalised} if self.tokens else set()
+        )
+        self.skeletons = [skeleton(s) for s in self.sentences]
+        self.segments = segments(text)
+
+
+def _distinct(tokens: Sequence[str], n: int) -> float:
+    grams = ngrams(tokens, n)
+    return len(set(grams)) / len(grams) if grams else 1.0
+
+
+def _repeated_sentence_share(song: _Song) -> float:
+    keys = [" ".join(t) for t in song.sentence_tokens if t]
+    return (len(keys) - len(set(keys))) / len(keys) if keys else 0.0
+
+
+def _repeated_segments(segs: list[list[str]], threshold: float) -> int:
+    """Segments identical or near-identical (token sequence ratio >= threshold) to an earlier one."""
+    seen: list[list[str]] = []
+    repeats = 0
+    for seg in segs:
+        if not seg:
+            continue
+        if any(
+            seg == prev or SequenceMatcher(None, seg, prev, autojunk=False).ratio() >= threshold
+            for prev in seen
+        ):
+            repeats += 1
+        seen.append(seg)
+    return repeats
+
+
+def _compression_ratio(normalised: str) -> float:
+    raw = normalised.encode("utf-8")
+    return len(zlib.compress(raw, 9)) / len(raw) if raw else 0.0
+
+
+# ---- corpus-level analysis ---------------------------------------------------------------------------------
+
+
+def template_threshold(n_songs: int, share: float) -> int:
+    """K: how many OTHER songs must share a phrase before it counts as template phrasing."""
+    return max(1, math.ceil(share * (n_songs - 1) - 1e-9))
+
+
+def _exact_duplicates(songs: list[_Song]) -> tuple[dict[str, str], list[list[str]]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for s in songs:
+        if s.normalised:
+            groups[s.normalised].append(s.id)
+    dup_of: dict[str, str] = {}
+    out: list[list[str]] = []
+    for ids in groups.values():
+        if len(ids) > 1:
+            ids = sorted(ids)
+            out.append(ids)
+            dup_of.update({other: ids[0] for other in ids[1:]})
+    return dup_of, sorted(out)
+
+
+def near_duplicate_pairs(
+    shingle_sets: Sequence[set[str]], ids: Sequence[str], threshold: float, block: int = 512
+) -> list[tuple[str, str, float]]:
+    """Exact Jaccard for all pairs via a sparse song x shingle product, in row blocks to bound memory."""
+    vocab: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for r, shingles in enumerate(shingle_sets):
+        for sh in shingles:
+            cols.append(vocab.setdefault(sh, len(vocab)))
+            rows.append(r)
+    n = len(shingle_sets)
+    if n < 2 or not vocab:
+        return []
+    mat = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int32), (np.array(rows), np.array(cols))), shape=(n, len(vocab))
+    )
+    sizes = np.asarray(mat.sum(axis=1)).ravel()
+    pairs: list[tuple[str, str, float]] = []
+    for start in range(0, n, block):
+        inter = (mat[start : start + block] @ mat.T).tocoo()
+        i = inter.row + start
+        keep = i < inter.col
+        i, j, shared = i[keep], inter.col[keep], inter.data[keep]
+        jac = shared / (sizes[i] + sizes[j] - shared)
+        for a, b, sim in zip(i.tolist(), j.tolist(), jac.tolist(), strict=True):
+            if sim >= threshold - 1e-12:
+                x, y = sorted((ids[a], ids[b]))
+                pairs.append((x, y, round(sim, _ROUND)))
+    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+
+
+def _longer_phrases(
+    sentence_tokens: Sequence[Sequence[Sequence[str]]], template: dict[str, int], n_max: int, min_songs: int
+) -> dict[str, set[int]]:
+    """Template phrases longer than n_max words, with the songs that use them.
+
+    A phrase is template phrasing only if both its one-word-shorter parts are, so each round extends
+    the places where two template phrases overlap by all but one word, then keeps those found in
+    enough songs; it stops when nothing grows. Returns phrase -> indices of songs containing it.
+    """
+    found: dict[str, set[int]] = {}
+    # occurrences of template phrases of the current length: (song, sentence, start)
+    current = {
+        (si, j, p)
+        for si, sentences in enumerate(sentence_tokens)
+        for j, toks in enumerate(sentences)
+        for p in range(len(toks) - n_max + 1)
+        if " ".join(toks[p : p + n_max]) in template
+    }
+    length = n_max
+    while current:
+        length += 1
+        songs_of: dict[str, set[int]] = defaultdict(set)
+        where: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        for si, j, p in current:
+            if (si, j, p + 1) in current:
+                gram = " ".join(sentence_tokens[si][j][p : p + length])
+                songs_of[gram].add(si)
+                where[gram].append((si, j, p))
+        current = set()
+        for gram, members in songs_of.items():
+            if len(members) >= min_songs:
+                found[gram] = members
+                current.update(where[gram])
+    return found
+
+
+def _maximal_phrases(template: dict[str, int]) -> list[str]:
+    """Template phrases not contained in a one-word-longer template phrase found in the same songs.
+
+    Equal song counts mean equal song sets (a longer phrase's songs are a subset), so a dropped
+    sub-phrase adds nothing that its extension does not already show.
+    """
+    covered: set[str] = set()
+    for gram, count in template.items():
+        toks = gram.split(" ")
+        if len(toks) < 2:
+            continue
+        for sub in (" ".join(toks[:-1]), " ".join(toks[1:])):
+            if template.get(sub) == count:
+                covered.add(sub)
+    return [g for g in template if g not in covered]
+
+
+def _mean(values: Iterable[float]) -> float:
+    vals = list(values)
+    return sum(vals) / len(vals) if vals else 0.0
+
+
+def _r(x: float) -> float:
+    return round(float(x), _ROUND)
+
+
+def _worst(per_song: Sequence[SongQuality], metric: str, limit: int) -> list[str]:
+    scored = sorted(
+        (p for p in per_song if getattr(p, metric) > 0), key=lambda p: (-getattr(p, metric), p.id)
+    )
+    return [p.id for p in scored[:limit]]
+
+
+def _reason_kind(reason: str, file: str = "", song_id: str = "") -> str:
+    """Group reasons that differ only in the file they name or the numbers they quote."""
+    text = reason.strip()
+    for prefix in (file, song_id):
+        if prefix and text.startswith(prefix):
+            text = text[len(prefix) :].lstrip(" :-")
+    text = re.sub(r"\d+(?:\.\d+)?", "#", text)
+    return text[:120] or "unknown"
+
+
+# ---- sidecars and failures ---------------------------------------------------------------------------------
+
+
+def _sidecar_summary(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    n = len(sidecars)
+    if not n:
+        return {
+            "sidecars": 0,
+            **dict.fromkeys(
+                (
+                    "bpm_coverage",
+                    "key_coverage",
+                    "timesignature_coverage",
+                    "lyrics_coverage",
+                    "language_coverage",
+                ),
+            ),
+            "mean_caption_tokens": None,
+            "max_caption_tokens": None,
+            "captions_over_budget": None,
+            "songs_over_240s": None,
+            "omitted_fields": {},
+            "mean_confidences": {},
+        }
+
+    def share(pred: Any) -> float:
+        return _r(sum(1 for sc in sidecars.values() if pred(sc)) / n)
+
+    def lyrics_present(sc: dict[str, Any]) -> bool:
+        lyr = sc.get("lyrics")
+        return isinstance(lyr, str) and bool(lyr.strip()) and lyr.strip() != INSTRUMENTAL_LYRICS
+
+    def language_present(sc: dict[str, Any]) -> bool:
+        return any(sc.get(k) not in (None, "", "unknown") for k in ("language", "vocal_language"))
+
+    sources = [sc.get("source") or {} for sc in sidecars.values()]
+    tokens = [int(src["caption_tokens"]) for src in sources if src.get("caption_tokens") is not None]
+    omitted: dict[str, Counter[str]] = defaultdict(Counter)
+    confidences: dict[str, list[float]] = defaultdict(list)
+    for src in sources:
+        for field, why in (src.get("omitted") or {}).items():
+            omitted[field][_reason_kind(str(why))] += 1
+        for key, value in (src.get("confidences") or {}).items():
+            if isinstance(value, int | float):
+                confidences[key].append(float(value))
+    return {
+        "sidecars": n,
+        "bpm_coverage": share(lambda sc: sc.get("bpm") is not None),
+        "key_coverage": share(lambda sc: bool(sc.get("keyscale"))),
+        "timesignature_coverage": share(lambda sc: sc.get("timesignature") is not None),
+        "lyrics_coverage": share(lyrics_present),
+        "language_coverage": share(language_present),
+        "mean_caption_tokens": _r(_mean(tokens)) if tokens else None,
+        "max_caption_tokens": max(tokens) if tokens else None,
+        "captions_over_budget": sum(
+            1 for src in sources if "caption_over_budget" in (src.get("flags") or [])
+        ),
+        "songs_over_240s": sum(1 for src in sources if "over_240s" in (src.get("flags") or [])),
+        "omitted_fields": {f: dict(sorted(c.items())) for f, c in sorted(omitted.items())},
+        "mean_confidences": {k: _r(_mean(v)) for k, v in sorted(confidences.items())},
+    }
+
+
+def _collect_failures(
+    failures: Sequence[dict[str, Any]], stage_summaries: Sequence[dict[str, Any]]
+) -> list[FailureRow]:
+    """Failures from both sources, each once (a stage summary repeats what the failure list says)."""
+    rows: dict[tuple[str, str, str, str], FailureRow] = {}
+    items = list(failures) + [f for s in stage_summaries for f in (s.get("failed") or [])]
+    for item in items:
+        row = FailureRow(
+            id=str(item.get("id", "")),
+            file=str(item.get("file", "")),
+            stage=str(item.get("stage", "")) or "unknown",
+            reason=str(item.get("reason", "")),
+        )
+        rows.setdefault((row.id, row.file, row.stage, row.reason), row)
+    return sorted(rows.values(), key=lambda r: (r.stage, r.id, r.reason))
+
+
+# ---- the entry point ---------------------------------------------------------------------------------------
+
+
+def build_report(
+    texts: dict[str, str],
+    *,
+    settings: ReportSettings,
+    sidecars: dict[str, dict[str, Any]] | None = None,
+    failures: list[dict[str, Any]] | None = None,
+    stage_summaries: list[dict[str, Any]] | None = None,
+    durations: dict[str, float] | None = None,
+    allow_partial: bool = False,
+) -> QualityReport:
+    """Measure a corpus of annotation texts (song id -> prose); sidecar and failure inputs are optional.
+
+    Durations fall back to the sidecar's `duration` when a song has none in `durations`.
+    """
+    sidecars = sidecars or {}
+    durations = dict(durations or {})
+    for sid, sc in sidecars.items():
+        if sid not in durations and isinstance(sc.get("duration"), int | float):
+            durations[sid] = float(sc["duration"])
+
+    songs = [_Song(sid, texts[sid], settings) for sid in sorted(texts)]
+    ids = [s.id for s in songs]
+    k = template_threshold(len(songs), settings.template_min_song_share)
+
+    # phrases: document frequency of each n-gram; template = shared by >= K other songs
+    df: Counter[str] = Counter(g for s in songs for g in s.ngrams)
+    template = {g: c for g, c in df.items() if c - 1 >= k}
+    longer = _longer_phrases([s.sentence_tokens for s in songs], template, settings.ngram_max, k + 1)
+    phrase_songs = template | {g: len(members) for g, members in longer.items()}
+    maximal = sorted(_maximal_phrases(phrase_songs), key=lambda g: (-phrase_songs[g], -g.count(" "), g))
+
+    # skeletons
+    skel_songs: Counter[str] = Counter()
+    skel_sentences: Counter[str] = Counter()
+    for s in songs:
+        informative = [sk for sk in s.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
+        skel_sentences.update(informative)
+        skel_songs.update(set(informative))
+
+    dup_of, dup_groups = _exact_duplicates(songs)
+    pairs = near_duplicate_pairs([s.shingles for s in songs], ids, settings.near_duplicate_threshold)
+    near: dict[str, list[str]] = defaultdict(list)
+    for a, b, _ in pairs:
+        near[a].append(b)
+        near[b].append(a)
+
+    per_song: list[SongQuality] = []
+    for si, s in enumerate(songs):
+        grams = s.ngrams
+        reuse = sum(1 for g in grams if g in template) / len(grams) if grams else 0.0
+        informative = [sk for sk in s.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
+        skel_reuse = (
+            sum(1 for sk in informative if skel_songs[sk] - 1 >= k) / len(informative) if informative else 0.0
+        )
+        d1, d2, d3 = (_distinct(s.tokens, n) for n in (1, 2, 3))
+        rep_sent = _repeated_sentence_share(s)
+        duration = durations.get(s.id)
+        per_minute = len(s.segments) / (duration / 60) if duration and duration > 0 else None
+        song_phrases = [g for g in maximal if g in grams or si in longer.get(g, ())][:SONG_TOP_PHRASES]
+        per_song.append(
+            SongQuality(
+                id=s.id,
+                words=len(s.tokens),
+                sentences=len(s.sentences),
+                segments=len(s.segments),
+                duration=duration,
+                segments_per_minute=_r(per_minute) if per_minute is not None else None,
+                template_reuse=_r(reuse),
+                skeleton_reuse=_r(skel_reuse),
+                within_repetition=_r(((1 - d3) + rep_sent) / 2 if s.tokens else 0.0),
+                repeated_sentence_share=_r(rep_sent),
+                repeated_segments=_repeated_segments(s.segments, settings.near_duplicate_threshold),
+                distinct_1=_r(d1),
+                distinct_2=_r(d2),
+                distinct_3=_r(d3),
+                compression_ratio=_r(_compression_ratio(s.normalised)),
+                duplicate_of=dup_of.get(s.id),
+                near_duplicates=sorted(near.get(s.id, [])),
+                top_phrases=song_phrases,
+            )
+        )
+
+    fail_rows = _collect_failures(failures or [], stage_summaries or [])
+    stages = [
+        StageRow(
+            stage=str(sm.get("stage", "")),
+            songs=int(sm.get("songs") or 0),
+            computed=len(sm.get("computed") or []),
+            cached=len(sm.get("cached") or []),
+            failed=len(sm.get("failed") or []),
+            wall_time_s=_r(sm.get("wall_time_s") or 0.0),
+        )
+        for sm in (stage_summaries or [])
+    ]
+    per_minute_values = [p.segments_per_minute for p in per_song if p.segments_per_minute is not None]
+
+    def mean_of(attr: str) -> float:
+        return _r(_mean(getattr(p, attr) for p in per_song))
+
+    return QualityReport(
+        songs=len(songs),
+        failures=len(fail_rows),
+        failed_songs=len({r.id or r.file for r in fail_rows}),
+        partial=bool(fail_rows) and allow_partial,
+        accepted=not fail_rows or allow_partial,
+        empty_texts=sum(1 for s in songs if not s.tokens),
+        exact_duplicate_songs=len(dup_of),
+        near_duplicate_pairs=pairs,
+        near_duplicate_songs=len(near),
+        template_reuse=mean_of("template_reuse"),
+        template_min_songs=k,
+        skeleton_reuse=mean_of("skeleton_reuse"),
+        within_repetition=mean_of("within_repetition"),
+        repeated_sentence_share=mean_of("repeated_sentence_share"),
+        repeated_segments=sum(p.repeated_segments for p in per_song),
+        distinct_1=mean_of("distinct_1"),
+        distinct_2=mean_of("distinct_2"),
+        distinct_3=mean_of("distinct_3"),
+        compression_ratio=mean_of("compression_ratio"),
+        mean_words=mean_of("words"),
+        mean_sentences=mean_of("sentences"),
+        mean_segments_per_minute=_r(_mean(per_minute_values)) if per_minute_values else None,
+        **_sidecar_summary(sidecars),
+        failures_by_stage=dict(sorted(Counter(r.stage for r in fail_rows).items())),
+        failures_by_reason=dict(
+            sorted(Counter(_reason_kind(r.reason, r.file, r.id) for r in fail_rows).items())
+        ),
+        failure_list=fail_rows,
+        stages=stages,
+        exact_duplicate_groups=dup_groups,
+        worst_by_template_reuse=_worst(per_song, "template_reuse", settings.worst_songs),
+        worst_by_within_repetition=_worst(per_song, "within_repetition", settings.worst_songs),
+        top_phrases=[
+            Phrase(phrase=g, songs=phrase_songs[g], words=g.count(" ") + 1)
+            for g in maximal[: settings.top_phrases]
+        ],
+        top_skeletons=[
+            SkeletonCount(skeleton=sk, songs=c, sentences=skel_sentences[sk])
+            for sk, c in sorted(skel_songs.items(), key=lambda kv: (-kv[1], -skel_sentences[kv[0]], kv[0]))
+            if c - 1 >= k
+        ][: settings.top_phrases],
+        per_song=per_song,
+    )
+
+
+# ---- outputs -----------------------------------------------------------------------------------------------
+
+PLOT_FIELDS = ("template_reuse", "skeleton_reuse", "within_repetition", "words", "segments_per_minute")
+
+
+def plots_data(report: QualityReport) -> dict[str, list[dict[str, Any]]]:
+    """One list of {id, value} rows per per-song metric, each a ready DVC plots file."""
+    return {
+        field: [
+            {"id": p.id, field: getattr(p, field)} for p in report.per_song if getattr(p, field) is not None
+        ]
+        for field in PLOT_FIELDS
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: QualityReport) -> str:
+    """A one-page summary for a person; the JSON stays the record."""
+    r = report
+    out = [
+        "# Dataset quality report",
+        "",
+        f"{r.songs} songs, {r.failures} failure{'' if r.failures == 1 else 's'}"
+        + (" — **partial dataset**" if r.partial else "")
+        + ("" if r.accepted else " — **not accepted** (failures and allow_partial is off)"),
+        "",
+        "## Headline",
+        "",
+        *_table(
+            ("metric", "value", "meaning"),
+            [
+                (
+                    "template_reuse",
+                    r.template_reuse,
+                    f"share of a song's phrases used by ≥{r.template_min_songs} other songs",
+                ),
+                (
+                    "skeleton_reuse",
+                    r.skeleton_reuse,
+                    f"share of sentences shaped like ≥{r.template_min_songs} other songs'",
+                ),
+                (
+                    "within_repetition",
+                    r.within_repetition,
+                    "repetition inside one output (0 varied, 1 looped)",
+                ),
+                (
+                    "exact_duplicate_songs",
+                    r.exact_duplicate_songs,
+                    "songs whose text copies an earlier song's",
+                ),
+                (
+                    "near_duplicate_pairs",
+                    len(r.near_duplicate_pairs),
+                    "pairs of texts with high 5-gram overlap",
+                ),
+                ("distinct_3", r.distinct_3, "unique word trigrams / all trigrams, mean"),
+                ("repeated_segments", r.repeated_segments, "timestamped segments repeating an earlier one"),
+                ("mean_words", r.mean_words, ""),
+                ("mean_segments_per_minute", r.mean_segments_per_minute, ""),
+                ("empty_texts", r.empty_texts, ""),
+            ],
+        ),
+    ]
+    if r.failure_list:
+        out += [
+            "",
+            "## Failures",
+            "",
+            *_table(
+                ("file", "stage", "reason"), ((f.file or f.id, f.stage, f.reason) for f in r.failure_list)
+            ),
+        ]
+
+    out += ["", "## Worst offenders", ""]
+    by_id = {p.id: p for p in r.per_song}
+    for worst_ids, label in (
+        (r.worst_by_template_reuse, "template reuse"),
+        (r.worst_by_within_repetition, "within-song repetition"),
+    ):
+        worst = [by_id[i] for i in worst_ids]
+        out += [f"### By {label}", ""]
+        if not worst:
+            out += ["none", ""]
+            continue
+        out += _table(
+            ("song", "template reuse", "within repetition", "skeleton reuse", "most reused phrases"),
+            (
+                (
+                    p.id,
+                    p.template_reuse,
+                    p.within_repetition,
+                    p.skeleton_reuse,
+                    "; ".join(f"“{x}”" for x in p.top_phrases),
+                )
+                for p in worst
+            ),
+        )
+        out.append("")
+
+    out += ["## Top reused phrases", ""]
+    out += (
+        _table(("phrase", "songs"), ((p.phrase, p.songs) for p in r.top_phrases))
+        if r.top_phrases
+        else ["none"]
+    )
+    out += ["", "## Top sentence skeletons", ""]
+    out += (
+        _table(
+            ("skeleton", "songs", "sentences"), ((s.skeleton, s.songs, s.sentences) for s in r.top_skeletons)
+        )
+        if r.top_skeletons
+        else ["none"]
+    )
+    if r.near_duplicate_pairs or r.exact_duplicate_groups:
+        out += ["", "## Duplicates", ""]
+        exact = {p.id: p.duplicate_of for p in r.per_song if p.duplicate_of}
+        near_only = [
+            (a, b, sim) for a, b, sim in r.near_duplicate_pairs if exact.get(a, a) != exact.get(b, b)
+        ]  # an exact copy is also a near duplicate; list it once
+        out += _table(
+            ("song", "like", "similarity"),
+            [(", ".join(g[1:]), g[0], "exact copy") for g in r.exact_duplicate_groups] + near_only,
+        )
+    if r.sidecars:
+        out += ["", "## Sidecar coverage", ""]
+        out += _table(
+            ("field", "value"),
+            [
+                ("sidecars", r.sidecars),
+                ("bpm", r.bpm_coverage),
+                ("keyscale", r.key_coverage),
+                ("timesignature", r.timesignature_coverage),
+                ("lyrics", r.lyrics_coverage),
+                ("language", r.language_coverage),
+                ("mean caption tokens", r.mean_caption_tokens),
+                ("max caption tokens", r.max_caption_tokens),
+                ("captions over budget", r.captions_over_budget),
+                ("songs over 240 s", r.songs_over_240s),
+            ],
+        )
+        if r.omitted_fields:
+            out += [
+                "",
+                *_table(
+                    ("omitted field", "reason", "songs"),
+                    ((f, why, c) for f, rs in r.omitted_fields.items() for why, c in rs.items()),
+                ),
+            ]
+    return "\n".join(out) + "\n"
+
+
+# ---- loading -----------------------------------------------------------------------------------------------
+
+
+def _json_objects(directory: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
+        if isinstance(data, dict):
+            yield path, data
+
+
+def _song_id(path: Path, data: dict[str, Any]) -> str:
+    sid = data.get("id")
+    return sid if isinstance(sid, str) and sid else path.stem
+
+
+def load_texts(directory: Path) -> dict[str, str]:
+    """Song id -> prose from raw annotations (`text`) or clean annotations (`rich_details`)."""
+    texts: dict[str, str] = {}
+    for path, data in _json_objects(directory):
+        text = data.get("text")
+        if not isinstance(text, str):
+            text = data.get("rich_details")
+        if not isinstance(text, str):
+            continue
+        sid = _song_id(path, data)
+        if sid in texts:
+            raise ValueError(f"{path}: song id {sid!r} appears in two files of {directory}")
+        texts[sid] = text
+    return texts
+
+
+def load_durations(directory: Path) -> dict[str, float]:
+    """Song id -> seconds, from any annotation or metadata JSON that records a duration."""
+    return {
+        _song_id(path, data): float(data["duration"])
+        for path, data in _json_objects(directory)
+        if isinstance(data.get("duration"), int | float) and not isinstance(data.get("duration"), bool)
+    }
+
+
+def load_sidecars(directory: Path) -> dict[str, dict[str, Any]]:
+    """Stem -> sidecar dict for every `<stem>.json` shaped like a sidecar (caption plus source)."""
+    return {
+        path.stem: data
+        for path, data in _json_objects(directory)
+        if "caption" in data and isinstance(data.get("source"), dict)
+    }
+
+
+def load_stage_summaries(directory: Path) -> list[dict[str, Any]]:
+    """Every `reports/stages/<stage>.json`."""
+    return [data for _, data in _json_objects(directory) if "stage" in data and "failed" in data]

@@ -1,0 +1,348 @@
+"""LibrosaEstimator on synthesized audio whose tempo, key and meter are known by construction."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from songset.audio import Audio, AudioInfo
+from songset.estimators.keys import PROFILES
+from songset.estimators.librosa_estimator import (
+    LibrosaEstimator,
+    estimate_key,
+    estimate_meter,
+    estimate_tempo,
+    extract_features,
+)
+from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
+
+SR = 22050
+
+
+def make_audio(samples: np.ndarray, sr: int = SR) -> Audio:
+    samples = np.asarray(samples, dtype=np.float32)
+    peak = float(np.max(np.abs(samples))) or 1.0
+    samples = (0.8 * samples / peak).astype(np.float32)
+    info = AudioInfo(duration=len(samples) / sr, sample_rate=sr, channels=1, format="synthetic")
+    return Audio(samples=samples, sample_rate=sr, info=info)
+
+
+def midi_hz(note: float) -> float:
+    return 440.0 * 2.0 ** ((note - 69) / 12)
+
+
+def tone(freq: float, seconds: float, harmonics: int = 8, decay: float = 0.0, sr: int = SR) -> np.ndarray:
+    """A harmonic-rich tone (1/k partials), like a bowed or plucked string."""
+    t = np.arange(int(seconds * sr)) / sr
+    out = sum(np.sin(2 * np.pi * k * freq * t) / k for k in range(1, harmonics + 1) if k * freq < sr / 2)
+    env = np.exp(-decay * t) if decay else np.ones_like(t)
+    attack = np.minimum(1.0, t / 0.01)
+    release = np.minimum(1.0, (seconds - t) / 0.02)
+    return np.asarray(out * env * attack * np.clip(release, 0, 1))
+
+
+def kick(sr: int = SR) -> np.ndarray:
+    t = np.arange(int(0.25 * sr)) / sr
+    freq = 50 + 100 * np.exp(-t * 30)
+    return np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t * 12)
+
+
+def click(sr: int = SR, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(0.05 * sr)) / sr
+    return np.random.default_rng(seed).standard_normal(len(t)) * np.exp(-t * 80)
+
+
+def place(track: np.ndarray, sound: np.ndarray, at_s: float, gain: float, sr: int = SR) -> None:
+    i = round(at_s * sr)
+    n = min(len(sound), len(track) - i)
+    if n > 0:
+        track[i : i + n] += gain * sound[:n]
+
+
+def drum_track(bpm: float, beats_per_bar: int, bars: int, sr: int = SR) -> np.ndarray:
+    """Kick on the downbeat, softer clicks on the other beats, quiet off-beat hi-hats."""
+    beat = 60.0 / bpm
+    track = np.zeros(int((bars * beats_per_bar + 1) * beat * sr))
+    for i in range(bars * beats_per_bar):
+        t = i * beat
+        if i % beats_per_bar == 0:
+            place(track, kick(sr), t, 1.0, sr)
+            place(track, click(sr, i), t, 0.5, sr)
+        else:
+            place(track, click(sr, i), t, 0.35, sr)
+        place(track, click(sr, 1000 + i), t + beat / 2, 0.1, sr)
+    return track
+
+
+def chord_track(
+    chords: list[list[float]], seconds_per_chord: float, repeats: int, sr: int = SR
+) -> np.ndarray:
+    """Sustained chords (MIDI notes) with the root doubled an octave below."""
+    parts = []
+    for _ in range(repeats):
+        for chord in chords:
+            notes = [*chord, chord[0] - 12]
+            parts.append(sum(tone(midi_hz(n), seconds_per_chord, decay=0.3) for n in notes))
+    return np.concatenate(parts)
+
+
+def waltz(bpm: float, bars: int, sr: int = SR) -> np.ndarray:
+    """Oom-pah-pah: bass note and kick on 1, short chord stabs on 2 and 3, a new chord each bar."""
+    beat = 60.0 / bpm
+    progression = [[57, 60, 64], [50, 53, 57], [52, 56, 59], [57, 60, 64]]  # Am Dm E Am
+    track = np.zeros(int((bars * 3 + 1) * beat * sr))
+    for bar in range(bars):
+        chord = progression[bar % len(progression)]
+        t0 = bar * 3 * beat
+        place(track, tone(midi_hz(chord[0] - 24), 2.5 * beat, decay=2.0, sr=sr), t0, 1.0, sr)
+        place(track, kick(sr), t0, 1.0, sr)
+        for b in (1, 2):
+            stab = sum(tone(midi_hz(n), 0.4 * beat, decay=6.0, sr=sr) for n in chord)
+            place(track, stab, t0 + b * beat, 0.35, sr)
+    return track
+
+
+@pytest.fixture(scope="module")
+def estimator() -> LibrosaEstimator:
+    return LibrosaEstimator()
+
+
+def six_eight(dotted_quarter_bpm: float, bars: int, sr: int = SR) -> np.ndarray:
+    """6/8: kick on eighth 1, a lighter accent on eighth 4, soft clicks on the others."""
+    eighth = 60.0 / dotted_quarter_bpm / 3
+    track = np.zeros(int((bars * 6 + 2) * eighth * sr))
+    for i in range(bars * 6):
+        t = i * eighth
+        if i % 6 == 0:
+            place(track, kick(sr), t, 1.0, sr)
+            place(track, click(sr, i), t, 0.5, sr)
+        else:
+            place(track, click(sr, i), t, 0.6 if i % 6 == 3 else 0.2, sr)
+    return track
+
+
+A_MINOR = [[57, 60, 64], [50, 53, 57], [52, 56, 59], [57, 60, 64]]  # Am Dm E Am
+G_MAJOR = [[55, 59, 62], [48, 52, 55], [50, 54, 57], [55, 59, 62]]  # G C D G
+G_SCALE = [55, 57, 59, 60, 62, 64, 66, 67, 67, 66, 64, 62, 60, 59, 57, 55]
+
+
+@pytest.fixture(scope="module")
+def drums_4_4(estimator: LibrosaEstimator):
+    return estimator.estimate(make_audio(drum_track(120, 4, 16)))
+
+
+@pytest.fixture(scope="module")
+def noise(estimator: LibrosaEstimator):
+    return estimator.estimate(make_audio(np.random.default_rng(7).standard_normal(20 * SR)))
+
+
+def close_to(bpm: float | None, target: float, tol: float = 0.04) -> bool:
+    return bpm is not None and abs(bpm - target) <= tol * target
+
+
+# ---- tempo -------------------------------------------------------------------------------------------------
+
+
+def test_drums_at_120_bpm_give_120_with_confidence(drums_4_4) -> None:
+    assert close_to(drums_4_4.bpm, 120.0), drums_4_4.details["tempo_candidates"]
+    assert drums_4_4.bpm_confidence >= 0.3  # kept by the sidecar's default threshold
+
+
+@pytest.mark.parametrize("bpm", [87.0, 99.0, 132.0])
+def test_tempo_is_precise_to_a_fraction_of_a_bpm(bpm: float) -> None:
+    tempo = estimate_tempo(extract_features(make_audio(drum_track(bpm, 4, 14))))
+    assert tempo.bpm is not None and abs(tempo.bpm - bpm) <= 0.5
+
+
+def test_noise_has_low_tempo_confidence(noise) -> None:
+    assert noise.bpm_confidence < 0.3
+
+
+def test_tempo_prior_settles_the_octave() -> None:
+    """Beats at 120 with audible eighths: a prior near 240 reads eighths, one near 60 reads half notes."""
+    features = extract_features(make_audio(drum_track(120, 4, 16)))
+    assert close_to(estimate_tempo(features, prior_bpm=110.0).bpm, 120.0)
+    assert close_to(estimate_tempo(features, prior_bpm=60.0, prior_octaves=0.5).bpm, 60.0)
+    assert close_to(estimate_tempo(features, prior_bpm=240.0, prior_octaves=0.5).bpm, 240.0)
+
+
+def test_tempo_reports_candidates_and_relatives() -> None:
+    tempo = estimate_tempo(extract_features(make_audio(drum_track(120, 4, 16))))
+    assert tempo.candidates[0].score == pytest.approx(1.0)
+    assert close_to(tempo.candidates[0].bpm, 120.0)
+    assert set(tempo.relatives) >= {"x2", "x1/2", "x3/2", "x2/3"}
+    assert tempo.runner_up_bpm is not None and not close_to(tempo.runner_up_bpm, tempo.bpm or 0.0)
+
+
+# ---- meter -------------------------------------------------------------------------------------------------
+
+
+def test_accented_4_4_gives_4(drums_4_4) -> None:
+    assert drums_4_4.timesignature == "4"
+    assert drums_4_4.timesignature_confidence >= 0.5
+    assert not any("default" in w for w in drums_4_4.warnings)
+
+
+def test_accent_every_third_beat_gives_3() -> None:
+    features = extract_features(make_audio(drum_track(120, 3, 20)))
+    meter = estimate_meter(features, estimate_tempo(features))
+    assert meter.timesignature == "3"
+    assert meter.confidence >= 0.5 and not meter.is_default
+
+
+@pytest.mark.parametrize("bpm", [120.0, 150.0])
+def test_waltz_gives_3(estimator: LibrosaEstimator, bpm: float) -> None:
+    est = estimator.estimate(make_audio(waltz(bpm, 16)))
+    assert close_to(est.bpm, bpm)
+    assert est.timesignature == "3"
+    assert est.timesignature_confidence >= 0.5
+
+
+def test_ternary_beat_division_gives_6() -> None:
+    features = extract_features(make_audio(six_eight(100, 16)))
+    tempo = estimate_tempo(features)
+    assert close_to(tempo.bpm, 100.0)
+    meter = estimate_meter(features, tempo)
+    assert meter.timesignature == "6"
+    assert meter.ternary > 0
+
+
+def test_weak_meter_evidence_defaults_to_4_with_a_warning(noise) -> None:
+    assert noise.timesignature == "4"
+    assert noise.timesignature_confidence < 0.5
+    assert any("timesignature" in w and "default" in w for w in noise.warnings)
+
+
+# ---- key ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def a_minor_features():
+    return extract_features(make_audio(chord_track(A_MINOR, 2.0, 3)))
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_a_minor_progression_gives_a_minor(a_minor_features, profile: str) -> None:
+    key = estimate_key(a_minor_features, profile)
+    assert key.keyscale == "A minor", key.scores
+    assert key.runner_up is not None and key.runner_up != key.keyscale
+    assert len(key.scores) == 3 and key.scores[0][0] == "A minor"
+    assert 0.0 < key.confidence <= 1.0
+
+
+def test_g_major_chords_and_scale_give_g_major(estimator: LibrosaEstimator) -> None:
+    chords = estimator.estimate(make_audio(chord_track(G_MAJOR, 2.0, 3)))
+    assert chords.keyscale == "G major"
+    assert chords.key_confidence >= 0.3
+    scale = np.concatenate([tone(midi_hz(n), 0.5, decay=1.0) for n in G_SCALE * 2])
+    assert estimator.estimate(make_audio(scale)).keyscale == "G major"
+
+
+def test_key_survives_drums(estimator: LibrosaEstimator) -> None:
+    n = 24 * SR
+    mix = 0.5 * np.concatenate([drum_track(120, 4, 8)] * 2)[:n] + chord_track(A_MINOR, 2.0, 3)[:n]
+    est = estimator.estimate(make_audio(mix))
+    assert est.keyscale == "A minor"
+    assert close_to(est.bpm, 120.0)
+
+
+def test_untuned_recording_still_gives_the_key() -> None:
+    """A band tuned a third of a semitone sharp: tuning estimation keeps the chroma on the right notes."""
+    sharp = [[n + 0.33 for n in chord] for chord in A_MINOR]
+    features = extract_features(make_audio(chord_track(sharp, 2.0, 3)))
+    assert features.tuning == pytest.approx(0.33, abs=0.06)
+    assert estimate_key(features).keyscale == "A minor"
+
+
+def test_drums_and_noise_have_low_key_confidence(drums_4_4, noise) -> None:
+    assert drums_4_4.key_confidence < 0.3
+    assert noise.key_confidence < 0.3
+
+
+def test_unknown_key_profile_is_rejected() -> None:
+    with pytest.raises(ValueError, match="key_profile"):
+        LibrosaEstimator(key_profile="bach")
+
+
+# ---- the estimator as the pipeline sees it -----------------------------------------------------------------
+
+
+def test_estimates_fit_the_acestep_vocabularies(drums_4_4, noise, estimator: LibrosaEstimator) -> None:
+    est = estimator.estimate(make_audio(chord_track(A_MINOR, 2.0, 3)))
+    for e in (drums_4_4, noise, est):
+        assert e.keyscale is None or re.match(KEYSCALE_PATTERN, e.keyscale)
+        assert e.key_runner_up is None or re.match(KEYSCALE_PATTERN, e.key_runner_up)
+        assert e.timesignature in VALID_TIMESIGNATURES
+        for c in (e.bpm_confidence, e.key_confidence, e.timesignature_confidence):
+            assert 0.0 <= c <= 1.0
+        assert e.bpm is None or e.bpm == round(e.bpm, 1)
+
+
+def test_details_are_plain_json(drums_4_4) -> None:
+    text = json.dumps(drums_4_4.details, allow_nan=False)
+    details = json.loads(text)
+    assert set(details) >= {"tempo_candidates", "key_scores", "meter_scores", "tuning_semitones"}
+    assert len(details["key_scores"]) == 3
+
+    def floats(x: object) -> list[float]:
+        if isinstance(x, float):
+            return [x]
+        if isinstance(x, dict):
+            return [f for v in x.values() for f in floats(v)]
+        if isinstance(x, list):
+            return [f for v in x for f in floats(v)]
+        return []
+
+    assert all(f == round(f, 4) for f in floats(details))
+
+
+def test_silence_gives_empty_values_not_an_error(estimator: LibrosaEstimator) -> None:
+    silent = Audio(
+        samples=np.zeros(15 * SR, dtype=np.float32),
+        sample_rate=SR,
+        info=AudioInfo(duration=15.0, sample_rate=SR, channels=1, format="synthetic"),
+    )
+    est = estimator.estimate(silent)
+    assert est.bpm is None and est.keyscale is None
+    assert est.bpm_confidence == 0.0 and est.key_confidence == 0.0
+    assert est.timesignature == "4" and est.timesignature_confidence == 0.0
+    assert len(est.warnings) == 3
+    json.dumps(est.details, allow_nan=False)
+
+
+def test_identity_names_every_setting() -> None:
+    kwargs = {
+        "sample_rate": 16000,
+        "hop_length": 256,
+        "tempo_prior_bpm": 100.0,
+        "tempo_prior_octaves": 0.8,
+        "key_profile": "temperley",
+    }
+    ident = LibrosaEstimator(**kwargs).identity()
+    assert ident.backend == "librosa" and ident.version == "1"
+    assert ident.settings == kwargs
+    assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
+
+
+def test_other_sample_rate_and_hop_still_work() -> None:
+    sr = 16000
+    est = LibrosaEstimator(sample_rate=sr, hop_length=256).estimate(
+        make_audio(drum_track(120, 4, 12, sr), sr)
+    )
+    assert close_to(est.bpm, 120.0)
+    assert est.timesignature == "4"
+
+
+def test_hydra_config_constructs_the_estimator() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "estimator" / "librosa.yaml"
+    kwargs = yaml.safe_load(conf.read_text())
+    assert kwargs.pop("_target_") == "songset.estimators.librosa_estimator.LibrosaEstimator"
+    est = LibrosaEstimator(**kwargs)
+    assert est.identity().settings == kwargs

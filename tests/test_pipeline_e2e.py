@@ -1,0 +1,137 @@
+"""`dvc repro` end to end in a temporary copy of the project, on short clips of the demo songs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from conftest import DEMO_AUDIO, PROJECT_ROOT, TEST_DATA
+
+from songset.schemas import KEYSCALE_PATTERN, VALID_LANGUAGES, Sidecar
+
+pytestmark = pytest.mark.slow
+
+CLIPS = {
+    "clip_jazz": ("Kevin_MacLeod_-_Vibe_Ace.ogg", 20.0, 14.0),
+    "clip_acoustic": ("calm_acoustic_1.opus", 2.0, 13.0),
+    "clip_vocal": ("Karissa_Hobbs_-_Lets_Go_Fishin.ogg", 30.0, 15.0),
+}
+
+
+def cut_clip(name: str, target: Path) -> Path:
+    source, start, seconds = CLIPS[name]
+    info = sf.info(str(DEMO_AUDIO / source))
+    data, sr = sf.read(
+        str(DEMO_AUDIO / source), start=int(start * info.samplerate), frames=int(seconds * info.samplerate)
+    )
+    path = target / f"{name}.flac"
+    sf.write(str(path), data, sr)
+    return path
+
+
+def repro(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        ["dvc", "repro", *args], cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def stage_summary(root: Path, stage: str) -> dict:
+    return json.loads((root / "reports" / "stages" / f"{stage}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for item in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        if (PROJECT_ROOT / item).exists():
+            shutil.copy2(PROJECT_ROOT / item, root / item)
+    for folder in ("conf", "stages", "src"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / ".dvc").mkdir()
+    shutil.copy2(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    audio = root / "data" / "audio"
+    audio.mkdir(parents=True)
+    for name in ("clip_jazz", "clip_acoustic"):
+        cut_clip(name, audio)
+    (audio / "attribution.yaml").write_text("clip_jazz.flac: Vibe Ace by Kevin MacLeod, CC BY 3.0\n")
+    (root / "data" / "lyrics").mkdir(parents=True)
+    (root / "data" / "lyrics" / ".gitkeep").touch()
+    (root / "data" / "overrides").mkdir(parents=True)
+    (root / "data" / "overrides" / "clip_jazz.yaml").write_text("bpm: 100\nnotes: counted by hand\n")
+    return root
+
+
+def test_first_repro_builds_valid_sidecars(project: Path) -> None:
+    result = repro(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sidecars = project / "data" / "sidecars"
+    manifest = json.loads((sidecars / "dataset.json").read_text())
+    assert manifest["songs"] == 2
+    assert {e["id"] for e in manifest["entries"]} == {"clip_jazz", "clip_acoustic"}
+    for song_id in ("clip_jazz", "clip_acoustic"):
+        data = json.loads((sidecars / f"{song_id}.json").read_text())
+        sidecar = Sidecar.model_validate(data)
+        assert sidecar.caption.strip()
+        assert None not in data.values()
+        assert sidecar.keyscale is None or __import__("re").match(KEYSCALE_PATTERN, sidecar.keyscale)
+        assert sidecar.language is None or sidecar.language in VALID_LANGUAGES
+        assert 12.5 < sidecar.duration < 15.5
+        assert set(sidecar.source.provenance) == {"annotate", "clean", "estimate", "sidecar"}
+        assert sidecar.source.provenance["annotate"].backend == "descriptor"
+        if sidecar.lyrics:
+            assert (sidecars / f"{song_id}.lyrics.txt").read_text().strip() == sidecar.lyrics
+    jazz = json.loads((sidecars / "clip_jazz.json").read_text())
+    assert jazz["bpm"] == 100 and "bpm" in jazz["source"]["overridden"]
+    assert jazz["source"]["attribution"].startswith("Vibe Ace")
+    raw = json.loads((project / "data" / "annotations" / "raw" / "clip_jazz.json").read_text())
+    assert raw["text"].startswith("[0:00-") and raw["provenance"]["backend"] == "descriptor"
+    quality = json.loads((project / "reports" / "quality.json").read_text())
+    assert quality["songs"] == 2 and quality["failures"] == 0
+    assert json.loads((project / "reports" / "validation.json").read_text())["ok"] is True
+    assert "Data and pipelines are up to date" in repro(project).stdout
+
+
+def test_adding_one_song_computes_one_song_per_stage(project: Path) -> None:
+    cut_clip("clip_vocal", project / "data" / "audio")
+    result = repro(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for stage in ("annotate", "clean", "estimate", "sidecars"):
+        summary = stage_summary(project, stage)
+        assert summary["computed"] == ["clip_vocal"], (stage, summary)
+        assert sorted(summary["cached"]) == ["clip_acoustic", "clip_jazz"], (stage, summary)
+    assert json.loads((project / "data" / "sidecars" / "dataset.json").read_text())["songs"] == 3
+
+
+def test_broken_songs_are_reported_and_do_not_stop_the_others(project: Path) -> None:
+    audio = project / "data" / "audio"
+    (audio / "corrupt.ogg").write_bytes(b"OggS" + os.urandom(3000))
+    (audio / "empty.wav").write_bytes(b"")
+    shutil.copy2(TEST_DATA / "sorohanro_-_solo-trumpet-06.ogg", audio / "trumpet_loop.ogg")
+    result = repro(project)
+    assert result.returncode != 0, "the gate must fail when songs failed"
+    output = result.stdout + result.stderr
+    assert "corrupt.ogg" in output and "empty.wav" in output and "trumpet_loop.ogg" in output
+    failures = {Path(f["file"]).name: f["reason"] for f in stage_summary(project, "annotate")["failed"]}
+    assert "not a readable audio file" in failures["corrupt.ogg"]
+    assert "empty (0 bytes)" in failures["empty.wav"]
+    assert "shorter than ACE-Step's 10 s minimum" in failures["trumpet_loop.ogg"]
+    for song_id in ("clip_jazz", "clip_acoustic", "clip_vocal"):
+        assert (project / "data" / "sidecars" / f"{song_id}.json").is_file()
+    assert json.loads((project / "reports" / "quality.json").read_text())["failures"] >= 3
+    validation = json.loads((project / "reports" / "validation.json").read_text())
+    assert validation["ok"] is False and len(validation["upstream_failures"]) >= 3
+
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("allow_partial: false", "allow_partial: true"))
+    accepted = repro(project)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "partial dataset accepted" in accepted.stdout
