@@ -223,7 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     from songset.stage_main import setup_logging
 
     setup_logging()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # files or overrides given after an option: argparse leaves them over
+        target = "items" if hasattr(args, "items") else "overrides" if hasattr(args, "overrides") else None
+        if target is None or any(item.startswith("-") for item in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        setattr(args, target, [*getattr(args, target), *extra])
     try:
         return int(args.func(args))
     except (FileNotFoundError, ValueError) as exc:
