@@ -592,26 +592,22 @@ def _detect(piece: str) -> list[tuple[str, str]]:
     """(event type, description) found in one sentence piece, in EventType order."""
     found: dict[str, str] = {}
     text = strip_timestamps(piece).lstrip(" ,;:-–—])")
-    for m in _ENTRY.finditer(piece):
-        vocal, instruments = _subject(piece, m.start())
-        if vocal:
-            found.setdefault("vocal_entry", text)
-        if instruments:
-            found.setdefault("instrument_entry", f"{', '.join(instruments)}: {text}")
-    for m in _OBJECT_ENTRY.finditer(piece):
-        vocal, instruments = _object(piece, m.end())
-        if vocal:
-            found.setdefault("vocal_entry", text)
-        if instruments:
-            found.setdefault("instrument_entry", f"{', '.join(instruments)}: {text}")
-    for m in _EXIT.finditer(piece):
-        vocal, instruments = _subject(piece, m.start())
-        if vocal:
-            found.setdefault("vocal_exit", text)
-        if instruments:
-            found.setdefault("instrument_exit", f"{', '.join(instruments)}: {text}")
-        if (vocal or instruments) and "fad" in m.group(0).lower() and _ALONE.search(piece[: m.start()]):
-            found.setdefault("fade_out", text)  # "piano alone, fading away": the last sound is the song
+    # Who enters or leaves: the subject before the verb ("drums come in"), or the object after it
+    # ("introduces a piano").
+    for pattern, side, by_object in (
+        (_ENTRY, "entry", False),
+        (_OBJECT_ENTRY, "entry", True),
+        (_EXIT, "exit", False),
+    ):
+        for m in pattern.finditer(piece):
+            vocal, instruments = _object(piece, m.end()) if by_object else _subject(piece, m.start())
+            if vocal:
+                found.setdefault(f"vocal_{side}", text)
+            if instruments:
+                found.setdefault(f"instrument_{side}", f"{', '.join(instruments)}: {text}")
+            fading = side == "exit" and "fad" in m.group(0).lower() and _ALONE.search(piece[: m.start()])
+            if (vocal or instruments) and fading:
+                found.setdefault("fade_out", text)  # "piano alone, fading away": the last sound is the song
     for etype, patterns in _COMPILED_EVENTS.items():
         for pattern in patterns:
             hit = next(
