@@ -63,3 +63,28 @@ def test_pre_failed_songs_count_in_the_summary(tmp_path: Path) -> None:
     pre = [SongFailure(id="bad", file="bad.ogg", stage="t", reason="empty")]
     result = run_stage("t", jobs(1), square, Out, None, writer(tmp_path), pre_failed=pre)
     assert result.summary.songs == 2 and result.summary.failed == pre
+
+
+class Crash(BaseException):
+    """Stands in for SIGKILL or Ctrl-C: not an Exception, so the runner must not swallow it."""
+
+
+def test_a_crash_mid_stage_resumes_without_redoing_finished_songs(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "cache")
+
+    def crash_on_third(job: SongJob) -> Out:
+        if job.id == "s3":
+            raise Crash
+        return square(job)
+
+    try:
+        run_stage("t", jobs(1, 2, 3, 4), crash_on_third, Out, cache, writer(tmp_path / "out"))
+    except Crash:
+        pass
+    else:
+        raise AssertionError("the crash must propagate")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s1.json", "s2.json"]
+    CALLS.clear()
+    result = run_stage("t", jobs(1, 2, 3, 4), square, Out, cache, writer(tmp_path / "out"))
+    assert CALLS == ["s3", "s4"]
+    assert result.summary.cached == ["s1", "s2"]
