@@ -4,7 +4,7 @@ from pathlib import Path
 
 from songset.pipeline import finish_stage, run_estimate
 from songset.songs import discover_songs
-from songset.stage_main import run_options, stage_config
+from songset.stage_main import guarded, run_options, stage_config
 
 
 def main() -> int:
@@ -16,4 +16,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from songset.pipeline import write_quality_report
-from songset.stage_main import stage_config
+from songset.stage_main import guarded, stage_config
 
 
 def main() -> int:
@@ -22,4 +22,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from songset.io import sha256_file
 from songset.pipeline import finish_stage, load_attributions, run_sidecars
-from songset.stage_main import run_options, stage_config
+from songset.stage_main import guarded, run_options, stage_config
 
 
 def main() -> int:
@@ -26,4 +26,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

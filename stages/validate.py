@@ -5,7 +5,7 @@ from pathlib import Path
 
 from songset.io import atomic_write_json
 from songset.pipeline import upstream_failures
-from songset.stage_main import stage_config
+from songset.stage_main import guarded, stage_config
 from songset.validate import validate_sidecars
 
 
@@ -28,4 +28,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(guarded(main))

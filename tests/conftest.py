@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +88,39 @@ def write_tone(path: Path, seconds: float, sr: int = 22050, channels: int = 1, f
 @pytest.fixture
 def tone(tmp_path: Path) -> Path:
     return write_tone(tmp_path / "tone.wav", 12.0)
+
+
+def copy_project(root: Path) -> Path:
+    """A temporary songset project: this repo's pipeline and config, empty data folders, its own git."""
+    for item in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        if (PROJECT_ROOT / item).exists():
+            shutil.copy2(PROJECT_ROOT / item, root / item)
+    for folder in ("conf", "stages", "src"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / ".dvc").mkdir()
+    shutil.copy2(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    for folder in ("audio", "lyrics", "overrides"):
+        (root / "data" / folder).mkdir(parents=True)
+    (root / "data" / "lyrics" / ".gitkeep").touch()
+    (root / "data" / "audio" / "attribution.yaml").write_text("{}\n")
+    return root
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def repro(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["dvc", "repro", *args],
+        cwd=root,
+        env=env or tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import DEMO_AUDIO, PROJECT_ROOT, TEST_DATA
+from conftest import DEMO_AUDIO, TEST_DATA, copy_project, repro
 
 from songset.schemas import KEYSCALE_PATTERN, VALID_LANGUAGES, Sidecar
 
@@ -35,37 +33,17 @@ def cut_clip(name: str, target: Path) -> Path:
     return path
 
 
-def repro(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        ["dvc", "repro", *args], cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
 def stage_summary(root: Path, stage: str) -> dict:
     return json.loads((root / "reports" / "stages" / f"{stage}.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    for item in ("dvc.yaml", "params.yaml", ".dvcignore"):
-        if (PROJECT_ROOT / item).exists():
-            shutil.copy2(PROJECT_ROOT / item, root / item)
-    for folder in ("conf", "stages", "src"):
-        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / ".dvc").mkdir()
-    shutil.copy2(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    root = copy_project(tmp_path_factory.mktemp("project"))
     audio = root / "data" / "audio"
-    audio.mkdir(parents=True)
     for name in ("clip_jazz", "clip_acoustic"):
         cut_clip(name, audio)
     (audio / "attribution.yaml").write_text("clip_jazz.flac: Vibe Ace by Kevin MacLeod, CC BY 3.0\n")
-    (root / "data" / "lyrics").mkdir(parents=True)
-    (root / "data" / "lyrics" / ".gitkeep").touch()
-    (root / "data" / "overrides").mkdir(parents=True)
     (root / "data" / "overrides" / "clip_jazz.yaml").write_text("bpm: 100\nnotes: counted by hand\n")
     return root
 

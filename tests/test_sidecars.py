@@ -87,7 +87,7 @@ def test_lyrics_file_is_used_and_non_utf8_is_decoded_with_warning() -> None:
         job(clean=clean, lyrics="[Verse]\nCafé olé\n".encode("cp1252")), SidecarSettings()
     )
     assert sidecar.lyrics == "[Verse]\nCafé olé"
-    assert any("not UTF-8" in f for f in sidecar.source.flags)
+    assert any("not UTF-8" in w for w in sidecar.source.warnings)
     assert decode_lyrics(b"\xef\xbb\xbfhello\r\n", "x") == ("hello", [])
 
 

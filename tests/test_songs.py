@@ -8,12 +8,24 @@ def test_safe_stem_removes_separators_and_leading_dashes() -> None:
     assert safe_stem("My Song (live)") == "My_Song_(live)"
     assert safe_stem("Ünïcode Ballade") == "Ünïcode_Ballade"
     assert safe_stem("...") == "song"
+    assert safe_stem("../../etc/passwd") == "etc_passwd"
 
 
-def test_duplicate_stems_in_two_folders_get_distinct_ids(tmp_path: Path) -> None:
-    for folder in ("album1", "album2"):
+def test_duplicate_stems_get_content_ids_that_survive_folder_renames(tmp_path: Path) -> None:
+    for folder, content in (("album1", b"one"), ("album2", b"two")):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "intro.wav").write_bytes(b"x")
+        (tmp_path / folder / "intro.wav").write_bytes(content)
     (tmp_path / "notes.txt").write_text("not audio")
+    before = {s.path.read_bytes(): s.id for s in discover_songs(tmp_path)}
+    assert len(set(before.values())) == 2 and all(i.startswith("intro-") for i in before.values())
+    (tmp_path / "album1").rename(tmp_path / "renamed")
+    after = {s.path.read_bytes(): s.id for s in discover_songs(tmp_path)}
+    assert after == before
+
+
+def test_byte_identical_files_are_one_song(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "take.flac").write_bytes(b"same")
     songs = discover_songs(tmp_path)
-    assert [s.id for s in songs] == ["album1__intro", "album2__intro"]
+    assert [s.duplicate_of for s in songs] == [None, tmp_path / "a" / "take.flac"]

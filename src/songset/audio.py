@@ -27,6 +27,7 @@ class Audio:
     samples: np.ndarray
     sample_rate: int
     info: AudioInfo
+    warnings: tuple[str, ...] = ()  # usable, but a person should know (clipping, NaN, low rate, ...)
 
     @property
     def duration(self) -> float:
@@ -71,11 +72,13 @@ def load_audio(path: Path, sample_rate: int = 22050, *, check: bool = True) -> A
         raise SongError(f"{path}: decoding failed ({_short(exc)})") from exc
     if data.size == 0:
         raise SongError(f"{path}: decoded to no samples (truncated file?)")
+    warnings = _quality_warnings(path, data, info)
     mono = data.mean(axis=1)
     bad = ~np.isfinite(mono)
     if bad.all():
         raise SongError(f"{path}: every sample is NaN or infinite")
     if bad.any():
+        warnings.append(f"{path}: {int(bad.sum())} NaN or infinite samples replaced by silence")
         mono = np.where(bad, 0.0, mono).astype(np.float32)
     if sr != sample_rate:
         import librosa
@@ -87,7 +90,27 @@ def load_audio(path: Path, sample_rate: int = 22050, *, check: bool = True) -> A
         peak = float(np.max(np.abs(mono)))
         if peak < 1e-4:  # -80 dBFS
             raise SongError(f"{path}: silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS)")
-    return Audio(samples=np.ascontiguousarray(mono, dtype=np.float32), sample_rate=sample_rate, info=info)
+    return Audio(
+        samples=np.ascontiguousarray(mono, dtype=np.float32),
+        sample_rate=sample_rate,
+        info=info,
+        warnings=tuple(warnings),
+    )
+
+
+def _quality_warnings(path: Path, data: np.ndarray, info: AudioInfo) -> list[str]:
+    warnings = []
+    finite = np.abs(data[np.isfinite(data)])
+    clipped = float(np.mean(finite >= 0.999)) if finite.size else 0.0
+    if clipped > 0.001:
+        warnings.append(f"{path}: {clipped:.1%} of samples are clipped (at full scale)")
+    if info.sample_rate < 16000:
+        warnings.append(
+            f"{path}: sample rate {info.sample_rate} Hz; nothing above {info.sample_rate / 2000:.1f} kHz is there"
+        )
+    if info.channels > 2:
+        warnings.append(f"{path}: {info.channels} channels mixed down to mono")
+    return warnings
 
 
 def _short(exc: BaseException) -> str:

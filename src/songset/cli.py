@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         setattr(args, target, [*getattr(args, target), *extra])
     try:
         return int(args.func(args))
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"songset {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -62,6 +62,10 @@ def _audio_jobs(
     jobs: list[SongJob] = []
     failed: list[SongFailure] = []
     for song in songs:
+        if song.duplicate_of is not None:
+            reason = f"{song.path}: the same audio as {song.duplicate_of}; skipped"
+            failed.append(SongFailure(id=song.id, file=str(song.path), stage=stage, reason=reason))
+            continue
         try:
             info = read_info(song.path)
             check_duration(song.path, info.duration)

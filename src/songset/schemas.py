@@ -241,6 +241,7 @@ class SidecarSource(Model):
     overridden: list[str] = Field(default_factory=list, description="fields a human override decided")
     omitted: dict[str, str] = Field(default_factory=dict, description="field -> why it was left out")
     flags: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="input problems that did not stop the song")
     caption_tokens: int
     attribution: str | None = None
     provenance: dict[str, Provenance]

@@ -145,11 +145,13 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     meta = SongMetadata.model_validate(job.inputs["metadata"])
     override = parse_override(job.inputs.get("override"), job.inputs.get("override_file", "override"))
     override = override or Override()
-    lyrics_text, warnings = decode_lyrics(job.inputs.get("lyrics"), job.inputs.get("lyrics_file", "lyrics"))
+    lyrics_text, lyrics_warnings = decode_lyrics(
+        job.inputs.get("lyrics"), job.inputs.get("lyrics_file", "lyrics")
+    )
 
     overridden: list[str] = []
     omitted: dict[str, str] = {}
-    flags: list[str] = list(warnings)
+    flags: list[str] = []
 
     def pick(field: str, human: Any, estimate: Any, confidence: float, threshold: float) -> Any:
         if human is not None:
@@ -267,6 +269,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
             overridden=overridden,
             omitted=omitted,
             flags=flags,
+            warnings=[*meta.warnings, *lyrics_warnings],
             caption_tokens=caption_tokens,
             attribution=job.inputs.get("attribution"),
             provenance=provenance,

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from songset.io import sha256_file, sha256_text
+
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aiff", ".aif", ".aac", ".webm"}
 )
@@ -17,6 +19,7 @@ _UNSAFE = re.compile(r"[^\w.()+,-]+", re.UNICODE)
 class Song:
     id: str
     path: Path
+    duplicate_of: Path | None = None  # byte-identical to this earlier file: skipped, and reported
 
 
 def safe_stem(stem: str) -> str:
@@ -34,20 +37,30 @@ def discover_songs(audio_dir: Path) -> list[Song]:
     return songs_from_paths(paths, root=audio_dir)
 
 
+def _content_tag(path: Path) -> str:
+    try:
+        return sha256_file(path)[:8]
+    except OSError:  # unreadable: the stage reports it; the id only needs to be unique
+        return sha256_text(str(path))[:8]
+
+
 def songs_from_paths(paths: list[Path], root: Path | None = None) -> list[Song]:
+    """Ids are safe stems; stems shared by several files get a short content hash.
+
+    A content hash (not the folder name) keeps an id stable when folders are renamed or reorganised, and
+    two different recordings can never share one. Byte-identical files are the same song: the first one
+    in path order is kept and the others are marked `duplicate_of` it.
+    """
+    del root  # ids do not depend on where the files sit
     stems = [safe_stem(p.stem) for p in paths]
     counts = Counter(stems)
-    songs = []
+    songs: list[Song] = []
+    first_by_id: dict[str, Path] = {}
     for path, stem in zip(paths, stems, strict=True):
-        song_id = stem
-        if counts[stem] > 1:
-            # Same stem in two folders: qualify by the folder path so both survive.
-            rel = path.relative_to(root) if root and path.is_relative_to(root) else path
-            parent = safe_stem("_".join(rel.parent.parts)) if rel.parent.parts else "root"
-            song_id = f"{parent}__{stem}"
+        song_id = f"{stem}-{_content_tag(path)}" if counts[stem] > 1 else stem
+        if song_id in first_by_id:
+            songs.append(Song(id=song_id, path=path, duplicate_of=first_by_id[song_id]))
+            continue
+        first_by_id[song_id] = path
         songs.append(Song(id=song_id, path=path))
-    ids = Counter(s.id for s in songs)
-    dupes = [i for i, n in ids.items() if n > 1]
-    if dupes:
-        raise ValueError(f"songs with the same id after naming: {', '.join(dupes)}")
     return songs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -29,3 +30,16 @@ def stage_config() -> DictConfig:
 
 def run_options(cfg: DictConfig) -> RunOptions:
     return RunOptions(cache_dir=Path(cfg.paths.cache), workers=max(1, int(cfg.run.jobs)))
+
+
+def guarded(main: Callable[[], int]) -> int:
+    """Run a stage; a full disk, a read-only folder or a missing input ends it with one clear line."""
+    try:
+        return main()
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -56,7 +56,7 @@ def estimate_song(job: SongJob, estimator: Estimator) -> SongMetadata:
         key_runner_up=est.key_runner_up,
         timesignature=est.timesignature,
         timesignature_confidence=round(est.timesignature_confidence, 4),
-        warnings=est.warnings,
+        warnings=[*audio.warnings, *est.warnings],
         provenance=make_provenance(
             stage="estimate",
             backend=ident.backend,
