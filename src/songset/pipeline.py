@@ -138,7 +138,7 @@ def run_clean(
         key = cache_key(stage="clean", raw_sha256=raw_sha, **parts)
         inputs = {"raw": raw.model_dump(mode="json"), "raw_sha256": raw_sha}
         jobs.append(SongJob(id=raw.id, file=path, key=key, inputs=inputs))
-    return run_stage(
+    result = run_stage(
         "clean",
         jobs,
         functools.partial(clean_song, cleaner=cleaner),
@@ -149,6 +149,19 @@ def run_clean(
         settings_sha256=sha256_json(parts),
         pre_failed=failed,
     )
+    result.summary.usage = usage_totals(result.outputs, result.summary.computed)
+    return result
+
+
+def usage_totals(outputs: dict[str, CleanAnnotation], computed: list[str]) -> dict[str, float]:
+    """Tokens and estimated cost of a paid cleaner: what this run spent, and what the dataset cost."""
+    totals: dict[str, float] = {}
+    for song_id, clean in outputs.items():
+        usage = clean.provenance["clean"].extra.get("usage") or {}
+        for name, value in usage.items():
+            for scope in ("dataset", "run") if song_id in computed else ("dataset",):
+                totals[f"{scope}_{name}"] = round(totals.get(f"{scope}_{name}", 0.0) + float(value), 6)
+    return totals
 
 
 def _read_optional(path: Path) -> bytes | None:

@@ -164,18 +164,21 @@ class CleanAnnotation(Model):
 
     @model_validator(mode="after")
     def _inside_song(self) -> CleanAnnotation:
-        slack = 0.5  # annotators round timestamps to the second
-        for kind, items in (("section", self.sections), ("event", self.events)):
-            last = -1.0
-            for item in items:
-                if item.end > self.duration + slack:
-                    raise ValueError(
-                        f"{kind} {item.start}-{item.end} s ends after the song ({self.duration} s)"
-                    )
-                if item.start < last:
-                    raise ValueError(f"{kind}s are not ordered by start time ({item.start} after {last})")
-                last = item.start
+        check_timeline(self.sections, self.events, self.duration)
         return self
+
+
+def check_timeline(sections: list[Section], events: list[Event], duration: float) -> None:
+    """Sections and events end inside the song and are ordered by start; a ValueError says which broke."""
+    slack = 0.5  # annotators round timestamps to the second
+    for kind, items in (("section", sections), ("event", events)):
+        last = -1.0
+        for item in items:
+            if item.end > duration + slack:
+                raise ValueError(f"{kind} {item.start}-{item.end} s ends after the song ({duration} s)")
+            if item.start < last:
+                raise ValueError(f"{kind}s are not ordered by start time ({item.start} after {last})")
+            last = item.start
 
 
 # ---- stage 3: estimate -------------------------------------------------------------------------------------
@@ -312,6 +315,9 @@ class StageSummary(Model):
     failed: list[SongFailure]
     wall_time_s: float
     settings_sha256: str
+    usage: dict[str, float] = Field(
+        default_factory=dict, description="paid-API tokens and estimated cost: this run and the whole dataset"
+    )
 
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {

@@ -216,6 +216,46 @@ def test_weak_meter_evidence_defaults_to_4_with_a_warning(noise) -> None:
     assert any("timesignature" in w and "default" in w for w in noise.warnings)
 
 
+def rubato(seed: int = 3, seconds: float = 24.0) -> np.ndarray:
+    """Chords and clicks whose beat period wanders freely (0.35-1.1 s, no two alike): no steady pulse."""
+    rng = np.random.default_rng(seed)
+    track = np.zeros(int((seconds + 2) * SR))
+    t, i = 0.0, 0
+    while t < seconds:
+        chord = A_MINOR[i % len(A_MINOR)]
+        period = float(rng.uniform(0.35, 1.1))
+        stab = sum(tone(midi_hz(n), 0.3, decay=5.0) for n in chord)
+        place(track, stab, t, float(rng.uniform(0.3, 1.0)))
+        place(track, click(SR, i), t, float(rng.uniform(0.1, 0.6)))
+        t += period
+        i += 1
+    return track
+
+
+@pytest.fixture(scope="module")
+def rubato_estimates(estimator: LibrosaEstimator):
+    return estimator.estimate(make_audio(rubato()))
+
+
+def test_noise_confidences_stay_under_the_sidecar_thresholds(noise) -> None:
+    assert noise.bpm_confidence < 0.3
+    assert noise.key_confidence < 0.3
+    assert noise.timesignature_confidence < 0.5
+    assert noise.details["meter_source"] == "default"
+
+
+def test_rubato_gives_low_tempo_and_meter_confidence(rubato_estimates) -> None:
+    """Without a steady pulse a bpm would be a guess: its confidence must fall under the sidecar's 0.3."""
+    assert rubato_estimates.bpm_confidence < 0.3, rubato_estimates.details["tempo_candidates"]
+    assert rubato_estimates.timesignature_confidence < 0.5
+    assert rubato_estimates.details["meter_source"] == "default"
+    assert any("timesignature" in w and "default" in w for w in rubato_estimates.warnings)
+
+
+def test_measured_meter_is_named_as_measured(drums_4_4) -> None:
+    assert drums_4_4.details["meter_source"] == "measured"
+
+
 # ---- key ---------------------------------------------------------------------------------------------------
 
 
@@ -322,7 +362,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "1"
+    assert ident.backend == "librosa" and ident.version == "2"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 

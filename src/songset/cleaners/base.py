@@ -33,15 +33,16 @@ class Cleaner(ABC):
     @abstractmethod
     def clean(self, raw: RawAnnotation) -> CleanedContent: ...
 
-    def extra_provenance(self) -> dict[str, Any]:
-        return {}
+    def clean_with_details(self, raw: RawAnnotation) -> tuple[CleanedContent, dict[str, Any]]:
+        """The content plus what provenance should record of this call (response ids, token usage)."""
+        return self.clean(raw), {}
 
 
 def clean_song(job: SongJob, cleaner: Cleaner) -> CleanAnnotation:
     raw = RawAnnotation.model_validate(job.inputs["raw"])
     ident = cleaner.identity()
     started = time.perf_counter()
-    content = cleaner.clean(raw)
+    content, details = cleaner.clean_with_details(raw)
     wall = time.perf_counter() - started
     provenance = make_provenance(
         stage="clean",
@@ -54,7 +55,7 @@ def clean_song(job: SongJob, cleaner: Cleaner) -> CleanAnnotation:
         model_revision=ident.model_revision,
         prompt=ident.prompt,
         libraries=ident.libraries,
-        extra={"backend_version": ident.version, **cleaner.extra_provenance()},
+        extra={"backend_version": ident.version, **details},
     )
     return CleanAnnotation(
         id=raw.id,

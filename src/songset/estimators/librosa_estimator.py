@@ -21,7 +21,7 @@ from songset.estimators.base import Estimates, Estimator
 from songset.estimators.keys import PROFILES, key_correlations, key_index_name
 from songset.schemas import BPM_MAX, BPM_MIN
 
-BACKEND_VERSION = "1"
+BACKEND_VERSION = "2"  # 2: details name the meter source (measured vs default)
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -544,6 +544,8 @@ class LibrosaEstimator(Estimator):
             },
             "meter_lag_correlations": {str(k): _r4(v) for k, v in meter.lag_correlations.items()},
             "meter_beats": meter.n_beats,
+            # "4" with meter_source "default" is the likeliest meter assumed for lack of evidence
+            "meter_source": "default" if meter.is_default else "measured",
             "tuning_semitones": _r4(features.tuning),
         }
         return Estimates(

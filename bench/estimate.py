@@ -1,0 +1,293 @@
+"""Benchmark: songset's LibrosaEstimator against the plain librosa baseline, in one run.
+
+    python bench/estimate.py [--data ../shared/data/acestep-generated] [--synthetic N] [--cc DIR]
+
+Data sets: the labelled ACE-Step set (prompt bpm is reliable, prompt key is a weak label), synthetic
+songs rendered here at known tempo/key/meter (bench/synth.py), and the CC recordings (informal: only a
+few keys are known). Baseline = `librosa.beat.beat_track` tempo + Krumhansl profile on mean `chroma_cqt`.
+Speed is seconds per minute of audio on one core, decoding included (decoded once, charged to both).
+This is a script that prints a table, not a test.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.expanduser("~/.cache/songset/numba"))
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synth import SR, synthetic_songs  # noqa: E402
+
+from songset.audio import Audio, AudioInfo, load_audio  # noqa: E402
+from songset.estimators.keys import key_correlations, key_index_name  # noqa: E402
+from songset.estimators.librosa_estimator import LibrosaEstimator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
+# Informal labels for the CC recordings (see ../shared/data/README.md): only what is known.
+CC_LABELS = {
+    "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy": {"key": "E minor"},
+    "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra)": {"key": "G minor"},
+}
+
+
+def parse_key(name: str | None) -> tuple[int, str] | None:
+    if not name:
+        return None
+    note, mode = name.split()
+    pc = PITCH[note[0].upper()] + note[1:].count("#") - note[1:].count("b")
+    return pc % 12, mode.lower()
+
+
+def mirex_key_score(est: str | None, ref: str | None) -> float:
+    """MIREX: 1 exact, 0.5 fifth (same mode), 0.3 relative, 0.2 parallel, else 0."""
+    e, r = parse_key(est), parse_key(ref)
+    if e is None or r is None:
+        return 0.0
+    (ep, em), (rp, rm) = e, r
+    d = (ep - rp) % 12
+    if em == rm:
+        return 1.0 if d == 0 else 0.5 if d in (5, 7) else 0.0
+    if d == 0:
+        return 0.2
+    if (rm == "major" and d == 9) or (rm == "minor" and d == 3):
+        return 0.3
+    return 0.0
+
+
+def tempo_ok(est: float | None, ref: float, tol: float = 0.04) -> bool:
+    return est is not None and abs(est - ref) <= tol * ref
+
+
+def tempo_ok2(est: float | None, ref: float) -> bool:
+    return tempo_ok(est, ref) or any(tempo_ok(est, ref * r) for r in RELATIVES)
+
+
+@dataclass
+class Result:
+    bpm: float | None
+    key: str | None
+    meter: str | None
+    seconds: float
+    bpm_conf: float | None = None
+    key_conf: float | None = None
+    meter_conf: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Track:
+    name: str
+    audio: Audio
+    decode_s: float
+    bpm: float | None = None
+    key: str | None = None
+    meter: str | None = None
+
+
+class Ours:
+    def __init__(self) -> None:
+        self.est = LibrosaEstimator()
+
+    def __call__(self, audio: Audio) -> Result:
+        t = time.perf_counter()
+        e = self.est.estimate(audio)
+        return Result(
+            e.bpm,
+            e.keyscale,
+            e.timesignature,
+            time.perf_counter() - t,
+            e.bpm_confidence,
+            e.key_confidence,
+            e.timesignature_confidence,
+            {"key_runner_up": e.key_runner_up},
+        )
+
+
+def baseline(audio: Audio) -> Result:
+    import librosa
+
+    t = time.perf_counter()
+    y, sr = audio.samples, audio.sample_rate
+    tempo, _ = librosa.beat.beat_track(y=y, sr=sr)
+    chroma = librosa.feature.chroma_cqt(y=y, sr=sr)
+    corr = key_correlations(chroma.mean(axis=1), "krumhansl")
+    return Result(
+        float(np.atleast_1d(tempo)[0]), key_index_name(int(np.argmax(corr))), None, time.perf_counter() - t
+    )
+
+
+def _fmt_bpm(r: Result) -> str:
+    s = "-" if r.bpm is None else f"{r.bpm:.1f}"
+    return s if r.bpm_conf is None else f"{s} ({r.bpm_conf:.2f})"
+
+
+def _fmt_key(r: Result) -> str:
+    s = r.key or "-"
+    if r.key_conf is not None:
+        s += f" ({r.key_conf:.2f}; 2nd {r.extra.get('key_runner_up')})"
+    return s
+
+
+def _fmt_meter(r: Result) -> str:
+    s = r.meter or "-"
+    return s if r.meter_conf is None else f"{s} ({r.meter_conf:.2f})"
+
+
+def run_set(title: str, tracks: list[Track], scored: bool = True) -> None:
+    ours = Ours()
+    rows = [(t, ours(t.audio), baseline(t.audio)) for t in tracks]
+    minutes = sum(t.audio.duration for t in tracks) / 60.0
+    print(f"\n=== {title}: {len(tracks)} tracks, {minutes * 60:.0f} s of audio ===")
+    summary: list[tuple[str, str, str]] = []
+
+    def share(vals: list[bool]) -> str:
+        return f"{sum(vals)}/{len(vals)} = {100 * sum(vals) / len(vals):.0f}%" if vals else "n/a"
+
+    with_bpm = [(t, o, b) for t, o, b in rows if t.bpm is not None]
+    with_key = [(t, o, b) for t, o, b in rows if t.key is not None]
+    with_meter = [(t, o, b) for t, o, b in rows if t.meter is not None]
+    if scored and with_bpm:
+        summary.append(
+            (
+                "tempo Acc1 (4%)",
+                share([tempo_ok(o.bpm, t.bpm) for t, o, _ in with_bpm]),
+                share([tempo_ok(b.bpm, t.bpm) for t, _, b in with_bpm]),
+            )
+        )
+        summary.append(
+            (
+                "tempo Acc2 (x2 x1/2 x3 x1/3)",
+                share([tempo_ok2(o.bpm, t.bpm) for t, o, _ in with_bpm]),
+                share([tempo_ok2(b.bpm, t.bpm) for t, _, b in with_bpm]),
+            )
+        )
+    if with_key:
+        summary.append(
+            (
+                "key exact",
+                share([parse_key(o.key) == parse_key(t.key) for t, o, _ in with_key]),
+                share([parse_key(b.key) == parse_key(t.key) for t, _, b in with_key]),
+            )
+        )
+        summary.append(
+            (
+                "key MIREX weighted",
+                f"{np.mean([mirex_key_score(o.key, t.key) for t, o, _ in with_key]):.3f}",
+                f"{np.mean([mirex_key_score(b.key, t.key) for t, _, b in with_key]):.3f}",
+            )
+        )
+    if with_meter:
+        summary.append(("meter accuracy", share([o.meter == t.meter for t, o, _ in with_meter]), "n/a"))
+    decode = sum(t.decode_s for t in tracks)
+    s_ours = (decode + sum(o.seconds for _, o, _ in rows)) / minutes
+    s_base = (decode + sum(b.seconds for _, _, b in rows)) / minutes
+    summary.append(("s per min of audio (1 core)", f"{s_ours:.2f}", f"{s_base:.2f}"))
+    summary.append(("  of which decoding", f"{decode / minutes:.2f}", f"{decode / minutes:.2f}"))
+    print(f"{'':32s} {'songset':>22s} {'librosa baseline':>22s}")
+    for name, a, b in summary:
+        print(f"{name:32s} {a:>22s} {b:>22s}")
+
+    print(
+        "\nper track (label | ours (confidence) | baseline); '*' marks an error" if scored else "\nper track:"
+    )
+    for t, o, b in rows:
+        marks = []
+        if t.bpm is not None and not tempo_ok(o.bpm, t.bpm):
+            marks.append("tempo")
+        if t.key is not None and parse_key(o.key) != parse_key(t.key):
+            marks.append(f"key({mirex_key_score(o.key, t.key):.1f})")
+        if t.meter is not None and o.meter != t.meter:
+            marks.append("meter")
+        base_err = (t.bpm is not None and not tempo_ok(b.bpm, t.bpm)) or (
+            t.key is not None and parse_key(b.key) != parse_key(t.key)
+        )
+        if scored and not marks and not base_err:
+            continue
+        label = f"{t.bpm or '-'} bpm, {t.key or '-'}, {t.meter or '-'}/4"
+        print(
+            f"{'*' if marks else ' '} {t.name[:44]:44s} label {label:26s} | ours {_fmt_bpm(o)} bpm, {_fmt_key(o)},"
+            f" meter {_fmt_meter(o)} | base {_fmt_bpm(b)} bpm, {b.key}  {' '.join(marks)}"
+        )
+    speeds = [t.decode_s + o.seconds for t, o, _ in rows]
+    per_song = [s / (t.audio.duration / 60) for s, (t, _, _) in zip(speeds, rows, strict=True)]
+    print(
+        f"songset s/min per track: min {min(per_song):.2f}, median {np.median(per_song):.2f}, max {max(per_song):.2f}"
+    )
+
+
+def load_tracks(paths: list[Path], check: bool = True) -> list[Track]:
+    out = []
+    for p in paths:
+        t = time.perf_counter()
+        audio = load_audio(p, 22050, check=check)
+        out.append(Track(p.stem, audio, time.perf_counter() - t))
+    return out
+
+
+def warm_up() -> None:
+    """Load numba kernels and caches once, so the first track's timing is not a compile."""
+    y = np.random.default_rng(0).standard_normal(5 * SR).astype(np.float32) * 0.1
+    audio = Audio(y, SR, AudioInfo(5.0, SR, 1, "synthetic"))
+    Ours()(audio)
+    baseline(audio)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/acestep-generated")
+    ap.add_argument("--cc", type=Path, default=ROOT.parent / "shared/data/cc-music")
+    ap.add_argument(
+        "--synthetic", type=int, default=24, help="number of synthetic songs (24 covers every key)"
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    warm_up()
+    ident = LibrosaEstimator().identity()
+    print(f"songset estimator {ident.backend} v{ident.version}; threads pinned to 1")
+
+    labels = args.data / "labels.csv"
+    if labels.is_file():
+        with labels.open() as f:
+            rows = list(csv.DictReader(f))
+        tracks = load_tracks([args.data / r["file"] for r in rows])
+        for t, r in zip(tracks, rows, strict=True):
+            t.bpm, t.key = float(r["prompt_bpm"]), r["prompt_keyscale"]
+        run_set(f"acestep-generated ({args.data}; key labels are weak)", tracks)
+    else:
+        print(f"\n=== acestep-generated: skipped, {labels} not found ===")
+
+    if args.synthetic > 0:
+        tracks = []
+        for s in synthetic_songs(args.synthetic, seed=args.seed):
+            audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
+            key = f"{key_index_name(s.tonic + (12 if s.mode == 'minor' else 0))}"
+            tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter)))
+        run_set(f"synthetic (seed {args.seed})", tracks)
+
+    cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"
+    paths = sorted(p for p in cc.glob("*.ogg"))
+    if paths:
+        tracks = load_tracks(paths, check=False)  # the trumpet loop is under 10 s
+        for t in tracks:
+            t.key = CC_LABELS.get(t.name, {}).get("key")
+        run_set(f"cc-music ({cc}; informal, keys known for 2)", tracks, scored=False)
+    else:
+        print("\n=== cc-music: skipped, not found ===")
+
+
+if __name__ == "__main__":
+    main()

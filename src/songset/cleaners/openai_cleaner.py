@@ -1,0 +1,276 @@
+"""`cleaner=openai`: an LLM turns annotator prose into the CleanAnnotation schema with structured outputs.
+
+Works with OpenAI and any OpenAI-compatible server (vLLM, llama.cpp server, Ollama) via `base_url`. The
+official client does the HTTP work, including its retries with backoff on 429, 5xx and timeouts. An answer
+that breaks the schema (or puts events outside the song) is retried once with the validation error in the
+conversation, then recorded as that song's failure; a refusal is a failure with the model's reason.
+The API key is read from the environment variable named by `api_key_env` and is never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from songset.backend import BackendIdentity
+from songset.cleaners.base import CleanedContent, Cleaner
+from songset.io import sha256_text
+from songset.runner import SongError
+from songset.schemas import (
+    VALID_LANGUAGES,
+    Event,
+    EventType,
+    PromptInfo,
+    RawAnnotation,
+    Section,
+    Tags,
+    check_timeline,
+)
+
+OPENAI_VERSION = "1"
+
+
+class AnswerSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: float = Field(description="seconds from the start of the song")
+    end: float = Field(description="seconds from the start of the song")
+    label: str = Field(
+        description="intro, verse, pre-chorus, chorus, bridge, solo, breakdown, drop, outro, ..."
+    )
+    description: str
+
+
+class AnswerEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: float
+    end: float
+    type: EventType
+    intensity: float = Field(description="0 (barely there) to 1 (the song's strongest moment)")
+
+
+class CleanAnswer(BaseModel):
+    """What the model fills: the schema sent as the structured-output response format."""
+
+    model_config = ConfigDict(extra="forbid")
+    caption: str = Field(
+        description="one dense descriptive caption: genre, mood, instruments, vocals, texture"
+    )
+    genre: list[str]
+    mood: list[str]
+    instruments: list[str]
+    texture: list[str]
+    sections: list[AnswerSection]
+    events: list[AnswerEvent]
+    vocal_presence: Literal["vocal", "instrumental", "unknown"]
+    vocal_language: str | None = Field(description="ISO 639-1 code of the sung language, or null")
+
+
+def resolve_prompt(prompt_file: str) -> Path:
+    """A prompt path as given, else relative to the project that holds conf/."""
+    from songset.config import conf_dir
+
+    path = Path(prompt_file)
+    if path.is_absolute() or path.is_file():
+        return path
+    return conf_dir().parent / path
+
+
+def load_prompt(prompt_file: str) -> PromptInfo:
+    path = resolve_prompt(prompt_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"prompt file {prompt_file} not found (cleaner.prompt_file)")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise ValueError(f"prompt file {path} is empty (cleaner.prompt_file)")
+    return PromptInfo(name=path.stem, text=text, sha256=sha256_text(text))
+
+
+def public_url(url: str | None) -> str | None:
+    """A base URL safe to record: user:password@ and query strings are dropped."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class OpenAICleaner(Cleaner):
+    def __init__(
+        self,
+        model: str,
+        prompt_file: str,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        temperature: float = 0.0,
+        seed: int | None = 0,
+        max_completion_tokens: int = 2048,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        schema_retries: int = 1,
+        price_per_1m_input_tokens: float = 0.0,
+        price_per_1m_output_tokens: float = 0.0,
+    ) -> None:
+        self.model = model
+        self.prompt = load_prompt(prompt_file)
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.temperature = temperature
+        self.seed = seed
+        self.max_completion_tokens = max_completion_tokens
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.schema_retries = schema_retries
+        self.prices = (price_per_1m_input_tokens, price_per_1m_output_tokens)
+        self._client: Any = None
+
+    def identity(self) -> BackendIdentity:
+        return BackendIdentity(
+            backend="openai",
+            version=OPENAI_VERSION,
+            settings={
+                "model": self.model,
+                "base_url": public_url(self.base_url),
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "max_completion_tokens": self.max_completion_tokens,
+                "schema_retries": self.schema_retries,
+            },
+            model_id=self.model,
+            prompt=self.prompt,
+            libraries=("songset", "openai", "pydantic"),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_client"] = None  # each worker process opens its own connection pool
+        return state
+
+    def client(self) -> Any:
+        if self._client is None:
+            import openai
+
+            key = os.environ.get(self.api_key_env)
+            if not key and self.base_url is None:
+                raise SongError(f"{self.api_key_env} is not set: the OpenAI API needs a key")
+            self._client = openai.OpenAI(
+                api_key=key or "not-needed",  # local OpenAI-compatible servers accept any key
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                max_retries=self.max_retries,
+            )
+        return self._client
+
+    def clean(self, raw: RawAnnotation) -> CleanedContent:
+        return self.clean_with_details(raw)[0]
+
+    def clean_with_details(self, raw: RawAnnotation) -> tuple[CleanedContent, dict[str, Any]]:
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": self.prompt.text},
+            {"role": "user", "content": f"Song duration: {raw.duration:.1f} s\n\nAnnotation:\n{raw.text}"},
+        ]
+        usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        response_ids: list[str] = []
+        problem = ""
+        for _attempt in range(1 + self.schema_retries):
+            completion, reply, problem = self._ask(messages, usage, response_ids)
+            if completion is not None:
+                message = completion.choices[0].message
+                if message.refusal:
+                    raise SongError(f"{self.model} refused: {message.refusal}")
+                try:
+                    content = self._to_content(message.parsed, raw)
+                    return content, self._details(usage, response_ids)
+                except (ValueError, ValidationError) as exc:
+                    problem = _describe(exc)
+            if reply:
+                messages.append({"role": "assistant", "content": reply})
+            fix = f"That answer broke the schema: {problem}. Answer again, fixing exactly that."
+            messages.append({"role": "user", "content": fix})
+        raise SongError(
+            f"{self.model} answer broke the schema after {1 + self.schema_retries} tries: {problem}"
+        )
+
+    def _ask(
+        self, messages: list[dict[str, str]], usage: dict[str, int], response_ids: list[str]
+    ) -> tuple[Any, str, str]:
+        """One request; (completion or None, the raw reply text, the schema problem when None)."""
+        import openai
+
+        where = public_url(self.base_url) or "api.openai.com"
+        try:
+            completion = self.client().chat.completions.parse(
+                model=self.model,
+                messages=messages,
+                response_format=CleanAnswer,
+                temperature=self.temperature,
+                seed=self.seed,
+                max_completion_tokens=self.max_completion_tokens,
+            )
+        except openai.LengthFinishReasonError as exc:
+            raise SongError(
+                f"{self.model} answer was cut at max_completion_tokens={self.max_completion_tokens}"
+            ) from exc
+        except openai.ContentFilterFinishReasonError as exc:
+            raise SongError(f"{self.model} answer was stopped by the content filter") from exc
+        except openai.APITimeoutError as exc:
+            raise SongError(
+                f"{where}: no answer within {self.timeout_s:g} s (after {self.max_retries} retries)"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise SongError(f"{where}: cannot connect ({type(exc).__name__})") from exc
+        except openai.APIStatusError as exc:
+            raise SongError(
+                f"{where}: HTTP {exc.status_code} after {self.max_retries} retries: {_short(exc.message)}"
+            ) from exc
+        except (ValidationError, ValueError) as exc:  # the reply was not JSON of the schema
+            usage["requests"] += 1
+            return None, "", _describe(exc)
+        usage["requests"] += 1
+        response_ids.append(completion.id)
+        if completion.usage is not None:
+            usage["prompt_tokens"] += completion.usage.prompt_tokens
+            usage["completion_tokens"] += completion.usage.completion_tokens
+            usage["total_tokens"] += completion.usage.total_tokens
+        reply = completion.choices[0].message.content or ""
+        if completion.choices[0].message.parsed is None and not completion.choices[0].message.refusal:
+            return None, reply, "the answer was empty"
+        return completion, reply, ""
+
+    def _to_content(self, answer: CleanAnswer, raw: RawAnnotation) -> CleanedContent:
+        sections = sorted((Section(**s.model_dump()) for s in answer.sections), key=lambda s: s.start)
+        events = sorted((Event(**e.model_dump()) for e in answer.events), key=lambda e: e.start)
+        check_timeline(sections, events, raw.duration)
+        language = answer.vocal_language
+        if language is not None and language not in VALID_LANGUAGES:
+            raise ValueError(f"vocal_language {language!r} is not one of {', '.join(VALID_LANGUAGES)}")
+        return CleanedContent(
+            caption=answer.caption.strip(),
+            tags=Tags(
+                genre=answer.genre, mood=answer.mood, instruments=answer.instruments, texture=answer.texture
+            ),
+            sections=sections,
+            events=events,
+            vocal_presence=answer.vocal_presence,
+            vocal_language=language,
+            rich_details=raw.text,
+        )
+
+    def _details(self, usage: dict[str, int], response_ids: list[str]) -> dict[str, Any]:
+        cost = (usage["prompt_tokens"] * self.prices[0] + usage["completion_tokens"] * self.prices[1]) / 1e6
+        return {"response_ids": response_ids, "usage": {**usage, "estimated_cost_usd": round(cost, 6)}}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:8])
+    return _short(str(exc))
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text[:300]
