@@ -28,8 +28,12 @@ def estimate_tokens(text: str) -> int:
 
 @lru_cache(maxsize=4)
 def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
-    from tokenizers import Tokenizer  # optional: present wherever transformers is installed
-
+    try:
+        from tokenizers import Tokenizer  # optional: present wherever transformers is installed
+    except ImportError as exc:
+        raise ValueError(
+            "sidecar.caption_tokenizer needs the `tokenizers` package: pip install tokenizers"
+        ) from exc
     return Tokenizer.from_file(path)
 
 
