@@ -130,3 +130,10 @@ def test_sidecar_json_omits_unknowns_and_round_trips() -> None:
     assert "keyscale" not in data and "lyrics" not in data and "language" not in data
     assert None not in data.values()
     assert Sidecar.model_validate(data) == sidecar
+
+
+def test_empty_lyrics_file_is_omitted_and_flagged() -> None:
+    sidecar = build_sidecar(job(lyrics=b"  \n\n"), SidecarSettings())
+    assert sidecar.lyrics is None
+    assert sidecar.source.omitted["lyrics"] == "lyrics file is empty"
+    assert "empty_lyrics_file" in sidecar.source.flags
