@@ -19,3 +19,17 @@ def test_put_get_and_corrupt_entry_is_a_miss(tmp_path: Path) -> None:
     cache.path(key).write_text("{half-written")
     assert cache.get(key) is None
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_stale_temp_files_of_a_killed_run_are_swept(tmp_path: Path) -> None:
+    import os
+
+    cache = ResultCache(tmp_path)
+    cache.put(cache_key(x=1), {"v": 1})
+    old = cache.path(cache_key(x=1)).parent / ".entry.json.abc.tmp"
+    new = cache.path(cache_key(x=1)).parent / ".entry.json.def.tmp"
+    old.write_text("{half")
+    new.write_text("{half")
+    os.utime(old, (1, 1))
+    assert cache.sweep_stale_temp_files() == 1
+    assert not old.exists() and new.exists() and cache.get(cache_key(x=1)) == {"v": 1}

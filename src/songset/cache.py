@@ -8,6 +8,7 @@ file, then rename), so two runs at once or a SIGKILL can never leave a half-writ
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +41,18 @@ class ResultCache:
 
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def sweep_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
+        """Remove temporary files a killed run left behind; recent ones may belong to a run still going."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in self.root.glob("*/.*.tmp"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed

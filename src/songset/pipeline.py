@@ -45,7 +45,11 @@ class RunOptions:
 
 
 def _cache(options: RunOptions, stage: str) -> ResultCache | None:
-    return ResultCache(options.cache_dir / stage) if options.cache_dir else None
+    if options.cache_dir is None:
+        return None
+    cache = ResultCache(options.cache_dir / stage)
+    cache.sweep_stale_temp_files()
+    return cache
 
 
 def _write_model(out_dir: Path) -> Callable[[SongJob, Any], None]:
