@@ -12,6 +12,9 @@ from songset.report import (
     QualityReport,
     ReportSettings,
     build_report,
+    compare_annotation_dirs,
+    corpus_texts,
+    load_annotations,
     load_durations,
     load_sidecars,
     load_stage_summaries,
@@ -22,6 +25,7 @@ from songset.report import (
     render_markdown,
     skeleton,
     split_sentences,
+    stack_group,
     template_threshold,
 )
 
@@ -481,3 +485,153 @@ def test_load_helpers(tmp_path: Path) -> None:
     assert load_durations(tmp_path) == {"s1": 93.5, "s2": 61.0}
     assert list(load_sidecars(tmp_path)) == ["s2"]
     assert [s["stage"] for s in load_stage_summaries(tmp_path)] == ["annotate"]
+
+
+# ---- planted problems among many varied texts --------------------------------------------------------------
+
+
+def varied_corpus(n: int, seed: int = 3) -> dict[str, str]:
+    import random
+
+    rng = random.Random(seed)
+    syll = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    vocab = ["".join(rng.choice(syll) for _ in range(3)) for _ in range(2000)]
+    return {
+        f"v{i:02d}": "\n".join(
+            f"[0:{j * 10:02d}-0:{j * 10 + 10:02d}] " + " ".join(rng.choice(vocab) for _ in range(14)) + "."
+            for j in range(5)
+        )
+        for i in range(n)
+    }
+
+
+def test_planted_duplicates_near_duplicates_and_templates_are_found_and_ranked_first() -> None:
+    texts = varied_corpus(14)
+    texts |= {f"t{i}": template_song(i) for i in range(8)}
+    texts["v99"] = texts["v03"].upper()  # exact copy
+    texts |= {"x": LONG_TEXT, "y": LONG_TEXT.replace("lonely", "lovely")}
+    settings = SETTINGS.model_copy(update={"template_min_song_share": 0.2})
+    report = build_report(texts, settings=settings)
+    assert report.template_min_songs == 5
+    assert set(report.worst_by_template_reuse[:8]) == {f"t{i}" for i in range(8)}
+    songs = per_song(report)
+    assert all(songs[k].template_reuse == 0.0 for k in texts if k.startswith("v") or k in "xy")
+    assert [tuple(p[:2]) for p in report.near_duplicate_pairs] == [("v03", "v99"), ("x", "y")]
+    assert report.near_duplicate_pairs[0][2] == 1.0
+    assert songs["v99"].duplicate_of == "v03"
+    assert report.exact_duplicate_songs == 1
+
+
+def test_near_duplicate_pairs_match_all_pairs_jaccard() -> None:
+    """Prefix filtering finds exactly the pairs a brute-force all-pairs Jaccard finds."""
+    import random
+
+    rng = random.Random(11)
+    base = [{rng.randrange(60) for _ in range(rng.randint(1, 30))} for _ in range(40)]
+    sets = base + [set(list(s)[: max(1, len(s) - 2)]) | {999} for s in base[:15]]
+    ids = [f"s{i:02d}" for i in range(len(sets))]
+    for t in (0.3, 0.5, 0.8):
+        want = sorted(
+            (
+                (ids[i], ids[j], round(len(a & b) / len(a | b), 4))
+                for i, a in enumerate(sets)
+                for j, b in enumerate(sets)
+                if i < j and len(a & b) / len(a | b) >= t
+            ),
+            key=lambda p: (-p[2], p[0], p[1]),
+        )
+        assert near_duplicate_pairs(sets, ids, threshold=t, block=7) == want
+
+
+# ---- stacks and experiments --------------------------------------------------------------------------------
+
+
+def raw(sid: str, text: str, backend: str = "descriptor", **prov: Any) -> str:
+    return json.dumps({"id": sid, "text": text, "provenance": {"backend": backend, **prov}})
+
+
+def test_stack_group_key() -> None:
+    assert stack_group({"backend": "descriptor", "model_id": None}) == "descriptor"
+    prov = {"backend": "af3_hf", "model_id": "nvidia/audio-flamingo-3-hf", "adapter": "think"}
+    assert stack_group(prov) == "af3_hf:nvidia/audio-flamingo-3-hf+think"
+    assert stack_group(prov | {"prompt": {"sha256": "abcdef0123456789"}}).endswith("+think#abcdef01")
+    assert stack_group(None) == "unknown"
+
+
+def two_stack_dir(root: Path) -> Path:
+    (root / "desc").mkdir(parents=True)
+    (root / "af3").mkdir()
+    for i in range(8):
+        (root / "desc" / f"t{i}.json").write_text(raw(f"t{i}", template_song(i)))
+    for i, (sid, text) in enumerate(sorted(DIFFERENT.items())):
+        (root / "af3" / f"t{i}.json").write_text(raw(f"t{i}", text, "af3_hf", model_id="nvidia/af3"))
+        del sid
+    return root
+
+
+def test_load_annotations_recurses_and_keeps_one_song_per_stack(tmp_path: Path) -> None:
+    records = load_annotations(two_stack_dir(tmp_path))
+    assert len(records) == 14
+    assert {r.group for r in records} == {"descriptor", "af3_hf:nvidia/af3"}
+    assert sum(1 for r in records if r.id == "t0") == 2
+    keys = corpus_texts(records)
+    assert "descriptor/t0" in keys and "af3_hf:nvidia/af3/t0" in keys
+    (tmp_path / "desc" / "copy.json").write_text(raw("t0", "again"))
+    with pytest.raises(ValueError, match="t0"):
+        load_annotations(tmp_path)
+
+
+def test_by_stack_measures_each_stack_on_its_own(tmp_path: Path) -> None:
+    from songset.pipeline import write_quality_report
+
+    out = tmp_path / "out"
+    write_quality_report(two_stack_dir(tmp_path / "raw"), out, dict(SETTINGS))
+    data = json.loads((out / "quality.json").read_text())
+    stacks = data["by_stack"]
+    assert set(stacks) == {"descriptor", "af3_hf:nvidia/af3"}
+    assert stacks["descriptor"]["songs"] == 8 and stacks["af3_hf:nvidia/af3"]["songs"] == 6
+    assert stacks["descriptor"]["template_reuse"] > 0.45
+    assert stacks["af3_hf:nvidia/af3"]["template_reuse"] == 0.0
+    assert set(stacks["descriptor"]) >= {
+        "songs",
+        "template_reuse",
+        "skeleton_reuse",
+        "within_repetition",
+        "mean_words",
+        "exact_duplicate_songs",
+    }
+    assert data["songs"] == 14
+    assert (out / "quality.html").is_file()
+    assert "By annotator stack" in (out / "quality.html").read_text()
+    assert "| af3_hf:nvidia/af3 | 6 |" in (out / "quality.md").read_text()
+
+
+def test_single_stack_by_stack_is_the_headline(tmp_path: Path) -> None:
+    from songset.pipeline import write_quality_report
+
+    for i in range(4):
+        (tmp_path / f"t{i}.json").write_text(raw(f"t{i}", template_song(i)))
+    data = json.loads(write_quality_report(tmp_path, tmp_path / "out", dict(SETTINGS)).model_dump_json())
+    assert data["by_stack"]["descriptor"]["template_reuse"] == data["template_reuse"]
+    assert [p["id"] for p in data["per_song"]] == ["t0", "t1", "t2", "t3"]
+
+
+def test_compare_two_experiments(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for i in range(6):
+        (a / f"s{i}.json").write_text(raw(f"s{i}", template_song(i)))
+    for i, text in enumerate(sorted(DIFFERENT.values())):
+        (b / f"s{i}.json").write_text(raw(f"s{i}", text))
+    (b / "extra.json").write_text(raw("extra", LONG_TEXT))
+    c = compare_annotation_dirs(a, b, SETTINGS, label_a="exp-template", label_b="exp-varied")
+    assert (c.label_a, c.label_b) == ("exp-template", "exp-varied")
+    assert [s.id for s in c.songs] == sorted(s.id for s in c.songs) or len(c.songs) == 6
+    assert len(c.songs) == 6 and c.only_b == ["extra"] and c.only_a == []
+    first = c.songs[0]
+    assert first.template_reuse_a > 0.45 and first.template_reuse_b == 0.0
+    assert first.text_a == template_song(int(first.id[1:]))
+    ta, tb = c.metrics["template_reuse"]
+    assert ta is not None and tb is not None and ta > 0.45 and tb == 0.0
+    assert c.metrics["songs"] == (6, 7)

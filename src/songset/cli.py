@@ -155,6 +155,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         report_cfg=cfg.report,
         sidecar_dir=Path(args.sidecars) if args.sidecars else None,
         metadata_dir=Path(args.metadata) if args.metadata else None,
+        compare_dir=Path(args.compare) if args.compare else None,
     )
     return 0
 
@@ -211,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--sidecars", help="sidecar folder, for coverage figures")
     p.add_argument("--metadata", help="metadata folder, for per-minute figures")
+    p.add_argument(
+        "--compare", metavar="OTHER_DIR", help="another experiment's raw annotations, side by side"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("schema", help="export JSON Schema of every file songset writes")

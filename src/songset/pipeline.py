@@ -306,25 +306,54 @@ def write_quality_report(
     metadata_dir: Path | None = None,
     stages_dir: Path | None = None,
     allow_partial: bool = False,
+    compare_dir: Path | None = None,
 ) -> Any:
-    """quality.json (metrics), quality.md (for people) and plots/ (DVC plots data) from the built outputs."""
-    from songset import report as quality
+    """quality.json (metrics), quality.md and quality.html (for people) and plots/ (DVC plots data).
 
+    Annotations are searched recursively; with several stacks (provenance groups) the headline pools
+    them (keys `group/id`) and `by_stack` measures each stack on its own outputs. `compare_dir`, another
+    raw-annotation folder (another experiment), adds a side-by-side section to the HTML.
+    """
+    from songset import report as quality
+    from songset.report_html import render_html
+
+    settings = quality.ReportSettings.model_validate(settings_of(report_cfg))
+    records = quality.load_annotations(raw_dir) if raw_dir.is_dir() else []
+    texts = quality.corpus_texts(records)
+    durations = quality.load_durations(metadata_dir) if metadata_dir and metadata_dir.is_dir() else {}
+    durations = {
+        key: durations[sid] for key in texts if (sid := quality.song_of_key(key, records)) in durations
+    }
     summaries = quality.load_stage_summaries(stages_dir) if stages_dir and stages_dir.is_dir() else []
     report = quality.build_report(
-        quality.load_texts(raw_dir) if raw_dir.is_dir() else {},
-        settings=quality.ReportSettings.model_validate(settings_of(report_cfg)),
+        texts,
+        settings=settings,
         sidecars=quality.load_sidecars(sidecar_dir) if sidecar_dir and sidecar_dir.is_dir() else None,
         stage_summaries=summaries,
-        durations=quality.load_durations(metadata_dir) if metadata_dir and metadata_dir.is_dir() else None,
+        durations=durations or None,
         allow_partial=allow_partial,
+        by_stack=quality.stack_summaries(records, settings),
     )
+    if not report.by_stack and records:
+        report.by_stack = {records[0].group: quality.summarise(report)}
+    comparison = None
+    if compare_dir is not None:
+        other = quality.corpus_texts(quality.load_annotations(compare_dir))
+        comparison = quality.compare_reports(
+            report,
+            texts,
+            quality.build_report(other, settings=settings),
+            other,
+            label_a=str(raw_dir),
+            label_b=str(compare_dir),
+        )
     atomic_write_json(out_dir / "quality.json", report)
     atomic_write_text(out_dir / "quality.md", quality.render_markdown(report))
+    atomic_write_text(out_dir / "quality.html", render_html(report, texts, comparison=comparison))
     for name, rows in quality.plots_data(report).items():
         atomic_write_json(out_dir / "plots" / f"{name}.json", rows)
     print(
         f"[report] {report.songs} songs, {report.failures} failures, template reuse {report.template_reuse:.2f}, "
-        f"within-output repetition {report.within_repetition:.2f} -> {out_dir / 'quality.md'}"
+        f"within-output repetition {report.within_repetition:.2f} -> {out_dir / 'quality.html'}"
     )
     return report

@@ -15,8 +15,8 @@ Definitions (all on lowercased word tokens, timestamps such as `0:15` or `[0:00-
 * exact duplicates: equal token sequences (so case, whitespace, punctuation and timestamps are ignored).
   Within a group of equal texts the first id (sorted) is the original; every other member gets
   `duplicate_of` = that id and is counted in `exact_duplicate_songs` (the songs one could drop).
-* near duplicates: exact set Jaccard over word 5-gram shingles of whole texts, all pairs (sparse matrix
-  product, no MinHash), pairs at or above `near_duplicate_threshold`.
+* near duplicates: exact set Jaccard over word 5-gram shingles of whole texts, pairs at or above
+  `near_duplicate_threshold`, found without comparing all pairs (prefix filtering, see `_similar_pairs`).
 * template reuse: a song's distinct word n-grams (n = ngram_min..ngram_max, never across a sentence
   boundary) that occur in at least K = max(1, ceil(template_min_song_share * (N - 1))) other songs,
   as a share of all its distinct n-grams. The listed phrases are grown past ngram_max while they stay
@@ -38,7 +38,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -120,23 +120,30 @@ def normalise(text: str) -> str:
     return " ".join(words(text))
 
 
+_SKELETON_CLASS: dict[str, str] = {}  # raw token -> skeleton token, a cache (bounded)
+
+
+def _skeleton_class(raw: str) -> str:
+    if raw == "NUMTIME":
+        return "NUM"
+    low = raw.lower()
+    if low == ",":
+        return ","
+    if _NUMBER_RE.match(low) or low in NUMBER_WORDS:
+        return "NUM"
+    return low if low in FUNCTION_WORDS else "X"
+
+
 def skeleton(sentence: str) -> str:
     """Function words kept, numbers and times as NUM, runs of content words as one X."""
     marked = _INLINE_TIME_RE.sub(_TIME_PLACEHOLDER, sentence)
     out: list[str] = []
     for raw in _SKELETON_TOKEN_RE.findall(marked):
-        if raw == "NUMTIME":
-            tok = "NUM"
-        else:
-            low = raw.lower()
-            if low == ",":
-                tok = ","
-            elif _NUMBER_RE.match(low) or low in NUMBER_WORDS:
-                tok = "NUM"
-            elif low in FUNCTION_WORDS:
-                tok = low
-            else:
-                tok = "X"
+        tok = _SKELETON_CLASS.get(raw)
+        if tok is None:
+            tok = _skeleton_class(raw)
+            if len(_SKELETON_CLASS) < 200_000:
+                _SKELETON_CLASS[raw] = tok
         if tok == "X" and out and out[-1] == "X":
             continue
         if tok == "," and (not out or out[-1] == ","):
@@ -247,6 +254,18 @@ class SongQuality(BaseModel):
     top_phrases: list[str] = Field(description="this song's most widely shared template phrases")
 
 
+class StackSummary(BaseModel):
+    """The headline figures of one annotator stack + prompt, measured on its own outputs only."""
+
+    songs: int
+    template_reuse: float
+    skeleton_reuse: float
+    within_repetition: float
+    mean_words: float
+    exact_duplicate_songs: int
+    near_duplicate_pairs: int
+
+
 class QualityReport(BaseModel):
     """`reports/quality.json`: numeric summaries at the top level (DVC metrics), details in lists."""
 
@@ -294,36 +313,37 @@ class QualityReport(BaseModel):
     top_phrases: list[Phrase]
     top_skeletons: list[SkeletonCount]
     per_song: list[SongQuality]
+    by_stack: dict[str, StackSummary] = Field(
+        default_factory=dict, description="stack group -> its figures, each stack measured on its own"
+    )
+    confidence_histograms: dict[str, list[int]] = Field(
+        default_factory=dict, description="sidecar field -> songs per confidence decile (0-0.1, ..., 0.9-1)"
+    )
+    flagged: dict[str, list[str]] = Field(
+        default_factory=dict, description="sidecar flag (caption_over_budget, over_240s, ...) -> songs"
+    )
 
 
 # ---- per-song analysis -------------------------------------------------------------------------------------
 
 
 class _Song:
-    """Everything derived from one text, computed once."""
+    """Everything derived from one text that does not need the rest of the corpus, computed once."""
 
-    def __init__(self, song_id: str, text: str, settings: ReportSettings) -> None:
+    def __init__(self, song_id: str, text: str) -> None:
         self.id = song_id
         self.sentences = split_sentences(text)
-        self.sentence_tokens = [words(s) for s in self.sentences]
+        # the sentences have no markers left, so only inline times need removing (what words() does)
+        self.sentence_tokens = [_WORD_RE.findall(_INLINE_TIME_RE.sub(" ", s).lower()) for s in self.sentences]
         self.tokens = [t for toks in self.sentence_tokens for t in toks]
         self.normalised = " ".join(self.tokens)
-        self.ngrams: set[str] = {
-            g
-            for toks in self.sentence_tokens
-            for n in range(settings.ngram_min, settings.ngram_max + 1)
-            for g in ngrams(toks, n)
-        }
-        self.shingles = set(ngrams(self.tokens, SHINGLE_SIZE)) or (
-            {self.normalised} if self.tokens else set()
-        )
         self.skeletons = [skeleton(s) for s in self.sentences]
         self.segments = segments(text)
 
 
 def _distinct(tokens: Sequence[str], n: int) -> float:
-    grams = ngrams(tokens, n)
-    return len(set(grams)) / len(grams) if grams else 1.0
+    total = len(tokens) - n + 1
+    return len(set(zip(*(tokens[i:] for i in range(n)), strict=False))) / total if total > 0 else 1.0
 
 
 def _repeated_sentence_share(song: _Song) -> float:
@@ -333,17 +353,24 @@ def _repeated_sentence_share(song: _Song) -> float:
 
 def _repeated_segments(segs: list[list[str]], threshold: float) -> int:
     """Segments identical or near-identical (token sequence ratio >= threshold) to an earlier one."""
-    seen: list[list[str]] = []
+    seen: list[tuple[list[str], Counter[str]]] = []
     repeats = 0
     for seg in segs:
         if not seg:
             continue
+        bag = Counter(seg)
+        # ratio() is at most 2 * (shared words, with multiplicity) / (both lengths): a cheap bound that
+        # skips SequenceMatcher for almost every pair of different segments, with the same answers
         if any(
-            seg == prev or SequenceMatcher(None, seg, prev, autojunk=False).ratio() >= threshold
-            for prev in seen
+            seg == prev
+            or (
+                2 * sum((bag & prev_bag).values()) >= threshold * (len(seg) + len(prev)) - 1e-9
+                and SequenceMatcher(None, seg, prev, autojunk=False).ratio() >= threshold
+            )
+            for prev, prev_bag in seen
         ):
             repeats += 1
-        seen.append(seg)
+        seen.append((seg, bag))
     return repeats
 
 
@@ -376,71 +403,212 @@ def _exact_duplicates(songs: list[_Song]) -> tuple[dict[str, str], list[list[str
 
 
 def near_duplicate_pairs(
-    shingle_sets: Sequence[set[str]], ids: Sequence[str], threshold: float, block: int = 512
+    shingle_sets: Sequence[Iterable[Any]], ids: Sequence[str], threshold: float, block: int = 4096
 ) -> list[tuple[str, str, float]]:
-    """Exact Jaccard for all pairs via a sparse song x shingle product, in row blocks to bound memory."""
-    vocab: dict[str, int] = {}
+    """Every pair of sets with exact Jaccard similarity >= threshold (see `_similar_pairs`)."""
+    vocab: dict[Any, int] = {}
     rows: list[int] = []
     cols: list[int] = []
     for r, shingles in enumerate(shingle_sets):
-        for sh in shingles:
+        for sh in set(shingles):
             cols.append(vocab.setdefault(sh, len(vocab)))
             rows.append(r)
-    n = len(shingle_sets)
-    if n < 2 or not vocab:
-        return []
-    mat = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.int32), (np.array(rows), np.array(cols))), shape=(n, len(vocab))
+    return _similar_pairs(
+        np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), ids, threshold, block
     )
-    sizes = np.asarray(mat.sum(axis=1)).ravel()
+
+
+def _similar_pairs(
+    rows: np.ndarray, cols: np.ndarray, ids: Sequence[str], threshold: float, block: int = 4096
+) -> list[tuple[str, str, float]]:
+    """All pairs with exact Jaccard >= threshold, found by prefix filtering, then verified exactly.
+
+    (rows, cols) are the distinct (set, element) memberships. Comparing all pairs costs n^2, and a
+    sparse product of the full matrix is nearly dense once a template's shingles sit in a third of
+    the songs. Prefix filtering (Chaudhuri et al. 2006; Bayardo et al. 2007, "all-pairs") is exact:
+    order every element by how few sets hold it; two sets with Jaccard >= t share at least
+    ceil(t * |x|) elements, so the |x| - ceil(t * |x|) + 1 rarest elements of each must already meet.
+    Common template shingles therefore never make candidates; only the (few) pairs sharing a rare
+    shingle are checked, with their exact intersection. Written here because no small, maintained,
+    dependency-free library does exact set-similarity joins (datasketch's MinHash LSH is approximate).
+    """
+    n = len(ids)
+    if n < 2 or not len(cols):
+        return []
+    n_cols = int(cols.max()) + 1
+    mat = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n_cols)
+    )  # float: products count shared elements exactly far beyond any text length
+    mat.sum_duplicates()
+    mat.data[:] = 1.0
+    sizes = np.diff(mat.indptr)
+    df = np.bincount(mat.indices, minlength=n_cols)
+    rank = np.empty(n_cols, dtype=np.int64)
+    rank[np.lexsort((np.arange(n_cols), df))] = np.arange(n_cols)
+    entry_row = np.repeat(np.arange(n), sizes)
+    order = np.lexsort((rank[mat.indices], entry_row))
+    pos = np.arange(len(order)) - mat.indptr[entry_row[order]]
+    prefix_len = sizes - np.ceil(threshold * sizes - 1e-9).astype(np.int64) + 1
+    keep = order[pos < prefix_len[entry_row[order]]]
+    prefix = sparse.csr_matrix(
+        (np.ones(len(keep), dtype=np.float64), (entry_row[keep], mat.indices[keep])), shape=(n, n_cols)
+    )
+    cand = sparse.triu(prefix @ prefix.T, k=1).tocoo()
+    a_all, b_all = cand.row.astype(np.int64), cand.col.astype(np.int64)
     pairs: list[tuple[str, str, float]] = []
-    for start in range(0, n, block):
-        inter = (mat[start : start + block] @ mat.T).tocoo()
-        i = inter.row + start
-        keep = i < inter.col
-        i, j, shared = i[keep], inter.col[keep], inter.data[keep]
-        jac = shared / (sizes[i] + sizes[j] - shared)
-        for a, b, sim in zip(i.tolist(), j.tolist(), jac.tolist(), strict=True):
-            if sim >= threshold - 1e-12:
-                x, y = sorted((ids[a], ids[b]))
-                pairs.append((x, y, round(sim, _ROUND)))
+    for start in range(0, len(a_all), block):
+        a, b = a_all[start : start + block], b_all[start : start + block]
+        shared = np.asarray(mat[a].multiply(mat[b]).sum(axis=1)).ravel()
+        jac = shared / (sizes[a] + sizes[b] - shared)
+        hit = jac >= threshold - 1e-12
+        for i, j, sim in zip(a[hit].tolist(), b[hit].tolist(), jac[hit].tolist(), strict=True):
+            x, y = sorted((ids[i], ids[j]))
+            pairs.append((x, y, round(sim, _ROUND)))
     return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
 
 
-def _longer_phrases(
-    sentence_tokens: Sequence[Sequence[Sequence[str]]], template: dict[str, int], n_max: int, min_songs: int
-) -> dict[str, set[int]]:
+# n-grams are counted as 64-bit rolling hashes over one flat token array (collisions: ~1e-7 for ten
+# million distinct n-grams), so ten thousand songs need arrays, not ten million Python strings.
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+_HASH_LEN = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+class _Flat:
+    """All songs' sentence tokens, end to end, with the song and sentence of every token."""
+
+    def __init__(self, songs: Sequence[_Song]) -> None:
+        vocab: dict[str, int] = {}
+        self.tokens: list[str] = []
+        ids: list[int] = []
+        song_of: list[int] = []
+        sentence_of: list[int] = []
+        sentence = 0
+        for si, s in enumerate(songs):
+            for toks in s.sentence_tokens:
+                if not toks:
+                    continue
+                self.tokens.extend(toks)
+                ids.extend([vocab.setdefault(t, len(vocab)) for t in toks])
+                song_of.extend([si] * len(toks))
+                sentence_of.extend([sentence] * len(toks))
+                sentence += 1
+        table = np.random.default_rng(0x50F6).integers(0, 2**63, size=max(1, len(vocab)), dtype=np.uint64)
+        self.values = table[np.array(ids, dtype=np.int64)] if ids else np.zeros(0, dtype=np.uint64)
+        self.song_of = np.array(song_of, dtype=np.int64)
+        self.sentence_of = np.array(sentence_of, dtype=np.int64)
+
+    def windows(
+        self, n_min: int, n_max: int, group: np.ndarray
+    ) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
+        """(n, start positions, hashes) of the n-token windows that stay inside one group."""
+        size = len(self.values)
+        h = self.values.copy()
+        with np.errstate(over="ignore"):
+            for n in range(1, n_max + 1):
+                if n > 1:
+                    h = h[: size - n + 1] * _HASH_MULT + self.values[n - 1 :]
+                if n >= n_min and size - n + 1 > 0:
+                    starts = np.nonzero(group[: size - n + 1] == group[n - 1 :])[0]
+                    yield n, starts, h[starts] + np.uint64(n) * _HASH_LEN
+
+    def text(self, start: int, n: int) -> str:
+        return " ".join(self.tokens[start : start + n])
+
+
+def _longer_phrases(flat: _Flat, starts: Iterable[int], n_max: int, min_songs: int) -> dict[str, set[int]]:
     """Template phrases longer than n_max words, with the songs that use them.
 
     A phrase is template phrasing only if both its one-word-shorter parts are, so each round extends
-    the places where two template phrases overlap by all but one word, then keeps those found in
-    enough songs; it stops when nothing grows. Returns phrase -> indices of songs containing it.
+    the places where two template phrases overlap by all but one word (two overlapping windows inside
+    one sentence make a longer window inside it), then keeps those found in enough songs; it stops
+    when nothing grows. `starts` are the flat positions of the template phrases of n_max words.
+    Returns phrase -> indices of songs containing it.
     """
     found: dict[str, set[int]] = {}
-    # occurrences of template phrases of the current length: (song, sentence, start)
-    current = {
-        (si, j, p)
-        for si, sentences in enumerate(sentence_tokens)
-        for j, toks in enumerate(sentences)
-        for p in range(len(toks) - n_max + 1)
-        if " ".join(toks[p : p + n_max]) in template
-    }
+    song_of = flat.song_of.tolist()
+    current = set(starts)
     length = n_max
     while current:
         length += 1
         songs_of: dict[str, set[int]] = defaultdict(set)
-        where: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-        for si, j, p in current:
-            if (si, j, p + 1) in current:
-                gram = " ".join(sentence_tokens[si][j][p : p + length])
-                songs_of[gram].add(si)
-                where[gram].append((si, j, p))
+        where: dict[str, list[int]] = defaultdict(list)
+        for p in current:
+            if p + 1 in current:
+                gram = flat.text(p, length)
+                songs_of[gram].add(song_of[p])
+                where[gram].append(p)
         current = set()
         for gram, members in songs_of.items():
             if len(members) >= min_songs:
                 found[gram] = members
                 current.update(where[gram])
     return found
+
+
+class _Phrases:
+    """Document frequency of every n-gram (n_min..n_max, inside one sentence) and each song's reuse."""
+
+    def __init__(self, songs: Sequence[_Song], settings: ReportSettings, k: int) -> None:
+        n_songs = len(songs)
+        flat = self.flat = _Flat(songs)
+        parts = list(flat.windows(settings.ngram_min, settings.ngram_max, flat.sentence_of))
+        if parts:
+            keys = np.concatenate([h for _, _, h in parts])
+            starts = np.concatenate([st for _, st, _ in parts])
+            lengths = np.concatenate([np.full(len(st), n, dtype=np.int64) for n, st, _ in parts])
+        else:
+            keys = np.zeros(0, dtype=np.uint64)
+            starts = lengths = np.zeros(0, dtype=np.int64)
+        song = flat.song_of[starts]
+        order = np.lexsort((song, keys))
+        keys, song, starts, lengths = keys[order], song[order], starts[order], lengths[order]
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = (keys[1:] != keys[:-1]) | (song[1:] != song[:-1])
+        keys, song, starts, lengths = keys[first], song[first], starts[first], lengths[first]
+        # runs of one key: its songs, each once
+        run_start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, int)
+        run_len = np.diff(np.r_[run_start, len(keys)])
+        df = np.repeat(run_len, run_len)
+        is_template = df - 1 >= k
+        distinct = np.bincount(song, minlength=n_songs)
+        shared = np.bincount(song, weights=is_template, minlength=n_songs)
+        self.reuse = np.divide(shared, distinct, out=np.zeros(n_songs), where=distinct > 0)
+        # the template phrases as text, with their songs
+        self.template: dict[str, int] = {}
+        self.songs_of: dict[str, np.ndarray] = {}
+        for rs, rl in zip(run_start.tolist(), run_len.tolist(), strict=True):
+            if rl - 1 >= k:
+                gram = flat.text(int(starts[rs]), int(lengths[rs]))
+                self.template[gram] = rl
+                self.songs_of[gram] = song[rs : rs + rl]
+        template_keys = keys[run_start[run_len - 1 >= k]]
+        n_max = settings.ngram_max
+        seeds: list[int] = []
+        for n, st, h in parts:
+            if n == n_max:
+                seeds = st[np.isin(h, template_keys)].tolist()
+        self.longer = _longer_phrases(flat, seeds, n_max, k + 1)
+
+
+def _shingle_memberships(songs: Sequence[_Song], flat: _Flat) -> tuple[np.ndarray, np.ndarray]:
+    """(song, shingle) pairs: word 5-grams of the whole text; a shorter text is one shingle, itself."""
+    rows: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    for _, st, h in flat.windows(SHINGLE_SIZE, SHINGLE_SIZE, flat.song_of):
+        rows.append(flat.song_of[st])
+        keys.append(h)
+    short = [
+        (si, zlib.crc32(s.normalised.encode("utf-8")))
+        for si, s in enumerate(songs)
+        if 0 < len(s.tokens) < SHINGLE_SIZE
+    ]
+    if short:
+        rows.append(np.array([si for si, _ in short], dtype=np.int64))
+        keys.append(np.array([(1 << 63) | c for _, c in short], dtype=np.uint64))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    _, cols = np.unique(np.concatenate(keys), return_inverse=True)
+    return np.concatenate(rows), cols.ravel().astype(np.int64)
 
 
 def _maximal_phrases(template: dict[str, int]) -> list[str]:
@@ -531,7 +699,13 @@ def _sidecar_summary(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for key, value in (src.get("confidences") or {}).items():
             if isinstance(value, int | float):
                 confidences[key].append(float(value))
+    flagged: dict[str, list[str]] = defaultdict(list)
+    for stem, sc in sidecars.items():
+        for flag in (sc.get("source") or {}).get("flags") or []:
+            flagged[str(flag)].append(stem)
     return {
+        "confidence_histograms": {k: _histogram(v) for k, v in sorted(confidences.items())},
+        "flagged": {f: sorted(stems) for f, stems in sorted(flagged.items())},
         "sidecars": n,
         "bpm_coverage": share(lambda sc: sc.get("bpm") is not None),
         "key_coverage": share(lambda sc: bool(sc.get("keyscale"))),
@@ -547,6 +721,14 @@ def _sidecar_summary(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "omitted_fields": {f: dict(sorted(c.items())) for f, c in sorted(omitted.items())},
         "mean_confidences": {k: _r(_mean(v)) for k, v in sorted(confidences.items())},
     }
+
+
+def _histogram(values: Sequence[float], bins: int = 10) -> list[int]:
+    """Counts per equal-width bin of [0, 1]; 1.0 falls in the last bin, values outside are clipped."""
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, max(0, int(v * bins)))] += 1
+    return counts
 
 
 def _collect_failures(
@@ -578,10 +760,12 @@ def build_report(
     stage_summaries: list[dict[str, Any]] | None = None,
     durations: dict[str, float] | None = None,
     allow_partial: bool = False,
+    by_stack: dict[str, StackSummary] | None = None,
 ) -> QualityReport:
     """Measure a corpus of annotation texts (song id -> prose); sidecar and failure inputs are optional.
 
-    Durations fall back to the sidecar's `duration` when a song has none in `durations`.
+    Durations fall back to the sidecar's `duration` when a song has none in `durations`. `by_stack`
+    (from `stack_summaries`) is passed through to the report.
     """
     sidecars = sidecars or {}
     durations = dict(durations or {})
@@ -589,16 +773,21 @@ def build_report(
         if sid not in durations and isinstance(sc.get("duration"), int | float):
             durations[sid] = float(sc["duration"])
 
-    songs = [_Song(sid, texts[sid], settings) for sid in sorted(texts)]
+    songs = [_Song(sid, texts[sid]) for sid in sorted(texts)]
     ids = [s.id for s in songs]
     k = template_threshold(len(songs), settings.template_min_song_share)
 
     # phrases: document frequency of each n-gram; template = shared by >= K other songs
-    df: Counter[str] = Counter(g for s in songs for g in s.ngrams)
-    template = {g: c for g, c in df.items() if c - 1 >= k}
-    longer = _longer_phrases([s.sentence_tokens for s in songs], template, settings.ngram_max, k + 1)
-    phrase_songs = template | {g: len(members) for g, members in longer.items()}
+    phrases = _Phrases(songs, settings, k)
+    longer = phrases.longer
+    phrase_songs = phrases.template | {g: len(members) for g, members in longer.items()}
     maximal = sorted(_maximal_phrases(phrase_songs), key=lambda g: (-phrase_songs[g], -g.count(" "), g))
+    song_top: dict[int, list[str]] = defaultdict(list)
+    for g in maximal:
+        members = longer[g] if g in longer else phrases.songs_of[g].tolist()
+        for si in members:
+            if len(song_top[si]) < SONG_TOP_PHRASES:
+                song_top[si].append(g)
 
     # skeletons
     skel_songs: Counter[str] = Counter()
@@ -609,7 +798,7 @@ def build_report(
         skel_songs.update(set(informative))
 
     dup_of, dup_groups = _exact_duplicates(songs)
-    pairs = near_duplicate_pairs([s.shingles for s in songs], ids, settings.near_duplicate_threshold)
+    pairs = _similar_pairs(*_shingle_memberships(songs, phrases.flat), ids, settings.near_duplicate_threshold)
     near: dict[str, list[str]] = defaultdict(list)
     for a, b, _ in pairs:
         near[a].append(b)
@@ -617,8 +806,7 @@ def build_report(
 
     per_song: list[SongQuality] = []
     for si, s in enumerate(songs):
-        grams = s.ngrams
-        reuse = sum(1 for g in grams if g in template) / len(grams) if grams else 0.0
+        reuse = float(phrases.reuse[si])
         informative = [sk for sk in s.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
         skel_reuse = (
             sum(1 for sk in informative if skel_songs[sk] - 1 >= k) / len(informative) if informative else 0.0
@@ -627,7 +815,6 @@ def build_report(
         rep_sent = _repeated_sentence_share(s)
         duration = durations.get(s.id)
         per_minute = len(s.segments) / (duration / 60) if duration and duration > 0 else None
-        song_phrases = [g for g in maximal if g in grams or si in longer.get(g, ())][:SONG_TOP_PHRASES]
         per_song.append(
             SongQuality(
                 id=s.id,
@@ -647,7 +834,7 @@ def build_report(
                 compression_ratio=_r(_compression_ratio(s.normalised)),
                 duplicate_of=dup_of.get(s.id),
                 near_duplicates=sorted(near.get(s.id, [])),
-                top_phrases=song_phrases,
+                top_phrases=song_top.get(si, []),
             )
         )
 
@@ -711,6 +898,7 @@ def build_report(
             if c - 1 >= k
         ][: settings.top_phrases],
         per_song=per_song,
+        by_stack=by_stack or {},
     )
 
 
@@ -791,6 +979,39 @@ def render_markdown(report: QualityReport) -> str:
             ],
         ),
     ]
+    if r.by_stack:
+        out += [
+            "",
+            "## By annotator stack",
+            "",
+            "Each stack measured on its own outputs (its template reuse is against its own other songs).",
+            "",
+            *_table(
+                (
+                    "stack",
+                    "songs",
+                    "template_reuse",
+                    "skeleton_reuse",
+                    "within_repetition",
+                    "mean_words",
+                    "exact_duplicate_songs",
+                    "near_duplicate_pairs",
+                ),
+                (
+                    (
+                        g,
+                        s.songs,
+                        s.template_reuse,
+                        s.skeleton_reuse,
+                        s.within_repetition,
+                        s.mean_words,
+                        s.exact_duplicate_songs,
+                        s.near_duplicate_pairs,
+                    )
+                    for g, s in r.by_stack.items()
+                ),
+            ),
+        ]
     if r.failure_list:
         out += [
             "",
@@ -935,3 +1156,192 @@ def load_sidecars(directory: Path) -> dict[str, dict[str, Any]]:
 def load_stage_summaries(directory: Path) -> list[dict[str, Any]]:
     """Every `reports/stages/<stage>.json`."""
     return [data for _, data in _json_objects(directory) if "stage" in data and "failed" in data]
+
+
+# ---- annotator stacks --------------------------------------------------------------------------------------
+
+
+class AnnotationRecord(NamedTuple):
+    """One annotation text with the stack that wrote it; one song may have a record per stack."""
+
+    id: str
+    group: str
+    text: str
+
+
+def stack_group(provenance: Any) -> str:
+    """`backend[:model_id][+adapter][#prompt sha256[:8]]`, e.g. `af3_hf:nvidia/audio-flamingo-3-hf+think`.
+
+    The settings are left out on purpose: a stack is the model and the prompt, compared across runs.
+    """
+    if not isinstance(provenance, dict):
+        return "unknown"
+    key = str(provenance.get("backend") or "unknown")
+    if provenance.get("model_id"):
+        key += f":{provenance['model_id']}"
+    if provenance.get("adapter"):
+        key += f"+{provenance['adapter']}"
+    prompt = provenance.get("prompt")
+    if isinstance(prompt, dict) and prompt.get("sha256"):
+        key += f"#{str(prompt['sha256'])[:8]}"
+    return key
+
+
+def load_annotations(directory: Path) -> list[AnnotationRecord]:
+    """Every annotation text under `directory` (subfolders too), with its stack group.
+
+    Raw annotations carry `text`, clean ones `rich_details`; the group comes from `provenance`. The
+    same song may appear once per group; twice in one group is an error naming both files.
+    """
+    root = Path(directory)
+    seen: dict[tuple[str, str], Path] = {}
+    out: list[AnnotationRecord] = []
+    for path in sorted(root.rglob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            log.warning("skipping %s: %s", path, exc)
+            continue
+        if not isinstance(data, dict):
+            continue
+        text = data.get("text")
+        if not isinstance(text, str):
+            text = data.get("rich_details")
+        if not isinstance(text, str):
+            continue
+        sid, group = _song_id(path, data), stack_group(data.get("provenance"))
+        if (sid, group) in seen:
+            raise ValueError(f"{path}: song id {sid!r} of stack {group!r} is also in {seen[sid, group]}")
+        seen[sid, group] = path
+        out.append(AnnotationRecord(sid, group, text))
+    return sorted(out, key=lambda r: (r.group, r.id))
+
+
+def corpus_texts(records: Sequence[AnnotationRecord]) -> dict[str, str]:
+    """Report key -> text: the song id for one stack; `group/id` when several stacks are pooled."""
+    several = len({r.group for r in records}) > 1
+    return {(f"{r.group}/{r.id}" if several else r.id): r.text for r in records}
+
+
+def song_of_key(key: str, records: Sequence[AnnotationRecord]) -> str:
+    """The song id behind a `corpus_texts` key."""
+    return key.rsplit("/", 1)[-1] if len({r.group for r in records}) > 1 else key
+
+
+def stack_summaries(records: Sequence[AnnotationRecord], settings: ReportSettings) -> dict[str, StackSummary]:
+    """The headline figures per stack group, each stack's template reuse measured among its own outputs."""
+    groups: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in records:
+        groups[r.group][r.id] = r.text
+    if len(groups) == 1:
+        return {}  # the headline is that stack's; build_report's by_stack is filled by the caller
+    return {g: summarise(build_report(texts, settings=settings)) for g, texts in sorted(groups.items())}
+
+
+def summarise(report: QualityReport) -> StackSummary:
+    return StackSummary(
+        songs=report.songs,
+        template_reuse=report.template_reuse,
+        skeleton_reuse=report.skeleton_reuse,
+        within_repetition=report.within_repetition,
+        mean_words=report.mean_words,
+        exact_duplicate_songs=report.exact_duplicate_songs,
+        near_duplicate_pairs=len(report.near_duplicate_pairs),
+    )
+
+
+# ---- two experiments side by side --------------------------------------------------------------------------
+
+COMPARED_METRICS = (
+    "songs",
+    "template_reuse",
+    "skeleton_reuse",
+    "within_repetition",
+    "exact_duplicate_songs",
+    "near_duplicate_songs",
+    "distinct_3",
+    "mean_words",
+    "repeated_segments",
+)
+
+
+class ComparedSong(BaseModel):
+    id: str
+    text_a: str
+    text_b: str
+    template_reuse_a: float
+    template_reuse_b: float
+    within_repetition_a: float
+    within_repetition_b: float
+
+
+class Comparison(BaseModel):
+    """Experiment A against experiment B: dataset deltas and, per song in both, the two texts."""
+
+    label_a: str
+    label_b: str
+    metrics: dict[str, tuple[float | None, float | None]] = Field(description="metric -> (A, B)")
+    only_a: list[str]
+    only_b: list[str]
+    songs: list[ComparedSong] = Field(description="songs in both, biggest change in reuse first")
+
+
+def compare_reports(
+    a: QualityReport,
+    texts_a: dict[str, str],
+    b: QualityReport,
+    texts_b: dict[str, str],
+    *,
+    label_a: str = "A",
+    label_b: str = "B",
+) -> Comparison:
+    rows_a, rows_b = {p.id: p for p in a.per_song}, {p.id: p for p in b.per_song}
+    songs = [
+        ComparedSong(
+            id=sid,
+            text_a=texts_a.get(sid, ""),
+            text_b=texts_b.get(sid, ""),
+            template_reuse_a=rows_a[sid].template_reuse,
+            template_reuse_b=rows_b[sid].template_reuse,
+            within_repetition_a=rows_a[sid].within_repetition,
+            within_repetition_b=rows_b[sid].within_repetition,
+        )
+        for sid in sorted(rows_a.keys() & rows_b.keys())
+    ]
+    songs.sort(
+        key=lambda s: (
+            -(
+                abs(s.template_reuse_b - s.template_reuse_a)
+                + abs(s.within_repetition_b - s.within_repetition_a)
+            ),
+            s.id,
+        )
+    )
+    return Comparison(
+        label_a=label_a,
+        label_b=label_b,
+        metrics={m: (getattr(a, m), getattr(b, m)) for m in COMPARED_METRICS},
+        only_a=sorted(rows_a.keys() - rows_b.keys()),
+        only_b=sorted(rows_b.keys() - rows_a.keys()),
+        songs=songs,
+    )
+
+
+def compare_annotation_dirs(
+    dir_a: Path,
+    dir_b: Path,
+    settings: ReportSettings,
+    *,
+    label_a: str | None = None,
+    label_b: str | None = None,
+) -> Comparison:
+    """Two raw-annotation folders (two experiments' workspaces) measured alike and set side by side."""
+    texts_a, texts_b = corpus_texts(load_annotations(dir_a)), corpus_texts(load_annotations(dir_b))
+    return compare_reports(
+        build_report(texts_a, settings=settings),
+        texts_a,
+        build_report(texts_b, settings=settings),
+        texts_b,
+        label_a=label_a or str(dir_a),
+        label_b=label_b or str(dir_b),
+    )

@@ -1,0 +1,502 @@
+"""`reports/quality.html`: the quality report as one self-contained page, the first thing to open.
+
+No scripts, fonts, stylesheets or images from anywhere: inline CSS and hand-drawn inline SVG only, so
+the page renders the same offline, in a DVC Studio artifact or a CI attachment. Every string that
+comes from an annotation, a file name or a failure reason is HTML-escaped (song texts are model
+output, i.e. untrusted).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Any
+
+from songset.report import _INLINE_TIME_RE, _MARKER_RE, _WORD_RE, Comparison, QualityReport
+
+CONTEXT_SONGS = 3  # worst songs shown with their reused phrases marked
+COMPARED_SONGS = 12  # songs shown side by side in a comparison
+
+_CSS = """
+:root{--fg:#1d2330;--muted:#5b6475;--line:#e3e6ec;--bg:#f7f8fa;--accent:#3b6fd8;--bad:#c0392b;--warn:#c77c02;
+--ok:#2e8540;--mark:#ffe58a}
+*{box-sizing:border-box}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--fg);
+margin:0;background:var(--bg)}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 60px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 10px;padding-bottom:4px;
+border-bottom:1px solid var(--line)}h3{font-size:15px;margin:18px 0 6px}
+p.sub{color:var(--muted);margin:0 0 18px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px}
+.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}
+.card .v{font-size:24px;font-weight:650}.card .k{font-size:12.5px;color:var(--muted)}
+.card.bad .v{color:var(--bad)}.card.warn .v{color:var(--warn)}.card.ok .v{color:var(--ok)}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:14px}
+figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px}
+figcaption{font-size:13px;font-weight:600;margin-bottom:4px}
+svg text{font:11px system-ui,sans-serif;fill:var(--muted)}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);font-size:13.5px}
+th,td{text-align:left;padding:5px 9px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#eef1f6;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+.text{white-space:pre-wrap;background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px;
+font-size:13.5px;margin:0}
+mark{background:var(--mark);padding:0 1px;border-radius:2px}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px;margin-bottom:18px}
+.pair h4{margin:0 0 4px;font-size:13px;color:var(--muted);font-weight:600}
+.muted{color:var(--muted)}.none{color:var(--muted);font-style:italic}
+.pos{color:var(--bad)}.neg{color:var(--ok)}
+"""
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    return str(value)
+
+
+def _e(value: Any) -> str:
+    return escape(_fmt(value), quote=True)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
+    """Cells are escaped unless given as `Markup` (already-escaped HTML)."""
+    head = "".join(
+        f'<th class="n">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>"
+        for i, h in enumerate(header)
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            content = v.html if isinstance(v, Markup) else _e(v)
+            cells.append(f'<td class="n">{content}</td>' if i in numeric else f"<td>{content}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    if not body:
+        return '<p class="none">none</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+class Markup:
+    """HTML that is already escaped, for a table cell."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+
+# ---- plots -------------------------------------------------------------------------------------------------
+
+
+def bar_chart(counts: Sequence[float], labels: Sequence[str], *, width: int = 340, height: int = 130) -> str:
+    """A vertical bar chart: one bar per count, the label under it, the count above it."""
+    n = max(1, len(counts))
+    top = max([*counts, 1])
+    left, bottom, pad = 6, 20, 14
+    bw = (width - left * 2) / n
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">']
+    parts.append(
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" y2="{height - bottom}" stroke="#c9ced8"/>'
+    )
+    for i, (c, label) in enumerate(zip(counts, labels, strict=True)):
+        h = (height - bottom - pad) * (c / top)
+        x = left + i * bw
+        y = height - bottom - h
+        parts.append(
+            f'<rect x="{x + 1.5:.1f}" y="{y:.1f}" width="{max(bw - 3, 1):.1f}" height="{h:.1f}" rx="2" '
+            f'fill="#3b6fd8"><title>{escape(label)}: {_fmt(c)}</title></rect>'
+        )
+        if c:
+            parts.append(f'<text x="{x + bw / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{_fmt(c)}</text>')
+        if n <= 12 or i % math.ceil(n / 12) == 0:
+            parts.append(
+                f'<text x="{x + bw / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def hbar_chart(rows: Sequence[tuple[str, float | None]], *, width: int = 340) -> str:
+    """Horizontal bars of shares in [0, 1] (coverage); a missing value is drawn as 'not measured'."""
+    row_h, label_w = 22, 110
+    height = row_h * len(rows) + 6
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">']
+    span = width - label_w - 46
+    for i, (label, value) in enumerate(rows):
+        y = 4 + i * row_h
+        parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{span}" height="14" rx="2" fill="#eef1f6"/>')
+        if value is None:
+            parts.append(f'<text x="{label_w + 4}" y="{y + 14}">not measured</text>')
+            continue
+        color = "#2e8540" if value >= 0.8 else "#c77c02" if value >= 0.5 else "#c0392b"
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{span * max(0.0, min(1.0, value)):.1f}" height="14" rx="2" '
+            f'fill="{color}"/>'
+        )
+        parts.append(f'<text x="{label_w + span + 6}" y="{y + 14}">{value * 100:.0f}%</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram(
+    values: Sequence[float], *, bins: int = 10, lo: float | None = None, hi: float | None = None
+) -> str:
+    if not values:
+        return '<p class="none">no data</p>'
+    lo = min(values) if lo is None else lo
+    hi = max(values) if hi is None else hi
+    if hi <= lo:
+        hi = lo + 1
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, max(0, int((v - lo) / width)))] += 1
+    integer = width >= 1
+    labels = [f"{lo + i * width:.0f}" if integer else f"{lo + i * width:.1f}" for i in range(bins)]
+    return bar_chart(counts, labels)
+
+
+def _figure(caption: str, body: str) -> str:
+    return f"<figure><figcaption>{escape(caption)}</figcaption>{body}</figure>"
+
+
+# ---- text with reused phrases marked -----------------------------------------------------------------------
+
+_BOUNDARY_RE = re.compile(r"[.!?](?:\s|$)|\n")
+
+
+def mark_phrases(text: str, phrases: Iterable[str]) -> str:
+    """The text, escaped, with every occurrence of the phrases (word sequences, as the report lists
+    them: lowercased, timestamps ignored, inside one sentence) wrapped in <mark>."""
+    masked = _MARKER_RE.sub(lambda m: "\n" + " " * (len(m.group()) - 1), text)
+    masked = _INLINE_TIME_RE.sub(lambda m: " " * len(m.group()), masked)
+    toks = [(m.start(), m.end(), m.group().lower()) for m in _WORD_RE.finditer(masked)]
+    words = [t for _, _, t in toks]
+    spans: list[tuple[int, int]] = []
+    for phrase in {p for p in phrases if p}:
+        target = phrase.split(" ")
+        n = len(target)
+        for i in range(len(words) - n + 1):
+            if words[i : i + n] != target:
+                continue
+            if any(_BOUNDARY_RE.search(masked[toks[j][1] : toks[j + 1][0]]) for j in range(i, i + n - 1)):
+                continue
+            spans.append((toks[i][0], toks[i + n - 1][1]))
+    merged: list[list[int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out, pos = [], 0
+    for s, e in merged:
+        out.append(escape(text[pos:s]))
+        out.append(f"<mark>{escape(text[s:e])}</mark>")
+        pos = e
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+# ---- the page ----------------------------------------------------------------------------------------------
+
+
+def _card(label: str, value: Any, level: str = "") -> str:
+    return f'<div class="card {level}"><div class="v">{_e(value)}</div><div class="k">{escape(label)}</div></div>'
+
+
+def _level(value: float, warn: float, bad: float) -> str:
+    return "bad" if value >= bad else "warn" if value >= warn else "ok"
+
+
+def _headline(r: QualityReport) -> str:
+    cards = [
+        _card("songs", r.songs),
+        _card(
+            f"template reuse (phrases in ≥{r.template_min_songs} other songs)",
+            r.template_reuse,
+            _level(r.template_reuse, 0.15, 0.3),
+        ),
+        _card("skeleton reuse (sentence shapes)", r.skeleton_reuse, _level(r.skeleton_reuse, 0.3, 0.6)),
+        _card("within-output repetition", r.within_repetition, _level(r.within_repetition, 0.1, 0.25)),
+        _card("exact duplicate songs", r.exact_duplicate_songs, "bad" if r.exact_duplicate_songs else "ok"),
+        _card(
+            "near-duplicate pairs", len(r.near_duplicate_pairs), "warn" if r.near_duplicate_pairs else "ok"
+        ),
+        _card(
+            "failures", r.failures, "bad" if r.failures and not r.accepted else "warn" if r.failures else "ok"
+        ),
+        _card("mean words per song", r.mean_words),
+    ]
+    if r.sidecars:
+        cards.append(
+            _card(
+                "captions over token budget",
+                r.captions_over_budget,
+                "warn" if r.captions_over_budget else "ok",
+            )
+        )
+        cards.append(_card("songs over 240 s", r.songs_over_240s, "warn" if r.songs_over_240s else "ok"))
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _plots(r: QualityReport) -> str:
+    figs = [
+        _figure(
+            "template reuse per song",
+            histogram([p.template_reuse for p in r.per_song], lo=0, hi=1),
+        ),
+        _figure(
+            "within-output repetition per song",
+            histogram([p.within_repetition for p in r.per_song], lo=0, hi=1),
+        ),
+        _figure("words per song", histogram([float(p.words) for p in r.per_song])),
+        _figure(
+            "skeleton reuse per song",
+            histogram([p.skeleton_reuse for p in r.per_song], lo=0, hi=1),
+        ),
+    ]
+    labels = [f"{i / 10:.1f}" for i in range(10)]
+    for field, counts in r.confidence_histograms.items():
+        figs.append(_figure(f"{field} confidence (sidecars)", bar_chart(counts, labels)))
+    if r.sidecars:
+        figs.append(
+            _figure(
+                f"sidecar coverage ({r.sidecars} sidecars)",
+                hbar_chart(
+                    [
+                        ("bpm", r.bpm_coverage),
+                        ("keyscale", r.key_coverage),
+                        ("timesignature", r.timesignature_coverage),
+                        ("lyrics", r.lyrics_coverage),
+                        ("language", r.language_coverage),
+                    ]
+                ),
+            )
+        )
+    return '<div class="grid">' + "".join(figs) + "</div>"
+
+
+def _phrases_cell(phrases: Sequence[str]) -> Markup:
+    return Markup("; ".join(f"“{escape(p)}”" for p in phrases))
+
+
+def _worst(r: QualityReport) -> str:
+    by_id = {p.id: p for p in r.per_song}
+    out = []
+    for ids, label in (
+        (r.worst_by_template_reuse, "template reuse"),
+        (r.worst_by_within_repetition, "within-output repetition"),
+    ):
+        out.append(f"<h3>By {escape(label)}</h3>")
+        out.append(
+            _table(
+                (
+                    "song",
+                    "template reuse",
+                    "within repetition",
+                    "skeleton reuse",
+                    "words",
+                    "most reused phrases",
+                ),
+                (
+                    (
+                        p.id,
+                        p.template_reuse,
+                        p.within_repetition,
+                        p.skeleton_reuse,
+                        p.words,
+                        _phrases_cell(p.top_phrases),
+                    )
+                    for p in (by_id[i] for i in ids)
+                ),
+                numeric=(1, 2, 3, 4),
+            )
+        )
+    return "".join(out)
+
+
+def _in_context(r: QualityReport, texts: dict[str, str]) -> str:
+    shown = [i for i in r.worst_by_template_reuse if i in texts][:CONTEXT_SONGS]
+    if not shown:
+        return '<p class="none">no song shares template phrases</p>'
+    listed = [p.phrase for p in r.top_phrases]
+    by_id = {p.id: p for p in r.per_song}
+    out = [
+        '<p class="muted">Marked: the phrases listed below as template phrasing, where they occur in the '
+        "worst songs. A LoRA trained on these learns the template, not the music.</p>"
+    ]
+    for sid in shown:
+        p = by_id[sid]
+        out.append(
+            f"<h3>{escape(sid)} <span class='muted'>— template reuse {_e(p.template_reuse)}</span></h3>"
+            f'<pre class="text">{mark_phrases(texts[sid], [*listed, *p.top_phrases])}</pre>'
+        )
+    return "".join(out)
+
+
+def _by_stack(r: QualityReport) -> str:
+    if not r.by_stack:
+        return ""
+    rows = (
+        (
+            g,
+            s.songs,
+            s.template_reuse,
+            s.skeleton_reuse,
+            s.within_repetition,
+            s.mean_words,
+            s.exact_duplicate_songs,
+            s.near_duplicate_pairs,
+        )
+        for g, s in r.by_stack.items()
+    )
+    return "<h2>By annotator stack</h2>" + _table(
+        (
+            "stack",
+            "songs",
+            "template reuse",
+            "skeleton reuse",
+            "within repetition",
+            "mean words",
+            "exact dups",
+            "near-dup pairs",
+        ),
+        rows,
+        numeric=(1, 2, 3, 4, 5, 6, 7),
+    )
+
+
+def _failures(r: QualityReport) -> str:
+    if not r.failure_list:
+        return '<p class="none">no failures</p>'
+    return (
+        '<div class="grid">'
+        + _figure("by stage", _table(("stage", "failures"), r.failures_by_stage.items(), numeric=(1,)))
+        + _figure("by reason", _table(("reason", "failures"), r.failures_by_reason.items(), numeric=(1,)))
+        + "</div><h3>Every failure</h3>"
+        + _table(("file", "stage", "reason"), ((f.file or f.id, f.stage, f.reason) for f in r.failure_list))
+    )
+
+
+def _sidecar_flags(r: QualityReport) -> str:
+    if not r.sidecars:
+        return '<p class="none">no sidecars measured</p>'
+    names = {"caption_over_budget": "captions over the token budget", "over_240s": "songs over 240 s"}
+    rows = [(names.get(flag, flag), len(stems), ", ".join(stems)) for flag, stems in r.flagged.items()]
+    out = _table(("flag", "songs", "which"), rows, numeric=(1,)) if rows else '<p class="none">no flags</p>'
+    out += f'<p class="muted">caption tokens: mean {_e(r.mean_caption_tokens)}, max {_e(r.max_caption_tokens)}</p>'
+    if r.omitted_fields:
+        out += "<h3>Omitted fields</h3>" + _table(
+            ("field", "reason", "songs"),
+            ((f, why, c) for f, rs in r.omitted_fields.items() for why, c in rs.items()),
+            numeric=(2,),
+        )
+    return out
+
+
+def _duplicates(r: QualityReport) -> str:
+    exact = {p.id: p.duplicate_of for p in r.per_song if p.duplicate_of}
+    near_only = [(a, b, sim) for a, b, sim in r.near_duplicate_pairs if exact.get(a, a) != exact.get(b, b)]
+    rows = [(", ".join(g[1:]), g[0], "exact copy") for g in r.exact_duplicate_groups] + near_only
+    return _table(("song", "like", "similarity"), rows)
+
+
+def _delta(a: float | None, b: float | None) -> Markup:
+    if a is None or b is None:
+        return Markup("–")
+    d = b - a
+    cls = "pos" if d > 0 else "neg" if d < 0 else ""
+    return Markup(f'<span class="{cls}">{d:+.3f}</span>' if d else "0")
+
+
+def _comparison(c: Comparison) -> str:
+    out = [
+        "<h2>Experiments side by side</h2>",
+        f'<p class="muted">A = {escape(c.label_a)}<br>B = {escape(c.label_b)} — a positive change in reuse or '
+        "repetition (red) is worse.</p>",
+        _table(
+            ("metric", "A", "B", "B − A"),
+            ((m, a, b, _delta(a, b)) for m, (a, b) in c.metrics.items()),
+            numeric=(1, 2, 3),
+        ),
+    ]
+    if c.only_a or c.only_b:
+        out.append(
+            f'<p class="muted">only in A: {escape(", ".join(c.only_a)) or "–"}; '
+            f"only in B: {escape(', '.join(c.only_b)) or '–'}</p>"
+        )
+    for s in c.songs[:COMPARED_SONGS]:
+        out.append(f"<h3>{escape(s.id)}</h3><div class='pair'>")
+        for label, text, tr, wr in (
+            ("A", s.text_a, s.template_reuse_a, s.within_repetition_a),
+            ("B", s.text_b, s.template_reuse_b, s.within_repetition_b),
+        ):
+            out.append(
+                f"<div><h4>{label} — template reuse {_e(tr)}, within repetition {_e(wr)}</h4>"
+                f'<pre class="text">{escape(text)}</pre></div>'
+            )
+        out.append("</div>")
+    if len(c.songs) > COMPARED_SONGS:
+        out.append(f'<p class="muted">{len(c.songs) - COMPARED_SONGS} more songs in both, not shown</p>')
+    return "".join(out)
+
+
+def render_html(
+    report: QualityReport,
+    texts: dict[str, str] | None = None,
+    *,
+    comparison: Comparison | None = None,
+    title: str = "Dataset quality report",
+) -> str:
+    """The whole page. `texts` (report key -> annotation text) enables the phrases-in-context section."""
+    r = report
+    status = (
+        "partial dataset"
+        if r.partial
+        else "not accepted: failures and allow_partial is off"
+        if not r.accepted
+        else "accepted"
+    )
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="sub">{r.songs} songs · {r.failures} failures · {escape(status)}</p>',
+        _headline(r),
+        "<h2>Distributions</h2>",
+        _plots(r),
+        _by_stack(r),
+        "<h2>Worst songs</h2>",
+        _worst(r),
+        "<h2>Reused phrases in context</h2>",
+        _in_context(r, texts or {}),
+        "<h2>Top reused phrases</h2>",
+        _table(
+            ("phrase", "songs", "words"),
+            ((p.phrase, p.songs, p.words) for p in r.top_phrases),
+            numeric=(1, 2),
+        ),
+        "<h2>Top sentence skeletons</h2>",
+        _table(
+            ("skeleton", "songs", "sentences"),
+            ((s.skeleton, s.songs, s.sentences) for s in r.top_skeletons),
+            numeric=(1, 2),
+        ),
+        "<h2>Duplicates</h2>",
+        _duplicates(r),
+        "<h2>Failures</h2>",
+        _failures(r),
+        "<h2>Sidecars: flags and omissions</h2>",
+        _sidecar_flags(r),
+    ]
+    if comparison is not None:
+        body.append(_comparison(comparison))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
