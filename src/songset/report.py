@@ -931,6 +931,23 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
+def stack_rows(r: QualityReport) -> list[tuple[Any, ...]]:
+    """One row per annotator stack, in the column order both the md and the html tables use."""
+    return [
+        (
+            group,
+            stats.songs,
+            stats.template_reuse,
+            stats.skeleton_reuse,
+            stats.within_repetition,
+            stats.mean_words,
+            stats.exact_duplicate_songs,
+            stats.near_duplicate_pairs,
+        )
+        for group, stats in r.by_stack.items()
+    ]
+
+
 def render_markdown(report: QualityReport) -> str:
     """A one-page summary for a person; the JSON stays the record."""
     r = report
@@ -997,19 +1014,7 @@ def render_markdown(report: QualityReport) -> str:
                     "exact_duplicate_songs",
                     "near_duplicate_pairs",
                 ),
-                (
-                    (
-                        g,
-                        s.songs,
-                        s.template_reuse,
-                        s.skeleton_reuse,
-                        s.within_repetition,
-                        s.mean_words,
-                        s.exact_duplicate_songs,
-                        s.near_duplicate_pairs,
-                    )
-                    for g, s in r.by_stack.items()
-                ),
+                stack_rows(r),
             ),
         ]
     if r.failure_list:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-from songset.report import _INLINE_TIME_RE, _MARKER_RE, _WORD_RE, Comparison, QualityReport
+from songset.report import _INLINE_TIME_RE, _MARKER_RE, _WORD_RE, Comparison, QualityReport, stack_rows
 
 CONTEXT_SONGS = 3  # worst songs shown with their reused phrases marked
 COMPARED_SONGS = 12  # songs shown side by side in a comparison
@@ -342,19 +342,7 @@ def _in_context(r: QualityReport, texts: dict[str, str]) -> str:
 def _by_stack(r: QualityReport) -> str:
     if not r.by_stack:
         return ""
-    rows = (
-        (
-            g,
-            s.songs,
-            s.template_reuse,
-            s.skeleton_reuse,
-            s.within_repetition,
-            s.mean_words,
-            s.exact_duplicate_songs,
-            s.near_duplicate_pairs,
-        )
-        for g, s in r.by_stack.items()
-    )
+    rows = stack_rows(r)
     return "<h2>By annotator stack</h2>" + _table(
         (
             "stack",
