@@ -21,7 +21,7 @@ warm: install
 
 demo: warm
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
-	@echo "sidecars: data/sidecars/   report: reports/quality.md   validation: reports/validation.json"
+	@echo "open reports/quality.html first; sidecars: data/sidecars/; validation: reports/validation.json"
 
 test: warm
 	$(BIN)/ruff check .
