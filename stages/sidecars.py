@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from songset.io import sha256_file
+from songset.lineage import lineage_stamp
 from songset.pipeline import finish_stage, load_attributions, run_sidecars
 from songset.stage_main import guarded, run_options, stage_config
 
@@ -20,6 +21,7 @@ def main() -> int:
         run_options(cfg),
         attributions=load_attributions(Path(paths.audio)),
         params_sha256=sha256_file(Path("params.yaml")),
+        lineage=lineage_stamp(Path("."), Path("params.yaml")),
     )
     finish_stage(result, Path(paths.reports))
     return 0

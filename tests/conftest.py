@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -99,12 +100,61 @@ def copy_project(root: Path) -> Path:
         shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (root / ".dvc").mkdir()
     shutil.copy2(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    (root / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     for folder in ("audio", "lyrics", "overrides"):
         (root / "data" / folder).mkdir(parents=True)
     (root / "data" / "lyrics" / ".gitkeep").touch()
     (root / "data" / "audio" / "attribution.yaml").write_text("{}\n")
     return root
+
+
+# Short clips of the demo songs: (source file, start s, length s). Enough for every stage, cheap to run.
+CLIPS = {
+    "clip_jazz": ("Kevin_MacLeod_-_Vibe_Ace.ogg", 20.0, 14.0),
+    "clip_acoustic": ("calm_acoustic_1.opus", 2.0, 13.0),
+    "clip_vocal": ("Karissa_Hobbs_-_Lets_Go_Fishin.ogg", 30.0, 15.0),
+}
+
+
+def cut_clip(name: str, target: Path) -> Path:
+    source, start, seconds = CLIPS[name]
+    info = sf.info(str(DEMO_AUDIO / source))
+    data, sr = sf.read(
+        str(DEMO_AUDIO / source), start=int(start * info.samplerate), frames=int(seconds * info.samplerate)
+    )
+    path = target / f"{name}.flac"
+    sf.write(str(path), data, sr)
+    return path
+
+
+def stage_summary(root: Path, stage: str) -> dict[str, Any]:
+    return json.loads((root / "reports" / "stages" / f"{stage}.json").read_text())
+
+
+def run_tool(root: Path, *cmd: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    """git, dvc or songset in a temporary project, with output kept for the assertion message."""
+    result = subprocess.run(
+        list(cmd), cwd=root, env=tool_env(**env), capture_output=True, text=True, timeout=600, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+def git_commit(root: Path, message: str = "snapshot") -> None:
+    run_tool(root, "git", "add", "-A")
+    run_tool(
+        root,
+        "git",
+        "-c",
+        "user.name=songset",
+        "-c",
+        "user.email=songset@example.invalid",
+        "commit",
+        "-qm",
+        message,
+    )
 
 
 def tool_env(**extra: str) -> dict[str, str]:

@@ -8,33 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import soundfile as sf
-from conftest import DEMO_AUDIO, TEST_DATA, copy_project, repro
+from conftest import TEST_DATA, copy_project, cut_clip, repro, stage_summary
 
 from songset.schemas import KEYSCALE_PATTERN, VALID_LANGUAGES, Sidecar
 
 pytestmark = pytest.mark.slow
-
-CLIPS = {
-    "clip_jazz": ("Kevin_MacLeod_-_Vibe_Ace.ogg", 20.0, 14.0),
-    "clip_acoustic": ("calm_acoustic_1.opus", 2.0, 13.0),
-    "clip_vocal": ("Karissa_Hobbs_-_Lets_Go_Fishin.ogg", 30.0, 15.0),
-}
-
-
-def cut_clip(name: str, target: Path) -> Path:
-    source, start, seconds = CLIPS[name]
-    info = sf.info(str(DEMO_AUDIO / source))
-    data, sr = sf.read(
-        str(DEMO_AUDIO / source), start=int(start * info.samplerate), frames=int(seconds * info.samplerate)
-    )
-    path = target / f"{name}.flac"
-    sf.write(str(path), data, sr)
-    return path
-
-
-def stage_summary(root: Path, stage: str) -> dict:
-    return json.loads((root / "reports" / "stages" / f"{stage}.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,9 @@ songset estimate AUDIO... --json [OVERRIDES]     one JSON object per line
 songset validate DIR                             exit 1, one line per broken song and rule
 songset report DIR -o DIR
 songset schema -o DIR                            JSON Schema of every file songset writes
+songset trace SONG... | --check                  lineage of a sidecar; --check: exit 1 per song stale vs dvc.lock
+songset edit SONG                                open data/overrides/SONG.yaml in $EDITOR, validated
+songset export DIR                               the folder ACE-Step 1.5 reads (audio, .json, .lyrics.txt)
 """
 
 from __future__ import annotations
@@ -170,6 +173,81 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_path(name: str, given: str | None) -> Path:
+    """A folder from the option, else from params.yaml's `paths`, else the default layout."""
+    if given:
+        return Path(given)
+    import yaml
+
+    defaults = {"sidecars": "data/sidecars", "audio": "data/audio", "overrides": "data/overrides"}
+    params = Path("params.yaml")
+    data = yaml.safe_load(params.read_text(encoding="utf-8")) if params.is_file() else None
+    paths = (data or {}).get("paths") or {}
+    return Path(str(paths.get(name, defaults[name])))
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from songset.io import read_json
+    from songset.lineage import check_against_lock, find_sidecar, trace_lines
+    from songset.schemas import Sidecar
+
+    sidecars = _project_path("sidecars", args.sidecars)
+    if args.check:
+        result = check_against_lock(Path("."), sidecars)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+        for line in result.lines():
+            print(line)
+        if not result.stale:
+            print(f"all sidecars in {sidecars} match dvc.lock", file=sys.stderr)
+        return 1 if result.stale else 0
+    if not args.songs:
+        print("songset trace: name a song (or pass --check)", file=sys.stderr)
+        return 2
+    for i, song in enumerate(args.songs):
+        path = find_sidecar(song, sidecars)
+        if i:
+            print()
+        print("\n".join(trace_lines(Sidecar.model_validate(read_json(path)), path)))
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from songset.edit import edit_override
+
+    path, override = edit_override(
+        args.song, _project_path("sidecars", args.sidecars), _project_path("overrides", args.overrides)
+    )
+    if override is None:
+        print(f"{path}: unchanged", file=sys.stderr)
+    else:
+        decided = ", ".join(k for k, v in override.model_dump().items() if v is not None) or "nothing"
+        print(f"wrote {path} ({decided}); run `dvc repro` to rebuild the sidecar", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from songset.export import export_dataset
+
+    result = export_dataset(
+        _project_path("sidecars", args.sidecars),
+        _project_path("audio", args.audio),
+        Path(args.directory),
+        notice=Path(args.notice),
+        name=args.name,
+        link=not args.copy,
+        force=args.force,
+    )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"exported {len(result.songs)} songs to {args.directory} "
+        f"({result.linked} audio files hard-linked, {result.copied} copied)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="songset", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -220,6 +298,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="export JSON Schema of every file songset writes")
     p.add_argument("-o", "--output", default="schemas")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("trace", help="print a sidecar's lineage; --check: stale sidecars vs dvc.lock")
+    p.add_argument("songs", nargs="*", metavar="SONG", help="song id or sidecar path")
+    p.add_argument("--check", action="store_true", help="exit 1, one line per song stale against dvc.lock")
+    p.add_argument("--sidecars", help="sidecar folder (default: paths.sidecars)")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("edit", help="edit a song's human override in $EDITOR, validated before saving")
+    p.add_argument("song", metavar="SONG")
+    p.add_argument("--sidecars", help="sidecar folder (default: paths.sidecars)")
+    p.add_argument("--overrides", help="overrides folder (default: paths.overrides)")
+    p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("export", help="write the folder ACE-Step 1.5 reads, with dataset.json and NOTICE")
+    p.add_argument("directory", metavar="DIR")
+    p.add_argument("--sidecars", help="sidecar folder (default: paths.sidecars)")
+    p.add_argument("--audio", help="audio folder (default: paths.audio)")
+    p.add_argument("--notice", default="NOTICE", help="project NOTICE to include (default: NOTICE)")
+    p.add_argument("--name", default="songset", help="dataset name in dataset.json")
+    p.add_argument("--copy", action="store_true", help="copy audio instead of hard-linking it")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

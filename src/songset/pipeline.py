@@ -194,7 +194,13 @@ def run_sidecars(
     *,
     attributions: dict[str, str] | None = None,
     params_sha256: str = "",
+    lineage: dict[str, Any] | None = None,
 ) -> StageResult[Any]:
+    """Build every sidecar; `lineage` (git revision, dirty flag, params hash) is stamped at write time.
+
+    The stamp is applied when writing, not when computing, so a sidecar taken from the per-song cache
+    still names the commit and params that wrote this dataset version.
+    """
     settings = SidecarSettings.model_validate(settings_of(sidecar_cfg))
     attributions = attributions or {}
     clean_ids = {p.stem for p in clean_dir.glob("*.json")} if clean_dir.is_dir() else set()
@@ -242,6 +248,11 @@ def run_sidecars(
         jobs.append(SongJob(id=song_id, file=clean_path, key=key, inputs=inputs))
 
     def write(job: SongJob, sidecar: Sidecar) -> None:
+        if lineage and "sidecar" in sidecar.source.provenance:
+            provenance = dict(sidecar.source.provenance)
+            provenance["sidecar"] = provenance["sidecar"].model_copy(update=lineage)
+            source = sidecar.source.model_copy(update={"provenance": provenance})
+            sidecar = sidecar.model_copy(update={"source": source})
         atomic_write_json(out_dir / f"{job.id}.json", sidecar_json(sidecar))
         lyrics_path = out_dir / f"{job.id}.lyrics.txt"
         if sidecar.lyrics:
@@ -260,11 +271,17 @@ def run_sidecars(
         settings_sha256=sha256_json(settings.model_dump()),
         pre_failed=failed,
     )
-    write_manifest(out_dir, result.outputs, params_sha256)
+    write_manifest(out_dir, result.outputs, params_sha256, lineage=lineage)
     return result
 
 
-def write_manifest(out_dir: Path, sidecars: dict[str, Sidecar], params_sha256: str) -> DatasetManifest:
+def write_manifest(
+    out_dir: Path,
+    sidecars: dict[str, Sidecar],
+    params_sha256: str,
+    *,
+    lineage: dict[str, Any] | None = None,
+) -> DatasetManifest:
     entries = [
         ManifestEntry(
             id=song_id,
@@ -277,7 +294,14 @@ def write_manifest(out_dir: Path, sidecars: dict[str, Sidecar], params_sha256: s
         )
         for song_id, sidecar in sorted(sidecars.items())
     ]
-    manifest = DatasetManifest(songs=len(entries), params_sha256=params_sha256, entries=entries)
+    lineage = lineage or {}
+    manifest = DatasetManifest(
+        songs=len(entries),
+        params_sha256=params_sha256,
+        git_revision=lineage.get("git_revision"),
+        git_dirty=lineage.get("git_dirty"),
+        entries=entries,
+    )
     atomic_write_json(out_dir / MANIFEST_NAME, manifest)
     return manifest
 

@@ -84,6 +84,13 @@ class Provenance(Model):
     wall_time_s: float
     created_at: str
     extra: dict[str, Any] = Field(default_factory=dict)
+    git_revision: str | None = Field(
+        None, description="HEAD commit of the project when this output was written (lineage)"
+    )
+    git_dirty: bool | None = Field(
+        None, description="tracked files (besides dvc.lock and reports/) had uncommitted changes"
+    )
+    params_sha256: str | None = Field(None, description="sha256 of params.yaml when this output was written")
 
 
 # ---- stage 1: annotate -------------------------------------------------------------------------------------
@@ -292,6 +299,8 @@ class ManifestEntry(Model):
 class DatasetManifest(Model):
     songs: int
     params_sha256: str
+    git_revision: str | None = None
+    git_dirty: bool | None = None
     entries: list[ManifestEntry]
 
 

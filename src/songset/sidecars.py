@@ -29,7 +29,8 @@ from songset.schemas import (
 )
 from songset.tokens import count_tokens, fit_to_budget
 
-SIDECAR_VERSION = "1"
+SIDECAR_VERSION = "2"  # 2: override-vs-estimate disagreement warnings
+BPM_DISAGREEMENT = 0.08  # a human bpm this far from the estimate is reported
 
 
 class SidecarSettings(BaseModel):
@@ -138,6 +139,58 @@ def compose_caption(
     return caption, tokens, flags
 
 
+_PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _key_identity(keyscale: str | None) -> tuple[int, str] | None:
+    """Pitch class and mode, so enharmonic spellings (F# minor, Gb minor) count as the same key."""
+    if not keyscale:
+        return None
+    note, _, mode = keyscale.partition(" ")
+    pitch = _PITCH.get(note[:1].upper())
+    if pitch is None:
+        return None
+    pitch += note[1:].count("#") - note[1:].count("b")
+    return pitch % 12, mode
+
+
+def override_disagreements(override: Override, meta: SongMetadata) -> tuple[list[str], list[str]]:
+    """Warnings and flags where a human value and the estimate disagree strongly.
+
+    Overrides still win; this only makes a likely typo visible in the sidecar, the report and `trace`.
+    A bpm at double or half the estimate is the usual tempo-octave ambiguity and is noted separately.
+    """
+    warnings: list[str] = []
+    flags: list[str] = []
+    if override.bpm is not None and meta.bpm:
+        ratio = override.bpm / meta.bpm
+        if abs(ratio - 1) > BPM_DISAGREEMENT:
+            octave = next((r for r in (2.0, 0.5) if abs(ratio / r - 1) <= BPM_DISAGREEMENT), None)
+            if octave is not None:
+                word = "double" if octave == 2.0 else "half"
+                warnings.append(
+                    f"override bpm {override.bpm} is {word} the estimated {meta.bpm:g} "
+                    "(tempo octave; check which one is felt)"
+                )
+                flags.append("override_bpm_octave")
+            else:
+                warnings.append(
+                    f"override bpm {override.bpm} differs from the estimated {meta.bpm:g} by "
+                    f"{abs(ratio - 1):.0%} (more than {BPM_DISAGREEMENT:.0%})"
+                )
+                flags.append("override_bpm_disagrees")
+    human_key = _key_identity(override.keyscale)
+    if human_key is not None and meta.keyscale:
+        estimates = [k for k in (meta.keyscale, meta.key_runner_up) if k]
+        if human_key not in {_key_identity(k) for k in estimates}:
+            warnings.append(
+                f"override keyscale {override.keyscale} matches neither the estimate {meta.keyscale}"
+                + (f" nor its runner-up {meta.key_runner_up}" if meta.key_runner_up else "")
+            )
+            flags.append("override_key_disagrees")
+    return warnings, flags
+
+
 def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     """One song's sidecar from its upstream outputs; pure given the job's inputs."""
     started = time.perf_counter()
@@ -226,6 +279,8 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
         override.caption or clean.caption, clean, settings, artist, human_caption
     )
     flags += caption_flags
+    disagreement_warnings, disagreement_flags = override_disagreements(override, meta)
+    flags += disagreement_flags
     if meta.duration > TRAIN_CUT_S:
         flags.append("over_240s")
 
@@ -269,7 +324,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
             overridden=overridden,
             omitted=omitted,
             flags=flags,
-            warnings=[*meta.warnings, *lyrics_warnings],
+            warnings=[*meta.warnings, *lyrics_warnings, *disagreement_warnings],
             caption_tokens=caption_tokens,
             attribution=job.inputs.get("attribution"),
             provenance=provenance,

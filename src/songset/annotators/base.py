@@ -30,6 +30,18 @@ class Annotator(ABC):
     def annotate(self, path: Path) -> Annotation:
         """Describe one song; raise SongError for a problem with that song's input."""
 
+    batch_size: int = 1  # songs the pipeline may hand to annotate_batch at once
+
+    def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
+        """Several songs at once (GPU backends batch them); one result or that song's error per path."""
+        results: list[Annotation | Exception] = []
+        for path in paths:
+            try:
+                results.append(self.annotate(path))
+            except Exception as exc:  # one song's failure must not sink the rest of the batch
+                results.append(exc)
+        return results
+
 
 def annotate_song(job: SongJob, annotator: Annotator) -> RawAnnotation:
     """One song -> RawAnnotation with its provenance. Pure apart from reading the audio file."""

@@ -10,7 +10,6 @@ The API key is read from the environment variable named by `api_key_env` and is 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,13 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from songset.backend import BackendIdentity
 from songset.cleaners.base import CleanedContent, Cleaner
-from songset.io import sha256_text
+from songset.prompts import load_prompt
 from songset.runner import SongError
 from songset.schemas import (
     VALID_LANGUAGES,
     Event,
     EventType,
-    PromptInfo,
     RawAnnotation,
     Section,
     Tags,
@@ -67,26 +65,6 @@ class CleanAnswer(BaseModel):
     events: list[AnswerEvent]
     vocal_presence: Literal["vocal", "instrumental", "unknown"]
     vocal_language: str | None = Field(description="ISO 639-1 code of the sung language, or null")
-
-
-def resolve_prompt(prompt_file: str) -> Path:
-    """A prompt path as given, else relative to the project that holds conf/."""
-    from songset.config import conf_dir
-
-    path = Path(prompt_file)
-    if path.is_absolute() or path.is_file():
-        return path
-    return conf_dir().parent / path
-
-
-def load_prompt(prompt_file: str) -> PromptInfo:
-    path = resolve_prompt(prompt_file)
-    if not path.is_file():
-        raise FileNotFoundError(f"prompt file {prompt_file} not found (cleaner.prompt_file)")
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise ValueError(f"prompt file {path} is empty (cleaner.prompt_file)")
-    return PromptInfo(name=path.stem, text=text, sha256=sha256_text(text))
 
 
 def public_url(url: str | None) -> str | None:

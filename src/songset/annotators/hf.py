@@ -1,0 +1,530 @@
+"""Audio-LLM annotators run in process through Transformers: AF3, Music Flamingo, Qwen2-Audio.
+
+Why this shape: the model is heavy, so it loads lazily once per process (never pickled to workers) and
+the identity (exact snapshot commit or weights sha256, adapter, prompt sha256, every generation setting by
+its Transformers name, dtype, device) is resolved once and becomes both the cache key and the provenance.
+Songs longer than `chunk_s` are cut into windows; each window's m:ss stamps are shifted by its offset, so
+the text and the segments speak in song time. Batches are left padded (decoder-only generation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from songset.annotators.base import Annotation, Annotator
+from songset.annotators.hf_errors import (
+    AnnotatorSetupError,
+    check_model_type,
+    check_peft,
+    check_processor,
+    check_transformers,
+    hub_error,
+)
+from songset.audio import load_audio
+from songset.backend import BackendIdentity
+from songset.prompts import load_prompt
+from songset.schemas import Segment
+
+log = logging.getLogger("songset")
+
+HF_VERSION = "1"  # bump when a change here changes the text or segments for the same inputs
+SAMPLE_RATE = 16000  # every supported processor's Whisper-style feature extractor runs at 16 kHz
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+THINK_SUFFIX = "Please think and reason about the input music before you respond."
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+# m:ss / mm:ss / h:mm:ss clock stamps, optionally with decimals; not part of a longer number or ratio.
+_STAMP = re.compile(r"(?<![\d:.])(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)(\.\d+)?(?![\d:])")
+
+
+def format_stamp(seconds: float, decimals: str = "") -> str:
+    """Seconds -> m:ss (h:mm:ss past an hour), keeping the fractional digits the model wrote."""
+    whole = int(seconds)
+    frac = seconds - whole
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    tail = f"{frac:.{len(decimals) - 1}f}"[1:] if decimals else ""
+    return f"{h}:{m:02d}:{s:02d}{tail}" if h else f"{m}:{s:02d}{tail}"
+
+
+def shift_stamps(text: str, offset_s: float) -> str:
+    """Rewrite every clock stamp in a chunk's text from chunk time to song time."""
+    if offset_s == 0:
+        return text
+
+    def shift(match: re.Match[str]) -> str:
+        hours, minutes, secs, frac = match.groups()
+        value = int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + float(frac or 0)
+        return format_stamp(value + offset_s, frac or "")
+
+    return _STAMP.sub(shift, text)
+
+
+def has_stamp(text: str) -> bool:
+    return _STAMP.search(text) is not None
+
+
+def chunk_bounds(duration: float, chunk_s: float | None, max_audio_s: float) -> list[tuple[float, float]]:
+    """Windows (start, end) in seconds covering the song up to `max_audio_s`; one window when unchunked."""
+    total = min(duration, max_audio_s)
+    if not chunk_s or total <= chunk_s:
+        return [(0.0, total)]
+    n = math.ceil(total / chunk_s - 1e-9)
+    return [(i * chunk_s, min((i + 1) * chunk_s, total)) for i in range(n)]
+
+
+def weights_sha256(folder: Path, subfolder: str | None = None, exclude: tuple[str, ...] = ()) -> str:
+    """sha256 over the weight files (relative name + content) of a local model folder."""
+    import hashlib
+
+    from songset.io import sha256_file
+
+    root = folder / subfolder if subfolder else folder
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix in WEIGHT_SUFFIXES
+        and not any(part in exclude for part in p.relative_to(root).parts)
+    )
+    if not files:
+        raise AnnotatorSetupError(f"{root}: no weight files ({', '.join(WEIGHT_SUFFIXES)}) found")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.relative_to(root).as_posix()}\0{sha256_file(path)}\n".encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def snapshot_commit(folder: Path) -> str | None:
+    """The commit of an HF cache snapshot folder (.../snapshots/<commit>), else None."""
+    resolved = folder.resolve()
+    for candidate in (folder, resolved):
+        if candidate.parent.name == "snapshots" and _COMMIT.match(candidate.name):
+            return candidate.name
+    return None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """Where the weights are on disk and which exact revision they are."""
+
+    path: Path
+    revision: str
+    adapter: str | None
+    adapter_revision: str | None
+
+
+@dataclass
+class _Chunk:
+    song: int
+    start: float
+    end: float
+    samples: np.ndarray
+
+
+class HFAudioAnnotator(Annotator):
+    """Shared loading, prompting, chunking and batched generation for Transformers audio LLMs."""
+
+    backend: ClassVar[str] = ""
+    model_class: ClassVar[str] = ""
+    processor_class: ClassVar[str] = ""
+    model_type: ClassVar[str] = ""  # config.json's model_type this backend runs
+    min_transformers: ClassVar[str] = "5.0"
+    audio_first: ClassVar[bool] = False  # where the audio goes in the user turn
+    supports_think: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        model: str,
+        revision: str | None = None,
+        prompt: str = "timestamped_v1",
+        system_prompt: str | None = None,
+        think: bool = False,
+        think_suffix: str = THINK_SUFFIX,
+        max_new_tokens: int = 1024,
+        min_new_tokens: int = 0,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        top_k: int = 50,
+        repetition_penalty: float = 1.0,
+        num_beams: int = 1,
+        seed: int = 0,
+        batch_size: int = 1,
+        chunk_s: float | None = 30.0,
+        max_audio_s: float = 600.0,
+        dtype: str = "auto",
+        device: str = "auto",
+    ) -> None:
+        self.model = str(model)
+        self.revision = revision
+        self.prompt_name = prompt
+        self.prompt = load_prompt(prompt, setting="annotator.prompt")
+        self.system_prompt = system_prompt
+        self.think = bool(think)
+        self.think_suffix = think_suffix
+        self.generation: dict[str, Any] = {
+            "max_new_tokens": int(max_new_tokens),
+            "min_new_tokens": int(min_new_tokens),
+            "do_sample": bool(do_sample),
+            "temperature": float(temperature),
+            "top_p": float(top_p),
+            "top_k": int(top_k),
+            "repetition_penalty": float(repetition_penalty),
+            "num_beams": int(num_beams),
+        }
+        self.seed = int(seed)
+        self.batch_size = max(1, int(batch_size))
+        self.chunk_s = float(chunk_s) if chunk_s else None
+        self.max_audio_s = float(max_audio_s)
+        self.dtype_name = dtype
+        self.device_name = device
+        self._resolved: _Resolved | None = None
+        self._model: Any = None
+        self._processor: Any = None
+        self._device: str | None = None
+        self._dtype: str | None = None
+
+    # ---- identity -------------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_model"] = None  # each process loads its own copy on first use
+        state["_processor"] = None
+        return state
+
+    def text_prompt(self) -> str:
+        """The exact user text sent with every window: the prompt file, plus the think suffix."""
+        text = self.prompt.text.strip()
+        return f"{text}\n{self.think_suffix}" if self.think else text
+
+    def runtime(self) -> tuple[str, str]:
+        """(device, dtype) after resolving `auto`: bf16 on a GPU, fp32 on CPU."""
+        if self._device is None or self._dtype is None:
+            import torch
+
+            device = self.device_name
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            dtype = self.dtype_name
+            if dtype == "auto":
+                dtype = "bfloat16" if device.startswith("cuda") else "float32"
+            self._device, self._dtype = device, dtype
+        return self._device, self._dtype
+
+    def resolve(self) -> _Resolved:
+        """Find the weights (downloading a hub snapshot unless offline) and pin their exact revision."""
+        if self._resolved is None:
+            check_transformers(self.backend, self.model_type, self.min_transformers)
+            if self.think:
+                if not self.supports_think:
+                    raise AnnotatorSetupError(f"annotator={self.backend} has no think mode (AF3 only)")
+                check_peft()
+            local = Path(self.model).expanduser()
+            if local.is_dir():
+                path = local
+                revision = snapshot_commit(local) or weights_sha256(local, exclude=("think",))
+            else:
+                path = self._download()
+                revision = snapshot_commit(path) or self.revision or "unknown"
+            adapter = adapter_rev = None
+            if self.think:
+                think = path / "think"
+                if not (think / "adapter_config.json").is_file():
+                    raise AnnotatorSetupError(
+                        f"annotator.think=true but {self.model} has no think/adapter_config.json "
+                        f"(looked in {think})"
+                    )
+                adapter = f"{self.model}/think"
+                adapter_rev = weights_sha256(path, "think")
+            self._resolved = _Resolved(path, revision, adapter, adapter_rev)
+        return self._resolved
+
+    def _download(self) -> Path:
+        from huggingface_hub import constants, snapshot_download
+
+        offline = bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in (
+            "1",
+            "true",
+            "yes",
+            "on",
+        )
+        patterns = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+        if self.think:
+            patterns += ["think/*"]
+        try:
+            folder = snapshot_download(
+                self.model,
+                revision=self.revision,
+                allow_patterns=patterns,
+                ignore_patterns=None if self.think else ["think/*"],
+                local_files_only=offline,
+                token=os.environ.get("HF_TOKEN") or None,
+            )
+        except Exception as exc:
+            raise hub_error(self.model, self.revision, exc, offline) from exc
+        return Path(folder)
+
+    def identity(self) -> BackendIdentity:
+        resolved = self.resolve()
+        device, dtype = self.runtime()
+        settings: dict[str, Any] = {
+            **self.generation,
+            "seed": self.seed,
+            "think": self.think,
+            "think_suffix": self.think_suffix if self.think else None,
+            "system_prompt": self.system_prompt,
+            "chunk_s": self.chunk_s,
+            "max_audio_s": self.max_audio_s,
+            "sample_rate": SAMPLE_RATE,
+            "dtype": dtype,
+            "device": device.split(":")[0],
+        }
+        libraries = ("songset", "torch", "transformers", "huggingface_hub", "numpy", "soundfile")
+        return BackendIdentity(
+            backend=self.backend,
+            version=HF_VERSION,
+            settings=settings,
+            model_id=self.model,
+            model_revision=resolved.revision,
+            adapter=resolved.adapter,
+            adapter_revision=resolved.adapter_revision,
+            prompt=self.prompt,
+            libraries=(*libraries, "peft") if self.think else libraries,
+        )
+
+    # ---- loading --------------------------------------------------------------------------------
+    def load(self) -> tuple[Any, Any]:
+        """Model + processor, loaded once per process on first use."""
+        if self._model is None:
+            import torch
+            import transformers
+
+            resolved = self.resolve()
+            device, dtype = self.runtime()
+            config = transformers.AutoConfig.from_pretrained(resolved.path)
+            check_model_type(self.backend, self.model, self.model_type, config)
+            processor = transformers.AutoProcessor.from_pretrained(resolved.path)
+            check_processor(self.backend, self.model, self.processor_class, processor)
+            processor.tokenizer.padding_side = "left"
+            model_cls = getattr(transformers, self.model_class)
+            kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype)}
+            if device.startswith("cuda"):
+                kwargs["device_map"] = {"": device}
+            model = model_cls.from_pretrained(resolved.path, **kwargs)
+            if self.think:
+                model = self._apply_think(model, resolved.path / "think")
+            model.to(device)
+            model.eval()
+            self._model, self._processor = model, processor
+        return self._model, self._processor
+
+    def _apply_think(self, model: Any, think: Path) -> Any:
+        """Non-LoRA trainables (strict=False, keys mapped onto this model), then the LoRA, merged."""
+        import torch
+        from peft import PeftModel
+
+        own = model.state_dict()
+        loaded = 0
+        for file in sorted(think.glob("non_lora_trainables*")):
+            if file.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                tensors = load_file(str(file))
+            else:
+                tensors = torch.load(file, map_location="cpu", weights_only=True)
+            mapped = {}
+            for key, value in tensors.items():
+                for candidate in (key, f"model.{key}", key.removeprefix("base_model.model.")):
+                    if candidate in own:
+                        mapped[candidate] = value.to(own[candidate].dtype)
+                        break
+            if tensors and not mapped:
+                raise AnnotatorSetupError(
+                    f"{file}: none of its {len(tensors)} tensors match {self.model_class} "
+                    f"(first key {next(iter(tensors))!r})"
+                )
+            model.load_state_dict(mapped, strict=False)
+            loaded += len(mapped)
+        self._think_tensors = loaded
+        peft_model = PeftModel.from_pretrained(model, str(think))
+        return peft_model.merge_and_unload()
+
+    # ---- generation -----------------------------------------------------------------------------
+    def conversation(self) -> list[dict[str, Any]]:
+        text = {"type": "text", "text": self.text_prompt()}
+        audio = {"type": "audio", "path": "window.wav"}  # placeholder: the samples go to the processor
+        content = [audio, text] if self.audio_first else [text, audio]
+        turns: list[dict[str, Any]] = []
+        if self.system_prompt:
+            turns.append({"role": "system", "content": self.system_prompt})
+        turns.append({"role": "user", "content": content})
+        return turns
+
+    def generate(self, windows: list[np.ndarray]) -> tuple[list[str], list[int]]:
+        """One left-padded batch of windows -> (texts, tokens generated per window)."""
+        import torch
+
+        model, processor = self.load()
+        device, dtype = self.runtime()
+        rendered = processor.apply_chat_template(
+            self.conversation(), tokenize=False, add_generation_prompt=True
+        )
+        inputs = processor(
+            text=[rendered] * len(windows),
+            audio=windows,
+            sampling_rate=SAMPLE_RATE,
+            return_tensors="pt",
+            text_kwargs={"padding": True, "padding_side": "left"},  # audio keeps its own padding
+        )
+        inputs = {k: v for k, v in inputs.items() if k not in ("num_audio_tokens",)}
+        for key, value in inputs.items():
+            if hasattr(value, "to"):
+                value = value.to(device)
+                if value.is_floating_point():
+                    value = value.to(getattr(torch, dtype))
+                inputs[key] = value
+        gen = dict(self.generation)
+        if not gen["do_sample"]:
+            for key in ("temperature", "top_p", "top_k"):  # ignored by greedy search; passing them warns
+                gen.pop(key)
+        tok = processor.tokenizer
+        torch.manual_seed(self.seed)
+        with torch.inference_mode():
+            out = model.generate(**inputs, **gen, pad_token_id=tok.pad_token_id)
+        new = out[:, inputs["input_ids"].shape[1] :]
+        stops = {tok.pad_token_id, *_as_list(model.generation_config.eos_token_id)}
+        texts, counts = [], []
+        for row in new.tolist():
+            n = next((i for i, t in enumerate(row) if t in stops), len(row))
+            counts.append(n)
+            texts.append(tok.decode(row[:n], skip_special_tokens=True).strip())
+        return texts, counts
+
+    def annotate(self, path: Path) -> Annotation:
+        result = self.annotate_batch([path])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
+        """Songs -> windows -> batches of `batch_size` windows -> one Annotation per song (or its error)."""
+        results: list[Annotation | Exception | None] = [None] * len(paths)
+        chunks: list[_Chunk] = []
+        for i, path in enumerate(paths):
+            try:
+                audio = load_audio(path, SAMPLE_RATE)
+            except Exception as exc:
+                results[i] = exc
+                continue
+            for start, end in chunk_bounds(audio.duration, self.chunk_s, self.max_audio_s):
+                piece = audio.samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+                chunks.append(_Chunk(i, start, end, piece))
+        outputs: list[tuple[str, int]] = [("", 0)] * len(chunks)
+        seconds = [0.0] * len(paths)
+        for b in range(0, len(chunks), self.batch_size):
+            batch = chunks[b : b + self.batch_size]
+            started = time.perf_counter()
+            try:
+                texts, counts = self.generate([c.samples for c in batch])
+            except Exception as exc:
+                for c in batch:
+                    results[c.song] = exc
+                continue
+            share = (time.perf_counter() - started) / len(batch)
+            for j, c in enumerate(batch):
+                outputs[b + j] = (texts[j], counts[j])
+                seconds[c.song] += share
+        for i in range(len(paths)):
+            if results[i] is None:
+                mine = [(c, outputs[k]) for k, c in enumerate(chunks) if c.song == i]
+                results[i] = self._assemble(mine, seconds[i])
+        return [r if r is not None else RuntimeError("not annotated") for r in results]
+
+    def _assemble(self, parts: list[tuple[_Chunk, tuple[str, int]]], seconds: float) -> Annotation:
+        """Chunk outputs -> song text with song-time stamps, one Segment per window."""
+        chunked = len(parts) > 1
+        blocks: list[str] = []
+        segments: list[Segment] = []
+        tokens = 0
+        for index, (chunk, (text, count)) in enumerate(parts):
+            tokens += count
+            shifted = shift_stamps(text, chunk.start)
+            if chunked and shifted and not has_stamp(shifted):
+                shifted = f"[{format_stamp(chunk.start)}-{format_stamp(round(chunk.end))}] {shifted}"
+            blocks.append(shifted)
+            segments.append(
+                Segment(
+                    start=round(chunk.start, 3),
+                    end=round(chunk.end, 3),
+                    text=shifted,
+                    features={"chunk": index, "tokens_generated": count},
+                )
+            )
+        extra: dict[str, Any] = {
+            "tokens_generated": tokens,
+            "seconds": round(seconds, 3),
+            "tokens_per_second": round(tokens / seconds, 2) if seconds > 0 else None,
+            "chunks": len(parts),
+            "batch_size": self.batch_size,
+            "hit_max_new_tokens": any(c == self.generation["max_new_tokens"] for _, (_, c) in parts),
+        }
+        if self.think:
+            extra["think_non_lora_tensors"] = getattr(self, "_think_tensors", None)
+        return Annotation(
+            text="\n\n".join(b for b in blocks if b),
+            segments=segments,
+            summary={"chunks": len(parts)},
+            extra_provenance=extra,
+        )
+
+
+def _as_list(value: Any) -> list[int]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+class AF3Annotator(HFAudioAnnotator):
+    """NVIDIA Audio Flamingo 3 (`nvidia/audio-flamingo-3-hf`), think mode included."""
+
+    backend = "af3_hf"
+    model_class = "AudioFlamingo3ForConditionalGeneration"
+    processor_class = "AudioFlamingo3Processor"
+    model_type = "audioflamingo3"
+    min_transformers = "5.0"
+    supports_think = True
+
+
+class MusicFlamingoAnnotator(HFAudioAnnotator):
+    """NVIDIA Music Flamingo (`nvidia/music-flamingo-hf`): full songs with time-aware audio embeddings."""
+
+    backend = "music_flamingo_hf"
+    model_class = "MusicFlamingoForConditionalGeneration"
+    processor_class = "MusicFlamingoProcessor"
+    model_type = "musicflamingo"
+    min_transformers = "5.5"
+
+    def __init__(self, model: str, **kwargs: Any) -> None:
+        kwargs.setdefault("max_new_tokens", 2048)
+        kwargs.setdefault("chunk_s", None)
+        kwargs.setdefault("max_audio_s", 1200.0)
+        super().__init__(model, **kwargs)
+
+
+class Qwen2AudioAnnotator(HFAudioAnnotator):
+    """Qwen2-Audio-7B-Instruct: a 30 s Whisper window, so longer songs are always chunked."""
+
+    backend = "qwen2_audio"
+    model_class = "Qwen2AudioForConditionalGeneration"
+    processor_class = "Qwen2AudioProcessor"
+    model_type = "qwen2_audio"
+    min_transformers = "4.45"
+    audio_first = True

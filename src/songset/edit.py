@@ -1,0 +1,176 @@
+"""`songset edit SONG`: a human decision, made in $EDITOR, checked before it is saved.
+
+The file opens pre-filled with what the sidecar says now, so a person corrects rather than retypes.
+Only what the person decided is saved: a value left exactly as it was pre-filled from an estimate is
+not frozen into the override, so it keeps following the pipeline. An invalid file is never saved:
+the editor re-opens with the error on top (interactive), or the command fails naming the field.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from songset.io import atomic_write_text, read_json
+from songset.runner import SongError
+from songset.schemas import Override, Sidecar
+from songset.sidecars import parse_override
+
+EDITABLE = ("caption", "lyrics", "bpm", "keyscale", "timesignature", "language", "artist", "notes")
+HELP: dict[str, str] = {
+    "caption": "the text prompt ACE-Step trains on; keep it inside the 256-token prompt",
+    "lyrics": "the sung words with [Verse]/[Chorus] tags; [Instrumental] when there are none",
+    "bpm": "whole beats per minute, 30-300 (the felt tempo, not double or half)",
+    "keyscale": 'tonic and mode, e.g. "F# minor", "Bb major"',
+    "timesignature": 'beats per bar: "2", "3", "4" or "6"',
+    "language": "ACE-Step language code of the vocals (en, de, fr, ..., unknown)",
+    "artist": "credited artist (optional)",
+    "notes": "free text for people: why you decided this; kept in provenance, never trained on",
+}
+_ERROR_PREFIX = "# ERROR: "
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def _dump_field(name: str, value: Any) -> str:
+    if isinstance(value, str) and "\n" in value:
+        value = value.rstrip("\n") + "\n"
+    text = yaml.dump({name: value}, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=110)
+    return str(text)
+
+
+def current_values(sidecar: Sidecar | None, existing: Override) -> tuple[dict[str, Any], set[str]]:
+    """Pre-fill values (override first, then the sidecar) and the names a human already decided."""
+    decided = {k for k in EDITABLE if getattr(existing, k) is not None}
+    values: dict[str, Any] = {}
+    for name in EDITABLE:
+        value = getattr(existing, name)
+        if value is None and sidecar is not None and name not in ("notes",):
+            value = getattr(sidecar, name, None)
+        values[name] = value
+    return values, decided
+
+
+def render_template(song: str, values: dict[str, Any], decided: set[str], errors: list[str]) -> str:
+    """The file the editor shows: errors, what each field does, then the values."""
+    lines = [f"{_ERROR_PREFIX}{e}" for e in errors]
+    lines += [
+        f"# Human override for {song}: these values win over every estimate on every re-run.",
+        "# Change a value to decide it; delete a line (or set it to null) to let the pipeline decide.",
+        "# Values left as pre-filled from an estimate are not saved, so they keep following the pipeline.",
+        "#",
+    ]
+    lines += [f"#   {name}: {HELP[name]}" for name in EDITABLE]
+    lines.append("")
+    text = "\n".join(lines) + "\n"
+    for name in EDITABLE:
+        origin = "your override" if name in decided else "estimate" if values[name] is not None else "unknown"
+        text += f"# {name} ({origin})\n" + _dump_field(name, values[name])
+    return text
+
+
+def saved_text(song: str, override: Override) -> str:
+    """What goes into data/overrides/<song>.yaml: a short header and the decided fields only."""
+    text = f"# Human override for {song} (written by `songset edit`; these values always win).\n"
+    for name in EDITABLE:
+        value = getattr(override, name)
+        if value is not None:
+            text += _dump_field(name, value)
+    return text
+
+
+def decide(edited: Override, values: dict[str, Any], decided: set[str]) -> Override:
+    """Keep fields the person set or changed; drop estimates they left untouched."""
+    kept: dict[str, Any] = {}
+    for name in EDITABLE:
+        value = getattr(edited, name)
+        if value is None:
+            continue
+        before = values.get(name)
+        if name in decided or _norm(value) != _norm(before):
+            kept[name] = value
+    return Override.model_validate(kept)
+
+
+def _norm(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def run_editor(path: Path) -> None:
+    """$VISUAL or $EDITOR (may carry arguments, e.g. `code -w`), else vi."""
+    command = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    done = subprocess.run([*command, str(path)], check=False)
+    if done.returncode != 0:
+        raise ValueError(f"editor {command[0]} exited with status {done.returncode}; nothing saved")
+
+
+def _ask_reopen() -> bool:
+    if not sys.stdin.isatty():
+        return False
+    answer = input("re-open the editor to fix it? [Y/n] ").strip().lower()
+    return answer in ("", "y", "yes")
+
+
+def edit_override(
+    song: str,
+    sidecars_dir: Path,
+    overrides_dir: Path,
+    *,
+    editor: Callable[[Path], None] = run_editor,
+    reopen: Callable[[], bool] = _ask_reopen,
+) -> tuple[Path, Override | None]:
+    """Edit and validate one song's override; returns the saved file and override (None: unchanged)."""
+    target = overrides_dir / f"{song}.yaml"
+    legacy = overrides_dir / f"{song}.yml"
+    source = target if target.is_file() else legacy if legacy.is_file() else target
+    sidecar_path = sidecars_dir / f"{song}.json"
+    if not source.is_file() and not sidecar_path.is_file():
+        raise ValueError(f"no sidecar {sidecar_path} and no override for {song!r}; check the song id")
+    existing_text = source.read_text(encoding="utf-8") if source.is_file() else None
+    existing = parse_override(existing_text, str(source)) or Override()
+    sidecar = Sidecar.model_validate(read_json(sidecar_path)) if sidecar_path.is_file() else None
+    values, decided = current_values(sidecar, existing)
+
+    with tempfile.TemporaryDirectory(prefix="songset-edit-") as tmp:
+        draft = Path(tmp) / f"{song}.yaml"
+        draft.write_text(render_template(song, values, decided, []), encoding="utf-8")
+        while True:
+            editor(draft)
+            text = draft.read_text(encoding="utf-8")
+            try:
+                edited = parse_override(text, str(target)) or Override()
+                break
+            except SongError as exc:
+                if not reopen():
+                    raise ValueError(f"not saved: {exc}") from exc
+                body = "\n".join(line for line in text.splitlines() if not line.startswith(_ERROR_PREFIX))
+                draft.write_text(f"{_ERROR_PREFIX}{exc}\n{body}\n", encoding="utf-8")
+
+    final = decide(edited, values, decided)
+    if final == existing and source.is_file():
+        return source, None
+    if final == Override() and not source.is_file():
+        return target, None
+    overrides_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, saved_text(song, final))
+    if source != target:
+        source.unlink(missing_ok=True)
+    return target, final
