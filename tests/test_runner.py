@@ -88,3 +88,18 @@ def test_a_crash_mid_stage_resumes_without_redoing_finished_songs(tmp_path: Path
     result = run_stage("t", jobs(1, 2, 3, 4), square, Out, cache, writer(tmp_path / "out"))
     assert CALLS == ["s3", "s4"]
     assert result.summary.cached == ["s1", "s2"]
+
+
+def test_batches_settle_each_song_and_a_failed_member_fails_alone(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def batch(group: list[SongJob]) -> list[Out | Exception]:
+        seen.append([job.id for job in group])
+        return [SongError(f"{j.file}: negative") if j.inputs["n"] < 0 else square(j) for j in group]
+
+    result = run_stage(
+        "t", jobs(1, -2, 3, 4, 5), square, Out, None, writer(tmp_path), compute_batch=batch, batch_size=2
+    )
+    assert seen == [["s1", "s-2"], ["s3", "s4"], ["s5"]]
+    assert result.summary.computed == ["s1", "s3", "s4", "s5"]
+    assert [f.id for f in result.summary.failed] == ["s-2"]

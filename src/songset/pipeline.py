@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from songset.annotators.base import Annotator, annotate_song
+from songset.annotators.base import Annotator, annotate_song, annotate_songs
 from songset.audio import check_duration, read_info
 from songset.cache import ResultCache, cache_key
 from songset.cleaners.base import Cleaner, clean_song
@@ -91,6 +91,7 @@ def run_annotate(
     annotator: Annotator = instantiate(annotator_cfg)
     parts = annotator.identity().key_parts()
     jobs, failed = _audio_jobs("annotate", songs, parts)
+    batch_size = int(getattr(annotator, "batch_size", 1))
     return run_stage(
         "annotate",
         jobs,
@@ -98,9 +99,11 @@ def run_annotate(
         RawAnnotation,
         _cache(options, "annotate"),
         _write_model(out_dir),
-        workers=options.workers,
+        workers=options.workers if annotator.parallel_processes else 1,
         settings_sha256=sha256_json(parts),
         pre_failed=failed,
+        compute_batch=functools.partial(annotate_songs, annotator=annotator) if batch_size > 1 else None,
+        batch_size=batch_size,
     )
 
 

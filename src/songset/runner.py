@@ -77,6 +77,8 @@ def run_stage(
     workers: int = 1,
     settings_sha256: str = "",
     pre_failed: Sequence[SongFailure] = (),
+    compute_batch: Callable[[list[SongJob]], list[M | Exception]] | None = None,
+    batch_size: int = 1,
 ) -> StageResult[M]:
     """Run `compute` over `jobs`, reusing cached results, and write each output as soon as it exists."""
     started = time.perf_counter()
@@ -114,7 +116,19 @@ def run_stage(
         finish(job, result)
         computed.append(job.id)
 
-    if workers > 1 and len(todo) > 1:
+    if compute_batch is not None and batch_size > 1:
+        for start in range(0, len(todo), batch_size):
+            group = list(todo[start : start + batch_size])
+            try:
+                results: list[M | Exception] = compute_batch(group)
+            except Exception as exc:  # the whole batch failed: each song says why
+                results = [exc] * len(group)
+            for job, res in zip(group, results, strict=True):
+                if isinstance(res, Exception):
+                    settle(job, None, describe_error(res))
+                else:
+                    settle(job, res, None)
+    elif workers > 1 and len(todo) > 1:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
             futures: list[tuple[SongJob, Future[tuple[M | None, str | None]]]] = [

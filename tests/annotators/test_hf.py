@@ -260,3 +260,18 @@ def test_gated_model_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_prompt_names_setting() -> None:
     with pytest.raises(FileNotFoundError, match=r"annotator\.prompt"):
         AF3Annotator("nvidia/audio-flamingo-3-hf", prompt="no_such_prompt")
+
+
+def test_pipeline_batches_songs_in_one_process_and_matches_single(
+    tmp_path: Path, tiny_models: dict[str, Path], clips: dict[str, Path]
+) -> None:
+    files = [clips["a"], clips["b"]]
+    model = f"annotator.model={tiny_models['af3']}"
+    assert _annotate(files, tmp_path / "one", tmp_path / "c1", "annotator=af3_hf", model) == 0
+    args = ["annotate", *map(str, files), "-o", str(tmp_path / "two"), "--cache-dir", str(tmp_path / "c2")]
+    batched = [*args, "--jobs", "2", "annotator=af3_hf", model, "annotator.batch_size=2"]
+    assert main([*batched, f"annotator.max_new_tokens={TOKENS}", f"annotator.min_new_tokens={TOKENS}"]) == 0
+    for clip in files:
+        single, both = _raw(tmp_path / "one", clip), _raw(tmp_path / "two", clip)
+        assert single["text"] == both["text"]
+        assert both["provenance"]["extra"]["batch_size"] == 2

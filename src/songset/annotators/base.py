@@ -31,6 +31,7 @@ class Annotator(ABC):
         """Describe one song; raise SongError for a problem with that song's input."""
 
     batch_size: int = 1  # songs the pipeline may hand to annotate_batch at once
+    parallel_processes: bool = True  # False for backends holding a model: one copy per stage, not per worker
 
     def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
         """Several songs at once (GPU backends batch them); one result or that song's error per path."""
@@ -45,10 +46,32 @@ class Annotator(ABC):
 
 def annotate_song(job: SongJob, annotator: Annotator) -> RawAnnotation:
     """One song -> RawAnnotation with its provenance. Pure apart from reading the audio file."""
-    ident = annotator.identity()
     started = time.perf_counter()
     result = annotator.annotate(job.file)
-    wall = time.perf_counter() - started
+    return raw_annotation(job, annotator.identity(), result, time.perf_counter() - started)
+
+
+def annotate_songs(jobs: list[SongJob], annotator: Annotator) -> list[RawAnnotation | Exception]:
+    """Several songs through `annotate_batch` (left-padded GPU batches); one result or error per song."""
+    ident = annotator.identity()
+    started = time.perf_counter()
+    results = annotator.annotate_batch([job.file for job in jobs])
+    share = (time.perf_counter() - started) / max(1, len(jobs))
+    out: list[RawAnnotation | Exception] = []
+    for job, result in zip(jobs, results, strict=True):
+        if isinstance(result, Exception):
+            out.append(result)
+            continue
+        try:
+            out.append(
+                raw_annotation(job, ident, result, float(result.extra_provenance.get("seconds", share)))
+            )
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+def raw_annotation(job: SongJob, ident: BackendIdentity, result: Annotation, wall: float) -> RawAnnotation:
     if not result.text.strip():
         raise ValueError(f"{ident.backend} returned empty text")
     return RawAnnotation(

@@ -133,6 +133,8 @@ class _Chunk:
 class HFAudioAnnotator(Annotator):
     """Shared loading, prompting, chunking and batched generation for Transformers audio LLMs."""
 
+    parallel_processes = False  # the model is loaded once per stage, in this process
+
     backend: ClassVar[str] = ""
     model_class: ClassVar[str] = ""
     processor_class: ClassVar[str] = ""
