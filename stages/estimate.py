@@ -3,13 +3,12 @@
 from pathlib import Path
 
 from songset.pipeline import finish_stage, run_estimate
-from songset.songs import discover_songs
-from songset.stage_main import guarded, run_options, stage_config
+from songset.stage_main import guarded, run_options, stage_config, stage_songs
 
 
 def main() -> int:
     cfg = stage_config()
-    songs = discover_songs(Path(cfg.paths.audio))
+    songs = stage_songs(cfg)
     result = run_estimate(songs, cfg.estimator, Path(cfg.paths.metadata), run_options(cfg))
     finish_stage(result, Path(cfg.paths.reports))
     return 0

@@ -29,3 +29,31 @@ def test_byte_identical_files_are_one_song(tmp_path: Path) -> None:
         (tmp_path / folder / "take.flac").write_bytes(b"same")
     songs = discover_songs(tmp_path)
     assert [s.duplicate_of for s in songs] == [None, tmp_path / "a" / "take.flac"]
+
+
+def test_subset_by_ids_or_count_and_unknown_ids_are_named(tmp_path: Path) -> None:
+    import pytest
+
+    from songset.songs import select_songs
+
+    for name in ("c", "a", "b"):
+        (tmp_path / f"{name}.wav").write_bytes(name.encode())
+    songs = discover_songs(tmp_path)
+    assert [s.id for s in select_songs(songs, ["b", "a", "b"])] == ["b", "a"]
+    assert [s.id for s in select_songs(songs, count=2)] == ["a", "b"]
+    assert select_songs(songs) == songs
+    with pytest.raises(ValueError, match="not in the audio folder: zzz"):
+        select_songs(songs, ["a", "zzz"])
+    with pytest.raises(ValueError, match="at least 1"):
+        select_songs(songs, count=0)
+
+
+def test_stage_songs_reads_run_subset(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from songset.stage_main import stage_songs
+
+    for name in ("x", "y", "z"):
+        (tmp_path / f"{name}.flac").write_bytes(name.encode())
+    cfg = OmegaConf.create({"paths": {"audio": str(tmp_path)}, "run": {"subset": {"songs": [], "count": 1}}})
+    assert [s.id for s in stage_songs(cfg)] == ["x"]

@@ -64,3 +64,20 @@ def songs_from_paths(paths: list[Path], root: Path | None = None) -> list[Song]:
         first_by_id[song_id] = path
         songs.append(Song(id=song_id, path=path))
     return songs
+
+
+def select_songs(songs: list[Song], ids: list[str] | None = None, count: int | None = None) -> list[Song]:
+    """The subset a run builds (`run.subset`): named ids, else the first `count` by id, else all."""
+    if ids:
+        known = {song.id: song for song in songs}
+        missing = [song_id for song_id in ids if song_id not in known]
+        if missing:
+            raise ValueError(
+                f"run.subset.songs names songs that are not in the audio folder: {', '.join(missing)}"
+            )
+        return [known[song_id] for song_id in dict.fromkeys(ids)]
+    if count is not None:
+        if count < 1:
+            raise ValueError(f"run.subset.count must be at least 1, got {count}")
+        return sorted(songs, key=lambda song: song.id)[:count]
+    return songs

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from songset.config import load_params
 from songset.pipeline import RunOptions
+from songset.songs import Song, discover_songs, select_songs
 
 
 def setup_logging() -> None:
@@ -43,3 +44,10 @@ def guarded(main: Callable[[], int]) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def stage_songs(cfg: DictConfig) -> list[Song]:
+    """The songs this run builds: everything under paths.audio, narrowed by run.subset."""
+    subset = cfg.run.get("subset") or {}
+    songs = discover_songs(Path(cfg.paths.audio))
+    return select_songs(songs, list(subset.get("songs") or []), subset.get("count"))
