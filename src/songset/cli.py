@@ -10,6 +10,7 @@ songset schema -o DIR                            JSON Schema of every file songs
 songset trace SONG... | --check                  lineage of a sidecar; --check: exit 1 per song stale vs dvc.lock
 songset edit SONG                                open data/overrides/SONG.yaml in $EDITOR, validated
 songset export DIR                               the folder ACE-Step 1.5 reads (audio, .json, .lyrics.txt)
+songset doctor [--endpoint-repo DIR] [--requirements FILE] [--url URL]   preflight for served annotation
 """
 
 from __future__ import annotations
@@ -248,6 +249,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from songset.doctor import run_doctor
+
+    findings = run_doctor(
+        Path(args.endpoint_repo) if args.endpoint_repo else None,
+        Path(args.requirements) if args.requirements else None,
+        args.url,
+    )
+    for finding in findings:
+        print(finding.line())
+    return 1 if any(f.status == "FAIL" for f in findings) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="songset", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -320,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copy", action="store_true", help="copy audio instead of hard-linking it")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("doctor", help="preflight for served annotation: exit 1 when something blocks a run")
+    p.add_argument("--endpoint-repo", metavar="DIR", help="the endpoint's model repo (handler.py, configs)")
+    p.add_argument("--requirements", metavar="FILE", help="the endpoint's requirements.txt")
+    p.add_argument("--url", help="endpoint URL (HF handler) or OpenAI-compatible /v1 URL to probe")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fake_openai
 import pytest
 from conftest import PROJECT_ROOT, provenance, song_metadata
+from fake_openai import FakeServer, Reply, ok, rate_limited, refuse
 
 from songset.cleaners.openai_cleaner import OpenAICleaner, public_url
 from songset.cli import main
@@ -25,7 +24,6 @@ from songset.sidecars import SidecarSettings, build_sidecar
 from songset.tokens import count_tokens
 
 KEY = "sk-test-SONGSETcleanerKey4242"
-Reply = Callable[[BaseHTTPRequestHandler], None]
 
 
 def answer(**changes: Any) -> dict[str, Any]:
@@ -50,92 +48,16 @@ def answer(**changes: Any) -> dict[str, Any]:
     return base
 
 
-def completion(content: str | None, refusal: str | None = None) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{time.monotonic_ns()}",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "test-model",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content, "refusal": refusal},
-            }
-        ],
-        "usage": {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200},
-    }
-
-
-def send(
-    handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(data)
-
-
-def ok(content: dict[str, Any] | str) -> Reply:
-    text = content if isinstance(content, str) else json.dumps(content)
-    return lambda h: send(h, 200, completion(text))
-
-
-def refuse(reason: str) -> Reply:
-    return lambda h: send(h, 200, completion(None, refusal=reason))
-
-
-def rate_limited() -> Reply:
-    return lambda h: send(
-        h, 429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after-ms": "10"}
-    )
-
-
 def hang(seconds: float) -> Reply:
-    def reply(handler: BaseHTTPRequestHandler) -> None:
-        time.sleep(seconds)
-        with contextlib.suppress(OSError):  # the client gave up
-            send(handler, 200, completion(json.dumps(answer())))
-
-    return reply
-
-
-class FakeServer:
-    """An OpenAI-compatible endpoint that plays a script of replies and records every request."""
-
-    def __init__(self) -> None:
-        self.script: list[Reply] = []
-        self.requests: list[dict[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-                )
-                reply = server.script.pop(0) if server.script else ok(answer())
-                reply(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    return fake_openai.hang(seconds, ok(answer()))
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    fake = FakeServer()
+    fake = FakeServer(default=ok(answer()))
     yield fake
-    fake.httpd.shutdown()
+    fake.close()
 
 
 def raw_file(directory: Path, song_id: str = "song", duration: float = 95.0) -> Path:
@@ -163,7 +85,11 @@ def cleaner_cfg(server: FakeServer, *overrides: str) -> Any:
 def run(tmp_path: Path, server: FakeServer, *overrides: str, cache: bool = False, songs: int = 1) -> Any:
     raw_dir = tmp_path / "raw"
     raw_dir.mkdir(exist_ok=True)
-    files = [raw_file(raw_dir, f"song{i}") for i in range(songs)]
+    # Written once: a rewritten raw file (new created_at) is new input and would miss the cache.
+    files = [
+        p if (p := raw_dir / f"song{i}.json").is_file() else raw_file(raw_dir, f"song{i}")
+        for i in range(songs)
+    ]
     options = RunOptions(cache_dir=tmp_path / "cache" if cache else None, workers=1)
     return run_clean(files, cleaner_cfg(server, *overrides), tmp_path / "clean", options)
 

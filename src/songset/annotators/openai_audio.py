@@ -1,0 +1,294 @@
+"""`annotator=openai_audio`: an audio LLM behind any OpenAI-compatible server (vLLM, hosted audio models).
+
+Why this shape: served annotation is I/O bound, so one process drives `concurrency` requests from a thread
+pool (the pipeline hands `annotate_batch` groups of `batch_size = concurrency` songs) and spreads them
+round-robin over `base_urls` (data-parallel vLLM replicas or several machines). The official client retries
+429/5xx/timeouts with backoff (`max_retries`); a URL that still fails hands the song to the next URL, and a
+song that fails everywhere is recorded as that song's failure without stopping the rest. The served model
+name (the response's `model`) and the server's version (vLLM's GET /version, else the `server` header) go
+into each song's provenance. The API key is read from the variable named by `api_key_env`, never written.
+
+The base URLs are not part of the cache key on purpose: adding a replica must not re-annotate the dataset;
+the URL that answered each song is recorded in its provenance instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import os
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+from songset.annotators.base import Annotation, Annotator
+from songset.annotators.hf import THINK_SUFFIX
+from songset.backend import BackendIdentity
+from songset.cleaners.openai_cleaner import public_url
+from songset.prompts import load_prompt
+from songset.runner import SongError
+
+OPENAI_AUDIO_VERSION = "1"
+AudioFormat = Literal["input_audio", "audio_url"]
+
+
+def encode_wav(path: Path, sample_rate: int, max_audio_s: float) -> tuple[bytes, float]:
+    """A song as 16-bit mono WAV bytes at `sample_rate`, cut at `max_audio_s`; (bytes, seconds sent).
+
+    Why re-encode: every server decodes WAV, and resampling here fixes what the model hears.
+    """
+    import soundfile as sf
+
+    from songset.audio import load_audio
+
+    audio = load_audio(path, sample_rate)
+    samples = audio.samples[: int(max_audio_s * sample_rate)]
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue(), round(len(samples) / sample_rate, 3)
+
+
+def audio_part(wav: bytes, audio_format: str) -> dict[str, Any]:
+    """The chat content part carrying the audio: OpenAI's `input_audio`, or vLLM's `audio_url` data URL."""
+    data = base64.b64encode(wav).decode("ascii")
+    if audio_format == "input_audio":
+        return {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}
+    if audio_format == "audio_url":
+        return {"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{data}"}}
+    raise ValueError(f"annotator.audio_format must be input_audio or audio_url, not {audio_format!r}")
+
+
+def server_root(base_url: str) -> str:
+    """http://host:8000/v1 -> http://host:8000 (where vLLM serves /version)."""
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
+def _short(text: object) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+class OpenAIAudioAnnotator(Annotator):
+    """Chat completions with the song as an audio content part; one request per song."""
+
+    parallel_processes = False  # one process, `concurrency` threads: the bound holds across the whole run
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        base_urls: list[str] | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        prompt: str = "timestamped_v1",
+        system_prompt: str | None = None,
+        think: bool = False,
+        think_suffix: str = THINK_SUFFIX,
+        audio_format: AudioFormat = "input_audio",
+        audio_first: bool = False,
+        max_tokens: int = 1024,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        top_k: int | None = None,
+        repetition_penalty: float | None = None,
+        seed: int | None = 0,
+        sample_rate: int = 16000,
+        max_audio_s: float = 600.0,
+        concurrency: int = 4,
+        timeout_s: float = 600.0,
+        max_retries: int = 4,
+        model_revision: str | None = None,
+    ) -> None:
+        urls = [str(u) for u in (base_urls or [])] or ([str(base_url)] if base_url else [])
+        self.base_urls: list[str | None] = list(urls) or [None]  # None: api.openai.com
+        self.model = str(model)
+        self.api_key_env = api_key_env
+        self.prompt = load_prompt(prompt, setting="annotator.prompt")
+        self.system_prompt = system_prompt
+        self.think = bool(think)
+        self.think_suffix = think_suffix
+        audio_part(b"", audio_format)  # reject an unknown format at start, not per song
+        self.audio_format = audio_format
+        self.audio_first = bool(audio_first)
+        self.generation: dict[str, Any] = {
+            "max_tokens": int(max_tokens),
+            "temperature": float(temperature),
+            "top_p": float(top_p),
+            "seed": seed,
+        }
+        self.extra_body = {
+            k: v
+            for k, v in {"top_k": top_k, "repetition_penalty": repetition_penalty}.items()
+            if v is not None
+        }  # vLLM sampling parameters outside the OpenAI schema
+        self.sample_rate = int(sample_rate)
+        self.max_audio_s = float(max_audio_s)
+        self.concurrency = max(1, int(concurrency))
+        self.batch_size = self.concurrency
+        self.timeout_s = float(timeout_s)
+        self.max_retries = int(max_retries)
+        self.model_revision = model_revision
+        self._clients: dict[str | None, Any] = {}
+        self._versions: dict[str | None, str | None] = {}
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_clients={}, _versions={}, _lock=None, _turn=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
+
+    # ---- identity -------------------------------------------------------------------------------
+    def text_prompt(self) -> str:
+        """The user text sent with the audio: the prompt file, plus the think suffix (as af3_hf does)."""
+        text = self.prompt.text.strip()
+        return f"{text}\n{self.think_suffix}" if self.think else text
+
+    def identity(self) -> BackendIdentity:
+        settings: dict[str, Any] = {
+            "model": self.model,
+            **self.generation,
+            **self.extra_body,
+            "think": self.think,
+            "think_suffix": self.think_suffix if self.think else None,
+            "system_prompt": self.system_prompt,
+            "audio_format": self.audio_format,
+            "audio_first": self.audio_first,
+            "sample_rate": self.sample_rate,
+            "max_audio_s": self.max_audio_s,
+        }
+        return BackendIdentity(
+            backend="openai_audio",
+            version=OPENAI_AUDIO_VERSION,
+            settings=settings,
+            model_id=self.model,
+            model_revision=self.model_revision,
+            prompt=self.prompt,
+            libraries=("songset", "openai", "numpy", "soundfile"),
+        )
+
+    # ---- transport ------------------------------------------------------------------------------
+    def client(self, base_url: str | None) -> Any:
+        with self._lock:
+            if base_url not in self._clients:
+                import openai
+
+                key = os.environ.get(self.api_key_env)
+                if not key and base_url is None:
+                    raise SongError(f"{self.api_key_env} is not set: the OpenAI API needs a key")
+                self._clients[base_url] = openai.OpenAI(
+                    api_key=key or "not-needed",  # local OpenAI-compatible servers accept any key
+                    base_url=base_url,
+                    timeout=self.timeout_s,
+                    max_retries=self.max_retries,
+                )
+            return self._clients[base_url]
+
+    def server_version(self, base_url: str | None, headers: Any) -> str | None:
+        """vLLM's GET /version once per server; else the response's `server` header; else None."""
+        if base_url not in self._versions:
+            version: str | None = None
+            if base_url is not None:
+                try:
+                    with urllib.request.urlopen(f"{server_root(base_url)}/version", timeout=5.0) as reply:
+                        found = json.loads(reply.read()).get("version")
+                    version = f"vllm {found}" if found else None
+                except (OSError, ValueError, AttributeError):  # no /version: not vLLM
+                    version = None
+            if version is None:
+                version = headers.get("server") or headers.get("x-server-version")
+            self._versions[base_url] = version
+        return self._versions[base_url]
+
+    def messages(self, wav: bytes) -> list[dict[str, Any]]:
+        text = {"type": "text", "text": self.text_prompt()}
+        audio = audio_part(wav, self.audio_format)
+        turns: list[dict[str, Any]] = []
+        if self.system_prompt:
+            turns.append({"role": "system", "content": self.system_prompt})
+        turns.append({"role": "user", "content": [audio, text] if self.audio_first else [text, audio]})
+        return turns
+
+    def _request(self, base_url: str | None, messages: list[dict[str, Any]]) -> tuple[Any, Any]:
+        """One completion (the client retries 429/5xx/timeouts); (completion, response headers)."""
+        import openai
+
+        where = public_url(base_url) or "api.openai.com"
+        try:
+            raw = self.client(base_url).chat.completions.with_raw_response.create(
+                model=self.model,
+                messages=messages,
+                extra_body=self.extra_body or None,
+                **self.generation,
+            )
+            completion = raw.parse()
+        except openai.APITimeoutError as exc:
+            raise SongError(
+                f"{where}: no answer within {self.timeout_s:g} s (after {self.max_retries} retries)"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise SongError(f"{where}: cannot connect ({type(exc).__name__})") from exc
+        except openai.APIStatusError as exc:
+            raise SongError(
+                f"{where}: HTTP {exc.status_code} after {self.max_retries} retries: {_short(exc.message)}"
+            ) from exc
+        except (openai.APIResponseValidationError, ValueError) as exc:
+            raise SongError(f"{where}: the answer is not a chat completion ({_short(exc)})") from exc
+        if isinstance(completion, str) or not getattr(completion, "choices", None):
+            raise SongError(f"{where}: the answer is not a chat completion (no choices)")
+        return completion, raw.headers
+
+    # ---- annotation -----------------------------------------------------------------------------
+    def annotate(self, path: Path) -> Annotation:
+        started = time.perf_counter()
+        wav, sent_s = encode_wav(path, self.sample_rate, self.max_audio_s)
+        messages = self.messages(wav)
+        first = next(self._turn) % len(self.base_urls)
+        order = self.base_urls[first:] + self.base_urls[:first]  # round-robin, then fail over
+        errors: list[str] = []
+        for base_url in order:
+            try:
+                completion, headers = self._request(base_url, messages)
+            except SongError as exc:
+                errors.append(str(exc))
+                continue
+            choice = completion.choices[0]
+            text = (choice.message.content or "").strip()
+            if not text:
+                raise SongError(f"{public_url(base_url) or 'api.openai.com'}: empty answer from {self.model}")
+            usage = completion.usage
+            return Annotation(
+                text=text,
+                summary={"audio_seconds_sent": sent_s},
+                extra_provenance={
+                    "served_model": completion.model,
+                    "server": public_url(base_url) or "api.openai.com",
+                    "server_version": self.server_version(base_url, headers),
+                    "response_id": completion.id,
+                    "finish_reason": choice.finish_reason,
+                    "hit_max_tokens": choice.finish_reason == "length",
+                    "usage": usage.model_dump() if usage is not None else None,
+                    "seconds": round(time.perf_counter() - started, 3),
+                },
+            )
+        raise SongError("; ".join(errors))
+
+    def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
+        """Up to `concurrency` songs in flight; one result or that song's error per path, in order."""
+
+        def one(path: Path) -> Annotation | Exception:
+            try:
+                return self.annotate(path)
+            except Exception as exc:  # one song's failure must not sink the rest
+                return exc
+
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(paths)))) as pool:
+            return list(pool.map(one, paths))

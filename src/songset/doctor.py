@@ -1,0 +1,307 @@
+"""`songset doctor`: a preflight for served annotation that finds, in seconds, the failures that cost hours.
+
+Why: an endpoint that cannot start only says so after a long image build ("Unknown task custom", a
+Transformers without `audioflamingo3`, a processor of another family, pins fighting the toolkit's, a token
+under a name nothing reads). Each check prints PASS, WARN or FAIL with a one-line fix; any FAIL exits 1.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
+
+from songset.annotators.hf_endpoint import SECOND_TOKEN_ENV, WRONG_TOKEN_NAMES
+from songset.annotators.hf_errors import TOKEN_ENV
+
+# model_type -> (first Transformers release that loads it, processor class it needs)
+FAMILIES = {
+    "audioflamingo3": ("5.0", "AudioFlamingo3Processor"),
+    "musicflamingo": ("5.5", "MusicFlamingoProcessor"),
+    "qwen2_audio": ("4.45", "Qwen2AudioProcessor"),
+}
+
+
+@dataclass
+class Finding:
+    status: str  # PASS | WARN | FAIL
+    check: str
+    message: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status:<4}  {self.check}: {self.message}"
+        return f"{text}\n      fix: {self.fix}" if self.fix and self.status != "PASS" else text
+
+
+def check_handler(repo: Path) -> Finding:
+    top = repo / "handler.py"
+    if not top.is_file():
+        nested = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("handler.py"))
+        where = f" (found {', '.join(nested)})" if nested else ""
+        return Finding(
+            "FAIL",
+            "handler",
+            f"{repo} has no top-level handler.py{where}: the endpoint fails with 'Unknown task custom'",
+            "copy serving/af3_transformers/handler.py to the repo root, next to config.json",
+        )
+    try:
+        tree = ast.parse(top.read_text(encoding="utf-8"))
+    except SyntaxError as exc:
+        return Finding("FAIL", "handler", f"handler.py does not parse: {exc}", "fix the syntax error")
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "EndpointHandler":
+            methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+            missing = {"__init__", "__call__"} - methods
+            if missing:
+                return Finding(
+                    "FAIL",
+                    "handler",
+                    f"EndpointHandler lacks {', '.join(sorted(missing))}",
+                    "define __init__(self, path) and __call__(self, data)",
+                )
+            return Finding("PASS", "handler", "top-level handler.py defines EndpointHandler")
+    return Finding(
+        "FAIL",
+        "handler",
+        "handler.py has no class EndpointHandler",
+        "the toolkit imports handler.EndpointHandler",
+    )
+
+
+def _repo_model_type(repo: Path) -> str | None:
+    config = repo / "config.json"
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text(encoding="utf-8")).get("model_type")
+
+
+def check_processor(repo: Path) -> Finding:
+    model_type = _repo_model_type(repo)
+    if model_type is None:
+        return Finding("WARN", "processor", f"{repo} has no config.json with a model_type", "")
+    if model_type not in FAMILIES:
+        return Finding(
+            "FAIL",
+            "processor",
+            f"config.json model_type {model_type!r} is not a Transformers audio family "
+            f"({', '.join(FAMILIES)}); NVIDIA's llava checkpoints (nvidia/audio-flamingo-3) are not",
+            "serve the *-hf repo with serving/af3_transformers, or use serving/af3_llava_think",
+        )
+    expected = FAMILIES[model_type][1]
+    for name in ("processor_config.json", "preprocessor_config.json"):
+        path = repo / name
+        if path.is_file():
+            found = json.loads(path.read_text(encoding="utf-8")).get("processor_class")
+            if found and found != expected:
+                return Finding(
+                    "FAIL",
+                    "processor",
+                    f"{name} names {found} but model_type {model_type} needs {expected}",
+                    f"set processor_class to {expected} (or copy the processor files from the *-hf repo)",
+                )
+            if found:
+                return Finding("PASS", "processor", f"{found} matches model_type {model_type}")
+    return Finding("WARN", "processor", "no processor_class in the repo's processor configs", "")
+
+
+def _read_requirements(path: Path) -> list[Requirement]:
+    reqs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        try:
+            reqs.append(Requirement(line))
+        except InvalidRequirement:
+            continue
+    return reqs
+
+
+def check_transformers(requirements: Path | None, model_type: str | None) -> Finding:
+    model_type = model_type or "audioflamingo3"
+    needed = FAMILIES.get(model_type, FAMILIES["audioflamingo3"])[0]
+    if requirements is not None:
+        req = next((r for r in _read_requirements(requirements) if r.name.lower() == "transformers"), None)
+        if req is None:
+            return Finding(
+                "FAIL",
+                "transformers",
+                f"{requirements.name} does not pin transformers; the image's default may predate {model_type}",
+                f"add transformers>={needed} (songset pins it in constraints.txt)",
+            )
+        versions = [Version(s.version) for s in req.specifier if s.operator in ("==", ">=", "~=", "===")]
+        lowest = min(versions) if versions else None
+        where, found = f"{requirements.name} pins", str(req.specifier)
+        ok = lowest is not None and lowest >= Version(needed)
+    else:
+        try:
+            found = metadata.version("transformers")
+        except metadata.PackageNotFoundError:
+            found = "not installed"
+        where = "installed"
+        ok = found != "not installed" and Version(found) >= Version(needed)
+    if not ok:
+        return Finding(
+            "FAIL",
+            "transformers",
+            f"{where} transformers {found}, which cannot load {model_type!r} (needs >={needed})",
+            f"pin transformers>={needed} (songset's constraints.txt has a tested version)",
+        )
+    return Finding("PASS", "transformers", f"{where} transformers {found}: loads {model_type!r}")
+
+
+def _toolkit_pins() -> dict[str, Version]:
+    """constraints.txt next to conf/ when present, else what is installed here."""
+    from songset.config import conf_dir
+
+    pins: dict[str, Version] = {}
+    constraints = conf_dir().parent / "constraints.txt"
+    if constraints.is_file():
+        for req in _read_requirements(constraints):
+            exact = [s.version for s in req.specifier if s.operator == "=="]
+            if exact:
+                pins[req.name.lower()] = Version(exact[0])
+    return pins
+
+
+def check_pins(requirements: Path) -> list[Finding]:
+    pins = _toolkit_pins()
+    findings = []
+    for req in _read_requirements(requirements):
+        pinned = pins.get(req.name.lower())
+        if pinned is None:
+            try:
+                pinned = Version(metadata.version(req.name))
+            except metadata.PackageNotFoundError:
+                continue
+        if req.specifier and not req.specifier.contains(pinned, prereleases=True):
+            findings.append(
+                Finding(
+                    "FAIL",
+                    "pins",
+                    f"{requirements.name} wants {req} but songset pins {req.name}=={pinned}",
+                    f"pin {req.name}=={pinned.public}, or keep this stack in its own environment "
+                    "(as serving/af3_llava_think does)",
+                )
+            )
+    if not findings:
+        findings.append(Finding("PASS", "pins", f"{requirements.name} agrees with the toolkit's pins"))
+    return findings
+
+
+def check_token() -> Finding:
+    if os.environ.get(TOKEN_ENV):
+        return Finding("PASS", "token", f"{TOKEN_ENV} is set")
+    if os.environ.get(SECOND_TOKEN_ENV):
+        return Finding(
+            "WARN",
+            "token",
+            f"only {SECOND_TOKEN_ENV} is set; it is read after {TOKEN_ENV}",
+            f"export {TOKEN_ENV}=${SECOND_TOKEN_ENV}",
+        )
+    wrong = [name for name in WRONG_TOKEN_NAMES if os.environ.get(name)]
+    if wrong:
+        return Finding(
+            "FAIL",
+            "token",
+            f"{', '.join(wrong)} is set but never read: gated repos and endpoints will answer 401",
+            f"export {TOKEN_ENV}=... (and unset {wrong[0]})",
+        )
+    return Finding(
+        "WARN", "token", f"{TOKEN_ENV} is not set", f"export {TOKEN_ENV}=hf_... for gated repos and endpoints"
+    )
+
+
+def _tiny_wav() -> str:
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(16000, dtype="float32"), 16000, format="WAV", subtype="PCM_16")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def check_url(url: str, timeout_s: float = 60.0) -> Finding:
+    """POST one second of silence with max_new_tokens=1; the answer must carry a 'text'."""
+    from songset.cleaners.openai_cleaner import public_url
+
+    token = os.environ.get(TOKEN_ENV) or os.environ.get(SECOND_TOKEN_ENV)
+    where = public_url(url)
+    if url.rstrip("/").endswith("/v1"):  # an OpenAI-compatible server: list its models
+        request = urllib.request.Request(url.rstrip("/") + "/models")
+        expect = "data"
+    else:
+        body = {
+            "inputs": {"audio": _tiny_wav(), "prompt": "Describe the audio.", "think": False},
+            "parameters": {"max_new_tokens": 1},
+        }
+        request = urllib.request.Request(
+            url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        expect = "text"
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as reply:
+            answer = json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        fix = f"export {TOKEN_ENV} with access to the endpoint" if exc.code in (401, 403) else "see the logs"
+        return Finding("FAIL", "endpoint", f"{where} answered HTTP {exc.code}", fix)
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Finding(
+            "FAIL", "endpoint", f"{where} does not answer ({reason})", "check the URL and that it is running"
+        )
+    except ValueError:
+        return Finding("FAIL", "endpoint", f"{where} answered something that is not JSON", "check the URL")
+    if isinstance(answer, list) and len(answer) == 1:
+        answer = answer[0]
+    if isinstance(answer, dict) and answer.get("error"):
+        return Finding("FAIL", "endpoint", f"{where} answered an error: {answer['error']}", "see the message")
+    if not isinstance(answer, dict) or expect not in answer:
+        got = sorted(answer) if isinstance(answer, dict) else type(answer).__name__
+        return Finding(
+            "FAIL",
+            "endpoint",
+            f"{where} answered without {expect!r} (got {got}): wrong schema",
+            "deploy serving/af3_transformers/handler.py (annotator=hf_endpoint) or point at a /v1 server",
+        )
+    return Finding("PASS", "endpoint", f"{where} answered a tiny request")
+
+
+def run_doctor(endpoint_repo: Path | None, requirements: Path | None, url: str | None) -> list[Finding]:
+    findings: list[Finding] = []
+    model_type = None
+    if endpoint_repo is not None:
+        findings.append(check_handler(endpoint_repo))
+        model_type = _repo_model_type(endpoint_repo)
+        findings.append(check_processor(endpoint_repo))
+        if requirements is None and (endpoint_repo / "requirements.txt").is_file():
+            requirements = endpoint_repo / "requirements.txt"
+        elif requirements is None:
+            findings.append(
+                Finding(
+                    "WARN",
+                    "requirements",
+                    "the repo has no requirements.txt: the image's own transformers is used",
+                    "copy serving/af3_transformers/requirements.txt next to handler.py",
+                )
+            )
+    findings.append(check_transformers(requirements, model_type))
+    if requirements is not None:
+        findings.extend(check_pins(requirements))
+    findings.append(check_token())
+    if url:
+        findings.append(check_url(url))
+    return findings

@@ -1,0 +1,106 @@
+"""`songset doctor` on crafted endpoint repos: each failure the user hit is named with its fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_ROOT
+from fake_openai import FakeServer, send
+
+from songset.cli import main
+
+GOOD_REQS = (PROJECT_ROOT / "serving/af3_transformers/requirements.txt").read_text()
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "hf_token", "HUGGINGFACE_TOKEN", "HF_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_SONGSETdoctorToken77")
+
+
+def repo(
+    tmp_path: Path, processor: str = "AudioFlamingo3Processor", reqs: str = GOOD_REQS, handler: str = ""
+) -> Path:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "audioflamingo3"}))
+    (folder / "processor_config.json").write_text(json.dumps({"processor_class": processor}))
+    (folder / "requirements.txt").write_text(reqs)
+    target = folder / (handler or "handler.py")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "serving/af3_transformers/handler.py", target)
+    return folder
+
+
+def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["doctor", *args])
+    return code, capsys.readouterr().out
+
+
+def test_good_repo_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(capsys, "--endpoint-repo", str(repo(tmp_path)))
+    assert code == 0, out
+    assert "FAIL" not in out and "PASS  handler" in out and "PASS  processor" in out and "PASS  token" in out
+
+
+def test_nested_handler_is_unknown_task_custom(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(capsys, "--endpoint-repo", str(repo(tmp_path, handler="code/handler.py")))
+    assert code == 1 and "Unknown task custom" in out and "code/handler.py" in out and "fix: copy" in out
+
+
+def test_old_transformers_cannot_load_audioflamingo3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = repo(tmp_path, reqs="transformers==4.46.0\ntorch==2.13.0\n")
+    code, out = doctor(capsys, "--endpoint-repo", str(folder))
+    assert code == 1 and "cannot load 'audioflamingo3' (needs >=5.0)" in out
+    assert "wants transformers==4.46.0 but songset pins transformers==5.24.0" in out
+
+
+def test_processor_of_another_family(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(capsys, "--endpoint-repo", str(repo(tmp_path, processor="Qwen2AudioProcessor")))
+    assert (
+        code == 1
+        and "names Qwen2AudioProcessor but model_type audioflamingo3 needs AudioFlamingo3Processor" in out
+    )
+
+
+def test_requirements_conflicting_with_pins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("transformers==5.24.0\ntorch<2.10\nnumpy<2\n")
+    code, out = doctor(capsys, "--requirements", str(reqs))
+    assert code == 1 and "wants torch<2.10" in out and "wants numpy<2" in out and "PASS  transformers" in out
+
+
+def test_token_under_the_wrong_name(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setenv("hf_token", "hf_secretvalue123")
+    code, out = doctor(capsys)
+    assert code == 1 and "hf_token is set but never read" in out and "hf_secretvalue123" not in out
+    monkeypatch.delenv("hf_token")
+    monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_secretvalue123")
+    code, out = doctor(capsys)
+    assert code == 0 and "WARN  token: only HUGGING_FACE_HUB_TOKEN is set" in out
+
+
+def test_endpoint_probe(capsys: pytest.CaptureFixture[str]) -> None:
+    good = FakeServer(default=lambda h: send(h, 200, {"text": "x", "provenance": {}}))
+    wrong = FakeServer(default=lambda h: send(h, 200, [{"generated_text": "x"}]))
+    try:
+        code, out = doctor(capsys, "--url", good.root + "/")
+        assert code == 0 and "PASS  endpoint" in out
+        assert good.requests[0]["auth"] == "Bearer hf_SONGSETdoctorToken77"
+        code, out = doctor(capsys, "--url", wrong.root + "/")
+        assert code == 1 and "wrong schema" in out
+        code, out = doctor(capsys, "--url", "http://127.0.0.1:9/")
+        assert code == 1 and "does not answer" in out
+    finally:
+        good.close()
+        wrong.close()
