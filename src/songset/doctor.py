@@ -234,7 +234,7 @@ def _tiny_wav() -> str:
 
 def check_url(url: str, timeout_s: float = 60.0) -> Finding:
     """POST one second of silence with max_new_tokens=1; the answer must carry a 'text'."""
-    from songset.cleaners.openai_cleaner import public_url
+    from songset.openai_client import public_url
 
     token = os.environ.get(TOKEN_ENV) or os.environ.get(SECOND_TOKEN_ENV)
     where = public_url(url)

@@ -13,10 +13,11 @@ import pytest
 from conftest import PROJECT_ROOT, provenance, song_metadata
 from fake_openai import FakeServer, Reply, ok, rate_limited, refuse
 
-from songset.cleaners.openai_cleaner import OpenAICleaner, public_url
+from songset.cleaners.openai_cleaner import OpenAICleaner
 from songset.cli import main
 from songset.config import compose
 from songset.io import atomic_write_json
+from songset.openai_client import public_url
 from songset.pipeline import RunOptions, run_clean
 from songset.runner import SongJob
 from songset.schemas import CleanAnnotation, RawAnnotation

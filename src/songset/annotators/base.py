@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,21 @@ class Annotator(ABC):
             except Exception as exc:  # one song's failure must not sink the rest of the batch
                 results.append(exc)
         return results
+
+
+def annotate_in_threads(
+    annotate: Callable[[Path], Annotation], paths: list[Path], concurrency: int
+) -> list[Annotation | Exception]:
+    """Network backends: up to `concurrency` songs in flight; one result or that song's error, in order."""
+
+    def one(path: Path) -> Annotation | Exception:
+        try:
+            return annotate(path)
+        except Exception as exc:  # one song's failure must not sink the rest
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(paths)))) as pool:
+        return list(pool.map(one, paths))
 
 
 def annotate_song(job: SongJob, annotator: Annotator) -> RawAnnotation:

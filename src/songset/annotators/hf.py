@@ -130,6 +130,29 @@ class _Chunk:
     samples: np.ndarray
 
 
+def generation_settings(
+    max_new_tokens: int,
+    min_new_tokens: int,
+    do_sample: bool,
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    repetition_penalty: float,
+    num_beams: int,
+) -> dict[str, Any]:
+    """Generation settings by their Transformers names, typed: recorded and sent exactly like this."""
+    return {
+        "max_new_tokens": int(max_new_tokens),
+        "min_new_tokens": int(min_new_tokens),
+        "do_sample": bool(do_sample),
+        "temperature": float(temperature),
+        "top_p": float(top_p),
+        "top_k": int(top_k),
+        "repetition_penalty": float(repetition_penalty),
+        "num_beams": int(num_beams),
+    }
+
+
 class HFAudioAnnotator(Annotator):
     """Shared loading, prompting, chunking and batched generation for Transformers audio LLMs."""
 
@@ -173,16 +196,16 @@ class HFAudioAnnotator(Annotator):
         self.system_prompt = system_prompt
         self.think = bool(think)
         self.think_suffix = think_suffix
-        self.generation: dict[str, Any] = {
-            "max_new_tokens": int(max_new_tokens),
-            "min_new_tokens": int(min_new_tokens),
-            "do_sample": bool(do_sample),
-            "temperature": float(temperature),
-            "top_p": float(top_p),
-            "top_k": int(top_k),
-            "repetition_penalty": float(repetition_penalty),
-            "num_beams": int(num_beams),
-        }
+        self.generation = generation_settings(
+            max_new_tokens,
+            min_new_tokens,
+            do_sample,
+            temperature,
+            top_p,
+            top_k,
+            repetition_penalty,
+            num_beams,
+        )
         self.seed = int(seed)
         self.batch_size = max(1, int(batch_size))
         self.chunk_s = float(chunk_s) if chunk_s else None

@@ -14,16 +14,15 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from songset.annotators.base import Annotation, Annotator
-from songset.annotators.hf import THINK_SUFFIX
+from songset.annotators.base import Annotation, Annotator, annotate_in_threads
+from songset.annotators.hf import THINK_SUFFIX, generation_settings
 from songset.annotators.hf_errors import TOKEN_ENV
 from songset.annotators.openai_audio import encode_wav
 from songset.backend import BackendIdentity
-from songset.cleaners.openai_cleaner import public_url
+from songset.openai_client import public_url
 from songset.prompts import load_prompt
 from songset.runner import SongError
 
@@ -82,16 +81,16 @@ class HFEndpointAnnotator(Annotator):
         self.system_prompt = system_prompt
         self.think = bool(think)
         self.think_suffix = think_suffix
-        self.generation: dict[str, Any] = {
-            "max_new_tokens": int(max_new_tokens),
-            "min_new_tokens": int(min_new_tokens),
-            "do_sample": bool(do_sample),
-            "temperature": float(temperature),
-            "top_p": float(top_p),
-            "top_k": int(top_k),
-            "repetition_penalty": float(repetition_penalty),
-            "num_beams": int(num_beams),
-        }
+        self.generation = generation_settings(
+            max_new_tokens,
+            min_new_tokens,
+            do_sample,
+            temperature,
+            top_p,
+            top_k,
+            repetition_penalty,
+            num_beams,
+        )
         self.seed = int(seed)
         self.sample_rate = int(sample_rate)
         self.max_audio_s = float(max_audio_s)
@@ -231,11 +230,4 @@ class HFEndpointAnnotator(Annotator):
     def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
         """Up to `concurrency` songs in flight; one result or that song's error per path."""
 
-        def one(path: Path) -> Annotation | Exception:
-            try:
-                return self.annotate(path)
-            except Exception as exc:  # one song's failure must not sink the rest
-                return exc
-
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(paths)))) as pool:
-            return list(pool.map(one, paths))
+        return annotate_in_threads(self.annotate, paths, self.concurrency)

@@ -22,14 +22,13 @@ import os
 import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from songset.annotators.base import Annotation, Annotator
+from songset.annotators.base import Annotation, Annotator, annotate_in_threads
 from songset.annotators.hf import THINK_SUFFIX
 from songset.backend import BackendIdentity
-from songset.cleaners.openai_cleaner import public_url
+from songset.openai_client import public_url, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
 
@@ -66,10 +65,6 @@ def audio_part(wav: bytes, audio_format: str) -> dict[str, Any]:
 def server_root(base_url: str) -> str:
     """http://host:8000/v1 -> http://host:8000 (where vLLM serves /version)."""
     return base_url.rstrip("/").removesuffix("/v1")
-
-
-def _short(text: object) -> str:
-    return " ".join(str(text).split())[:300]
 
 
 class OpenAIAudioAnnotator(Annotator):
@@ -230,18 +225,10 @@ class OpenAIAudioAnnotator(Annotator):
                 **self.generation,
             )
             completion = raw.parse()
-        except openai.APITimeoutError as exc:
-            raise SongError(
-                f"{where}: no answer within {self.timeout_s:g} s (after {self.max_retries} retries)"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise SongError(f"{where}: cannot connect ({type(exc).__name__})") from exc
-        except openai.APIStatusError as exc:
-            raise SongError(
-                f"{where}: HTTP {exc.status_code} after {self.max_retries} retries: {_short(exc.message)}"
-            ) from exc
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            raise transport_error(exc, where, self.timeout_s, self.max_retries) from exc
         except (openai.APIResponseValidationError, ValueError) as exc:
-            raise SongError(f"{where}: the answer is not a chat completion ({_short(exc)})") from exc
+            raise SongError(f"{where}: the answer is not a chat completion ({short(exc)})") from exc
         if isinstance(completion, str) or not getattr(completion, "choices", None):
             raise SongError(f"{where}: the answer is not a chat completion (no choices)")
         return completion, raw.headers
@@ -284,11 +271,4 @@ class OpenAIAudioAnnotator(Annotator):
     def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
         """Up to `concurrency` songs in flight; one result or that song's error per path, in order."""
 
-        def one(path: Path) -> Annotation | Exception:
-            try:
-                return self.annotate(path)
-            except Exception as exc:  # one song's failure must not sink the rest
-                return exc
-
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(paths)))) as pool:
-            return list(pool.map(one, paths))
+        return annotate_in_threads(self.annotate, paths, self.concurrency)

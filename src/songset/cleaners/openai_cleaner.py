@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from songset.backend import BackendIdentity
 from songset.cleaners.base import CleanedContent, Cleaner
+from songset.openai_client import public_url, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
 from songset.schemas import (
@@ -65,16 +65,6 @@ class CleanAnswer(BaseModel):
     events: list[AnswerEvent]
     vocal_presence: Literal["vocal", "instrumental", "unknown"]
     vocal_language: str | None = Field(description="ISO 639-1 code of the sung language, or null")
-
-
-def public_url(url: str | None) -> str | None:
-    """A base URL safe to record: user:password@ and query strings are dropped."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class OpenAICleaner(Cleaner):
@@ -195,16 +185,8 @@ class OpenAICleaner(Cleaner):
             ) from exc
         except openai.ContentFilterFinishReasonError as exc:
             raise SongError(f"{self.model} answer was stopped by the content filter") from exc
-        except openai.APITimeoutError as exc:
-            raise SongError(
-                f"{where}: no answer within {self.timeout_s:g} s (after {self.max_retries} retries)"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise SongError(f"{where}: cannot connect ({type(exc).__name__})") from exc
-        except openai.APIStatusError as exc:
-            raise SongError(
-                f"{where}: HTTP {exc.status_code} after {self.max_retries} retries: {_short(exc.message)}"
-            ) from exc
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            raise transport_error(exc, where, self.timeout_s, self.max_retries) from exc
         except (ValidationError, ValueError) as exc:  # the reply was not JSON of the schema
             usage["requests"] += 1
             return None, "", _describe(exc)
@@ -246,9 +228,4 @@ class OpenAICleaner(Cleaner):
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:8])
-    return _short(str(exc))
-
-
-def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text[:300]
+    return short(str(exc))

@@ -1,0 +1,34 @@
+"""What the OpenAI-compatible backends (the LLM cleaner, served annotation) share about the client."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from songset.runner import SongError
+
+
+def public_url(url: str | None) -> str | None:
+    """A base URL safe to record: user:password@ and query strings are dropped."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def short(text: object) -> str:
+    return " ".join(str(text).split())[:300]
+
+
+def transport_error(exc: Exception, where: str, timeout_s: float, max_retries: int) -> SongError:
+    """One line for a request the client gave up on, after its own retries with backoff."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: test it first
+        return SongError(f"{where}: no answer within {timeout_s:g} s (after {max_retries} retries)")
+    if isinstance(exc, openai.APIConnectionError):
+        return SongError(f"{where}: cannot connect ({type(exc).__name__})")
+    if isinstance(exc, openai.APIStatusError):
+        return SongError(f"{where}: HTTP {exc.status_code} after {max_retries} retries: {short(exc.message)}")
+    return SongError(f"{where}: {type(exc).__name__}: {short(exc)}")
