@@ -6,13 +6,20 @@ BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/songset/numba
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install warm demo test lint params schemas clean-outputs
+.PHONY: install install-hf warm demo test lint params schemas clean-outputs
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+# The in-process audio LLMs (Transformers, peft, torch==2.13.0): the tests need them, the offline demo does not.
+install-hf: $(VENV)/.installed-hf
+
+$(VENV)/.installed-hf: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf]"
 	touch $@
 
@@ -23,7 +30,7 @@ demo: warm
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo "open reports/quality.html first; sidecars: data/sidecars/; validation: reports/validation.json"
 
-test: warm
+test: warm install-hf
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
