@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from songset.io import sha256_file
 from songset.lineage import lineage_stamp
 from songset.pipeline import finish_stage, load_attributions, run_sidecars
 from songset.stage_main import guarded, run_options, stage_config
@@ -20,7 +19,6 @@ def main() -> int:
         Path(paths.sidecars),
         run_options(cfg),
         attributions=load_attributions(Path(paths.audio)),
-        params_sha256=sha256_file(Path("params.yaml")),
         lineage=lineage_stamp(Path("."), Path("params.yaml")),
     )
     finish_stage(result, Path(paths.reports))

@@ -51,7 +51,7 @@ def project(tmp_path: Path) -> Path:
         data / "sidecars",
         RunOptions(cache_dir=None),
         attributions={"beta.wav": "Beta by Someone, CC BY 4.0"},
-        params_sha256="c" * 64,
+        lineage={"params_sha256": "c" * 64},
     )
     (tmp_path / "NOTICE").write_text("songset\n=======\nproject notice\n")
     return tmp_path

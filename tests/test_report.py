@@ -17,7 +17,6 @@ from songset.report import (
     load_annotations,
     load_durations,
     load_sidecars,
-    load_stage_summaries,
     load_texts,
     near_duplicate_pairs,
     normalise,
@@ -481,10 +480,17 @@ def test_failure_reasons_group_across_files() -> None:
 def test_load_helpers(tmp_path: Path) -> None:
     (tmp_path / "s1.json").write_text(json.dumps({"id": "s1", "text": "x", "duration": 93.5}))
     (tmp_path / "s2.json").write_text(json.dumps(sidecar(duration=61.0)))
-    (tmp_path / "annotate.json").write_text(json.dumps({"stage": "annotate", "songs": 1, "failed": []}))
     assert load_durations(tmp_path) == {"s1": 93.5, "s2": 61.0}
     assert list(load_sidecars(tmp_path)) == ["s2"]
-    assert [s["stage"] for s in load_stage_summaries(tmp_path)] == ["annotate"]
+
+
+def test_stage_summaries_are_read_with_the_pipeline_loader(tmp_path: Path) -> None:
+    from songset.pipeline import load_stage_summaries
+
+    summary = {"stage": "annotate", "songs": 1, "computed": [], "cached": [], "failed": []}
+    summary |= {"wall_time_s": 0.1, "settings_sha256": ""}
+    (tmp_path / "annotate.json").write_text(json.dumps(summary))
+    assert [s.stage for s in load_stage_summaries(tmp_path)] == ["annotate"]
 
 
 # ---- planted problems among many varied texts --------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from songset.provenance import DEFAULT_LIBRARIES
 from songset.schemas import PromptInfo
 
 
@@ -20,7 +21,7 @@ class BackendIdentity:
     adapter: str | None = None
     adapter_revision: str | None = None
     prompt: PromptInfo | None = None
-    libraries: tuple[str, ...] = ("songset", "numpy", "librosa", "soundfile", "pydantic")
+    libraries: tuple[str, ...] = DEFAULT_LIBRARIES
 
     def key_parts(self) -> dict[str, Any]:
         return {

@@ -196,7 +196,6 @@ def run_sidecars(
     options: RunOptions,
     *,
     attributions: dict[str, str] | None = None,
-    params_sha256: str = "",
     lineage: dict[str, Any] | None = None,
 ) -> StageResult[Any]:
     """Build every sidecar; `lineage` (git revision, dirty flag, params hash) is stamped at write time.
@@ -274,14 +273,13 @@ def run_sidecars(
         settings_sha256=sha256_json(settings.model_dump()),
         pre_failed=failed,
     )
-    write_manifest(out_dir, result.outputs, params_sha256, lineage=lineage)
+    write_manifest(out_dir, result.outputs, lineage=lineage)
     return result
 
 
 def write_manifest(
     out_dir: Path,
     sidecars: dict[str, Sidecar],
-    params_sha256: str,
     *,
     lineage: dict[str, Any] | None = None,
 ) -> DatasetManifest:
@@ -300,7 +298,7 @@ def write_manifest(
     lineage = lineage or {}
     manifest = DatasetManifest(
         songs=len(entries),
-        params_sha256=params_sha256,
+        params_sha256=lineage.get("params_sha256") or "",
         git_revision=lineage.get("git_revision"),
         git_dirty=lineage.get("git_dirty"),
         entries=entries,
@@ -351,7 +349,7 @@ def write_quality_report(
     durations = {
         key: durations[sid] for key in texts if (sid := quality.song_of_key(key, records)) in durations
     }
-    summaries = quality.load_stage_summaries(stages_dir) if stages_dir and stages_dir.is_dir() else []
+    summaries = [s.model_dump() for s in load_stage_summaries(stages_dir)] if stages_dir else []
     report = quality.build_report(
         texts,
         settings=settings,

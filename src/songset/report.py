@@ -1158,11 +1158,6 @@ def load_sidecars(directory: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def load_stage_summaries(directory: Path) -> list[dict[str, Any]]:
-    """Every `reports/stages/<stage>.json`."""
-    return [data for _, data in _json_objects(directory) if "stage" in data and "failed" in data]
-
-
 # ---- annotator stacks --------------------------------------------------------------------------------------
 
 
