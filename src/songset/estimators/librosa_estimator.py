@@ -21,7 +21,7 @@ from songset.estimators.base import Estimates, Estimator
 from songset.estimators.keys import PROFILES, key_correlations, key_index_name
 from songset.schemas import BPM_MAX, BPM_MIN
 
-BACKEND_VERSION = "2"  # 2: details name the meter source (measured vs default)
+BACKEND_VERSION = "3"  # 2: details name the meter source; 3: metrical-level choice, new prior
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -33,6 +33,11 @@ RELATIVES = {"x2": 2.0, "x1/2": 0.5, "x3/2": 1.5, "x2/3": 2 / 3, "x3": 3.0, "x1/
 CHROMA_OCTAVES = 7
 CHROMA_BINS_PER_OCTAVE = 36
 BASS_MAX_HZ = 200.0
+LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
+PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
+LEVEL_WEIGHT = 2.0  # see `metrical_level_evidence`
+UNEVEN_PULSES = 0.85  # pulse ratio below which a level's pulses alternate strong/weak (a subdivision)
+THIRD_PARTIAL_WEIGHT = 0.5  # see `suppress_third_partials`
 
 
 # ---- features ----------------------------------------------------------------------------------------------
@@ -47,10 +52,11 @@ class Features:
     duration: float
     onset_envelope: np.ndarray  # (frames,) spectral flux over all bands
     bass_onset_envelope: np.ndarray  # (frames,) flux below ~200 Hz: kick and bass mark downbeats
+    level_onset_envelope: np.ndarray  # (frames,) flux below LEVEL_MAX_HZ: which pulse level is the beat
     tempogram: np.ndarray  # (TEMPOGRAM_WIN, frames) local autocorrelation, unnormalised
     autocorrelation: np.ndarray  # (TEMPOGRAM_WIN,) global, corrected for the window's taper, lag 0 = 1
     chroma_hop_length: int
-    chroma: np.ndarray  # (12, chroma frames), harmonic part only, tuning-corrected, linear magnitude
+    chroma: np.ndarray  # (12, chroma frames): harmonic part, 3rd partials removed, tuning-corrected, linear
     tuning: float  # deviation from A440 in semitones (-0.5..0.5)
 
     @property
@@ -75,6 +81,8 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
     mel_hz = librosa.mel_frequencies(n_mels=128, fmax=sr / 2)
     n_bass = max(2, int(np.searchsorted(mel_hz, BASS_MAX_HZ)))
     bass = librosa.onset.onset_strength(S=mel_db[:n_bass], sr=sr, hop_length=hop_length)
+    n_level = max(n_bass, int(np.searchsorted(mel_hz, LEVEL_MAX_HZ)))
+    level = librosa.onset.onset_strength(S=mel_db[:n_level], sr=sr, hop_length=hop_length)
 
     # A plain autocorrelation of a positive envelope sits on a sloping baseline; remove the local
     # mean first so peaks mean periodicity, then undo the Hann window's taper so long lags count.
@@ -101,7 +109,7 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
             tuning=tuning,
         )
     )
-    harmonic = harmonic_part(cqt)
+    harmonic = suppress_third_partials(harmonic_part(cqt), CHROMA_BINS_PER_OCTAVE)
     chroma = librosa.feature.chroma_cqt(
         C=harmonic, n_octaves=CHROMA_OCTAVES, bins_per_octave=CHROMA_BINS_PER_OCTAVE, norm=None
     )
@@ -111,6 +119,7 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
         duration=len(y) / sr,
         onset_envelope=onset.astype(np.float64),
         bass_onset_envelope=bass.astype(np.float64),
+        level_onset_envelope=level.astype(np.float64),
         tempogram=tempogram,
         autocorrelation=ac,
         chroma_hop_length=c_hop,
@@ -139,6 +148,21 @@ def harmonic_part(spec: np.ndarray, time_kernel: int = 9, freq_kernel: int = 31)
     return spec * mask
 
 
+def suppress_third_partials(
+    spec: np.ndarray, bins_per_octave: int, weight: float = THIRD_PARTIAL_WEIGHT
+) -> np.ndarray:
+    """Take from each CQT bin `weight` x the bin an octave and a fifth below (whose 3rd partial it is).
+
+    Every harmonic tone puts energy on the fifth above its root (the 3rd partial), so a plain chroma
+    leans towards the dominant and profiles then read a major key a fifth too high. Octave partials
+    need no correction: they land on the same pitch class.
+    """
+    shift = round(bins_per_octave * math.log2(3))
+    out = spec.copy()
+    out[shift:] -= weight * spec[:-shift]
+    return np.maximum(out, 0.0)
+
+
 # ---- tempo -------------------------------------------------------------------------------------------------
 
 
@@ -150,13 +174,25 @@ class TempoCandidate:
 
 
 @dataclass(frozen=True)
+class LevelCandidate:
+    """One metrical level (the pulse family's T/2, T or 2T) weighed as the beat."""
+
+    bpm: float
+    support: float  # comb support at this period, as in TempoCandidate
+    offbeat_ratio: float  # onsets halfway between this level's beats / onsets on them
+    pulse_ratio: float  # offbeat_ratio of the level half as fast: ~1 when every pulse here is a real beat
+    score: float  # log score: prior + level evidence + support (`choose_metrical_level`)
+
+
+@dataclass(frozen=True)
 class TempoEstimate:
     bpm: float | None  # rounded to 0.1
     confidence: float
     runner_up_bpm: float | None
-    candidates: tuple[TempoCandidate, ...] = ()  # best first
+    candidates: tuple[TempoCandidate, ...] = ()  # periodicity peaks, best first
     relatives: dict[str, float] = field(default_factory=dict)  # support at x2, x1/2, x3/2 ... of the winner
     stability: float = 0.0  # share of local (~9 s) windows whose own best tempo agrees with the winner
+    levels: tuple[LevelCandidate, ...] = ()  # the metrical levels weighed, best first
 
 
 def tempo_prior(bpm: np.ndarray, centre_bpm: float, width_octaves: float) -> np.ndarray:
@@ -204,17 +240,79 @@ def _near(a: float, b: float, tol: float = 0.04) -> bool:
     return abs(a - b) <= tol * b
 
 
+def offbeat_ratio(features: Features, bpm: float) -> float:
+    """Median onset strength halfway between beats tracked at `bpm`, over that on the beats.
+
+    Uses onsets below LEVEL_MAX_HZ: hi-hats on the offbeats (common in dance music) would otherwise
+    make eighth notes look like beats. Medians, so a fill or a break does not move it.
+    """
+    envelope = features.level_onset_envelope
+    beats = track_beats(features, bpm, envelope, tightness=400.0)  # hold this level, do not drift off it
+    if len(beats) < 4 or not envelope.any():
+        return 1.0  # no usable grid: no evidence either way
+    half_width = max(1, round(60.0 * features.frame_rate / bpm / 8))
+    area = ndimage.uniform_filter1d(envelope, 2 * half_width + 1, mode="nearest")
+    on = float(np.median(area[beats[:-1]]))
+    mids = np.round((beats[:-1] + beats[1:]) / 2).astype(int)
+    return float(np.median(area[mids]) / on) if on > 0 else 1.0
+
+
+def metrical_level_evidence(pulse_ratio: float, offbeat_ratio: float) -> float:
+    """High for the level whose every pulse carries a strong onset while halfway points are weaker.
+
+    At the beat, the level half as fast has "offbeats" that are beats too (ratio ~1: backbeat, bass
+    notes), while this level's own offbeats hold only lighter subdivisions. Twice the beat fails the
+    first test (its pulses alternate strong and weak, a penalty below UNEVEN_PULSES), half the beat
+    the second. Ratios above 1 count as 1: "as strong" is all either test asks.
+    """
+    uneven = max(0.0, UNEVEN_PULSES - pulse_ratio)
+    return min(pulse_ratio, 1.0) - min(offbeat_ratio, 1.0) - 2.0 * uneven
+
+
+def choose_metrical_level(
+    features: Features, period_bpm: float, prior_bpm: float, prior_octaves: float
+) -> tuple[LevelCandidate, ...]:
+    """Weigh T/2, T and 2T of the found pulse as the beat; best first."""
+    fr = features.frame_rate
+    ratios: dict[float, float] = {}
+
+    def ratio(bpm: float) -> float:
+        key = round(bpm, 3)
+        if key not in ratios:
+            ratios[key] = offbeat_ratio(features, bpm)
+        return ratios[key]
+
+    levels = []
+    for bpm in (period_bpm / 2, period_bpm, period_bpm * 2):
+        if not BPM_MIN <= bpm <= BPM_MAX:
+            continue
+        support = float(comb_support(features.autocorrelation, _lag_frames(bpm, fr)))
+        off, pulse = ratio(bpm), ratio(bpm / 2)
+        log_prior = math.log(float(tempo_prior(np.array(bpm), prior_bpm, prior_octaves)))
+        score = (
+            log_prior
+            + LEVEL_WEIGHT * metrical_level_evidence(pulse, off)
+            + SUPPORT_WEIGHT * max(support, 0.0)
+        )
+        levels.append(LevelCandidate(bpm, support, off, pulse, score))
+    return tuple(sorted(levels, key=lambda c: -c.score))
+
+
 def estimate_tempo(
-    features: Features, prior_bpm: float = 110.0, prior_octaves: float = 1.0, n_candidates: int = 5
+    features: Features, prior_bpm: float = 100.0, prior_octaves: float = 0.6, n_candidates: int = 5
 ) -> TempoEstimate:
-    """Tempo as the best-supported beat period, weighed by a prior, with octave relatives reported."""
+    """Tempo in two steps: the best-supported pulse period, then which of its octaves is the beat.
+
+    Periodicity alone cannot tell a beat from its half or double (all three repeat); the second step
+    weighs the three levels by how onsets fall on and between their beats, and by the prior.
+    """
     ac = features.autocorrelation
     if not np.any(ac[1:]):
         return TempoEstimate(bpm=None, confidence=0.0, runner_up_bpm=None)
     fr = features.frame_rate
     grid = BPM_MIN * 2.0 ** np.arange(0.0, math.log2(BPM_MAX / BPM_MIN) + 1e-9, BPM_GRID_STEP)
     support = comb_support(ac, _lag_frames(grid, fr))
-    prior = tempo_prior(grid, prior_bpm, prior_octaves)
+    prior = tempo_prior(grid, prior_bpm, max(prior_octaves, PERIOD_PRIOR_OCTAVES))
     score = tempo_score(support, prior)
     peaks = _local_peaks(score)
     if peaks.size == 0 or support[peaks[0]] <= 0:
@@ -222,13 +320,22 @@ def estimate_tempo(
     score = score / score[peaks[0]]
 
     best = int(peaks[0])
-    bpm = _refine_peak(grid, score, best)
+    period = _refine_peak(grid, score, best)
     candidates = tuple(
         TempoCandidate(bpm=round(float(grid[i]), 1), support=float(support[i]), score=float(score[i]))
         for i in peaks[:n_candidates]
     )
-    runner = next((i for i in peaks[1:] if not _near(float(grid[i]), bpm)), None)
-    runner_bpm = round(float(grid[runner]), 1) if runner is not None else None
+    levels = choose_metrical_level(features, period, prior_bpm, prior_octaves)
+    bpm = levels[0].bpm
+    # the best periodicity peak outside the chosen pulse family (x3/2, x4/3: another reading)
+    family = [period / 2, period, period * 2]
+    other = next((i for i in peaks[1:] if not any(_near(float(grid[i]), f) for f in family)), None)
+    period_ambiguity = float(score[other]) if other is not None else 0.0
+    level_ambiguity = math.exp(levels[1].score - levels[0].score) if len(levels) > 1 else 0.0
+    if len(levels) > 1 and level_ambiguity >= period_ambiguity:
+        runner_bpm: float | None = round(levels[1].bpm, 1)
+    else:
+        runner_bpm = round(float(grid[other]), 1) if other is not None else None
     relatives = {}
     for name, ratio in RELATIVES.items():
         target = bpm * ratio
@@ -236,9 +343,9 @@ def estimate_tempo(
             window = np.abs(np.log2(grid / target)) <= 0.03  # +-2 %
             relatives[name] = float(support[window].max())
 
-    stability = _tempo_stability(features, bpm, grid, prior)
-    strength = float(np.clip((support[best] - 0.05) / 0.4, 0.0, 1.0))
-    ambiguity = float(score[runner] / score[best]) if runner is not None else 0.0
+    stability = _tempo_stability(features, period, grid, prior)
+    strength = float(np.clip((levels[0].support - 0.05) / 0.4, 0.0, 1.0))
+    ambiguity = max(period_ambiguity, level_ambiguity)
     confidence = strength * stability * (1.0 - 0.5 * ambiguity**2)
     return TempoEstimate(
         bpm=round(bpm, 1),
@@ -247,6 +354,7 @@ def estimate_tempo(
         candidates=candidates,
         relatives=relatives,
         stability=stability,
+        levels=levels,
     )
 
 
@@ -293,8 +401,8 @@ class KeyEstimate:
 
 
 def song_chroma(features: Features) -> np.ndarray:
-    """Whole-song pitch-class profile; the square root keeps a loud bass note from outvoting the chords."""
-    return np.sqrt(np.maximum(features.chroma, 0.0)).sum(axis=1)
+    """Whole-song pitch-class profile (magnitude summed over time, after the 3rd partials are removed)."""
+    return np.maximum(features.chroma, 0.0).sum(axis=1)
 
 
 def estimate_key(features: Features, profile: str = "krumhansl") -> KeyEstimate:
@@ -335,15 +443,18 @@ class MeterEstimate:
     is_default: bool = False
 
 
-def track_beats(features: Features, bpm: float) -> np.ndarray:
+def track_beats(
+    features: Features, bpm: float, envelope: np.ndarray | None = None, tightness: float = 100.0
+) -> np.ndarray:
     """Beat frames following the estimated tempo (dynamic programming, librosa)."""
     import librosa
 
     _, beats = librosa.beat.beat_track(
-        onset_envelope=features.onset_envelope,
+        onset_envelope=features.onset_envelope if envelope is None else envelope,
         sr=features.sample_rate,
         hop_length=features.hop_length,
         bpm=bpm,
+        tightness=tightness,
         units="frames",
     )
     return np.asarray(beats, dtype=int)
@@ -486,8 +597,8 @@ class LibrosaEstimator(Estimator):
         self,
         sample_rate: int = 22050,
         hop_length: int = 512,
-        tempo_prior_bpm: float = 110.0,
-        tempo_prior_octaves: float = 1.0,
+        tempo_prior_bpm: float = 100.0,
+        tempo_prior_octaves: float = 0.6,
         key_profile: str = "krumhansl",
     ) -> None:
         if key_profile not in PROFILES:
