@@ -3,8 +3,8 @@
     python bench/estimate.py [--data ../shared/data/acestep-generated] [--synthetic N] [--cc DIR]
 
 Data sets: the labelled ACE-Step set (prompt bpm is reliable, prompt key is a weak label), synthetic
-songs rendered here at known tempo/key/meter (bench/synth.py), and the CC recordings (informal: only a
-few keys are known). Baseline = `librosa.beat.beat_track` tempo + Krumhansl profile on mean `chroma_cqt`.
+songs rendered here at known tempo/key/meter in three arrangements (backbeat drums, four-on-the-floor,
+drumless arpeggios; bench/synth.py), and the CC recordings (informal: only a few keys are known). Baseline = `librosa.beat.beat_track` tempo + Krumhansl profile on mean `chroma_cqt`.
 Speed is seconds per minute of audio on one core, decoding included (decoded once, charged to both).
 This is a script that prints a table, not a test.
 """

@@ -1,8 +1,11 @@
 """Synthetic songs with known tempo, key and meter for `bench/estimate.py`.
 
 Each song is a chord progression (triads plus a bass line, additive synthesis with decaying partials)
-over a synthesized drum kit (pitch-swept sine kick, noise+tone snare, high-passed noise hi-hat) in
-3/4 or 4/4. Everything is drawn from one seeded generator, so a given (n, seed) renders the same audio.
+in 3/4 or 4/4, in one of three arrangements, so the estimator is not tuned to one drum pattern:
+- "backbeat": kick on 1 (and 3), snare on the other beats, hi-hats on eighths (rock, pop);
+- "four_on_floor": kick on every beat, clap on 2 and 4, open hi-hat on the offbeats (dance music);
+- "arpeggio": no drums; the chord broken into eighth notes, the beat marked only by the bass and accents.
+Everything is drawn from one seeded generator, so a given (n, seed) renders the same audio.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ MINOR_PROGRESSIONS = [
     [(0, "min"), (5, "min"), (0, "min"), (7, "maj")],  # i iv i V
 ]
 QUALITY = {"maj": (0, 4, 7), "min": (0, 3, 7)}
+STYLES = ("backbeat", "four_on_floor", "arpeggio")
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 
 
@@ -37,6 +41,7 @@ class SynthSong:
     tonic: int  # pitch class, C = 0
     mode: str  # "major" | "minor"
     meter: int  # beats per bar
+    style: str  # see STYLES
     samples: np.ndarray  # mono float32 at SR
 
 
@@ -84,8 +89,20 @@ def _place(track: np.ndarray, sound: np.ndarray, at_s: float, gain: float) -> No
         track[i : i + n] += gain * sound[:n]
 
 
+def _open_hat(rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.18 * SR)) / SR
+    noise = np.diff(rng.standard_normal(len(t)), prepend=0.0)
+    return noise * np.exp(-t * 18)
+
+
 def render(
-    bpm: float, tonic: int, mode: str, meter: int, seconds: float, rng: np.random.Generator
+    bpm: float,
+    tonic: int,
+    mode: str,
+    meter: int,
+    seconds: float,
+    rng: np.random.Generator,
+    style: str = "backbeat",
 ) -> np.ndarray:
     beat = 60.0 / bpm
     bar = meter * beat
@@ -115,14 +132,27 @@ def render(
             t0 + (meter - 1) * beat,
             0.35,
         )
-        # a melody note per beat from the chord / scale
         scale = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 11)
+        if style == "arpeggio":
+            # the chord broken into eighths, louder on the beat
+            for i in range(2 * meter):
+                note = chord[i % 3] + 12 * (1 + (i // 3) % 2)
+                gain = 0.22 if i % 2 == 0 else 0.12
+                _place(harmony, _tone(_hz(note), 0.45 * beat, rng, decay=4.0), t0 + i * beat / 2, gain)
+            continue
+        # a melody note per beat from the chord / scale
         for i in range(meter):
             pc = chord[i % 3] + 12 if i % 2 == 0 else base + 12 + scale[int(rng.integers(7))]
             _place(harmony, _tone(_hz(pc), 0.8 * beat, rng, decay=2.5), t0 + i * beat, 0.18)
         # drums
         for i in range(meter):
             t = t0 + i * beat
+            if style == "four_on_floor":
+                _place(drums, _kick(), t, 1.0)
+                if i % 2 == 1:
+                    _place(drums, _snare(rng), t, 0.45)
+                _place(drums, _open_hat(rng), t + beat / 2, 0.2)
+                continue
             if i == 0:
                 _place(drums, _kick(), t, 1.0)
             elif meter == 4 and i == 2:
@@ -137,8 +167,11 @@ def render(
     return (0.8 * mix / max(float(np.max(np.abs(mix))), 1e-9)).astype(np.float32)
 
 
-def synthetic_songs(n: int, seed: int = 0, seconds: float = 30.0) -> list[SynthSong]:
-    """`n` songs; keys cycle through all 24 (so n >= 24 covers every key), tempos spread over 60-180 bpm."""
+def synthetic_songs(
+    n: int, seed: int = 0, seconds: float = 30.0, styles: tuple[str, ...] = STYLES
+) -> list[SynthSong]:
+    """`n` songs; keys cycle through all 24 (so n >= 24 covers every key), tempos spread over 60-180 bpm,
+    every third song in 3/4, arrangements taken in turn from `styles`."""
     rng = np.random.default_rng(seed)
     keys = [(pc, mode) for mode in ("major", "minor") for pc in range(12)]
     order = rng.permutation(len(keys))
@@ -149,8 +182,10 @@ def synthetic_songs(n: int, seed: int = 0, seconds: float = 30.0) -> list[SynthS
     for i in range(n):
         tonic, mode = keys[order[i % 24]]
         meter = 3 if i % 3 == 2 else 4
+        style = styles[(i // 3) % len(styles)]
         bpm = float(tempos[i])
-        samples = render(bpm, tonic, mode, meter, seconds, rng)
-        name = f"synth{i:02d}_{PITCH_NAMES[tonic]}{'m' if mode == 'minor' else ''}_{meter}-4_{bpm:g}"
-        songs.append(SynthSong(name=name, bpm=bpm, tonic=tonic, mode=mode, meter=meter, samples=samples))
+        samples = render(bpm, tonic, mode, meter, seconds, rng, style)
+        key = f"{PITCH_NAMES[tonic]}{'m' if mode == 'minor' else ''}"
+        name = f"synth{i:02d}_{key}_{meter}-4_{bpm:g}_{style}"
+        songs.append(SynthSong(name, bpm, tonic, mode, meter, style, samples))
     return songs

@@ -11,6 +11,9 @@ import soundfile as sf
 from songset.runner import SongError
 from songset.schemas import DURATION_MAX_S, DURATION_MIN_S
 
+# Decoded with FFmpeg (PyAV): libsndfile cannot read AAC/M4A/WebM, and decodes Opus at half the speed.
+FFMPEG_SUFFIXES = frozenset({".opus", ".m4a", ".aac", ".webm"})
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -40,6 +43,8 @@ def read_info(path: Path) -> AudioInfo:
         raise SongError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise SongError(f"{path}: file is empty (0 bytes)")
+    if path.suffix.lower() in FFMPEG_SUFFIXES:
+        return _ffmpeg_info(path)
     try:
         info = sf.info(str(path))
     except Exception as exc:
@@ -67,13 +72,19 @@ def load_audio(path: Path, sample_rate: int = 22050, *, check: bool = True) -> A
     if check:
         check_duration(path, info.duration)
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        if path.suffix.lower() in FFMPEG_SUFFIXES:
+            data, sr = _ffmpeg_read(path)
+        else:
+            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except SongError:
+        raise
     except Exception as exc:
         raise SongError(f"{path}: decoding failed ({_short(exc)})") from exc
     if data.size == 0:
         raise SongError(f"{path}: decoded to no samples (truncated file?)")
     warnings = _quality_warnings(path, data, info)
-    mono = data.mean(axis=1)
+    # a matrix-vector product: numpy's mean over a 2-wide axis is ~10x slower on long files
+    mono = data @ np.full(data.shape[1], 1.0 / data.shape[1], dtype=np.float32)
     bad = ~np.isfinite(mono)
     if bad.all():
         raise SongError(f"{path}: every sample is NaN or infinite")
@@ -98,10 +109,52 @@ def load_audio(path: Path, sample_rate: int = 22050, *, check: bool = True) -> A
     )
 
 
+def _ffmpeg_info(path: Path) -> AudioInfo:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise SongError(f"{path}: no audio stream in the file")
+            stream = container.streams.audio[0]
+            rate = int(stream.codec_context.sample_rate or 0)
+            channels = int(stream.codec_context.channels or 0)
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = (container.duration or 0) / 1_000_000  # av.time_base units
+            fmt = f"{container.format.name}/{stream.codec_context.name}"
+    except SongError:
+        raise
+    except Exception as exc:
+        raise SongError(f"{path}: not a readable audio file ({_short(exc)})") from exc
+    if rate <= 0 or duration <= 0:
+        raise SongError(f"{path}: header reports no audio (duration={duration:.2f} s, rate={rate})")
+    return AudioInfo(duration=duration, sample_rate=rate, channels=channels, format=fmt)
+
+
+def _ffmpeg_read(path: Path) -> tuple[np.ndarray, int]:
+    """All frames of the first audio stream as (samples, channels) float32, at the stream's rate."""
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise SongError(f"{path}: no audio stream in the file")
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate)
+        # planar float32 whatever the codec emits (s16, flt, fltp ...), same rate and layout
+        to_float = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=rate)
+        chunks = [out.to_ndarray() for frame in container.decode(stream) for out in to_float.resample(frame)]
+        chunks += [out.to_ndarray() for out in to_float.resample(None)]
+    if not chunks:
+        return np.zeros((0, 1), dtype=np.float32), rate
+    return np.concatenate(chunks, axis=1).T, rate
+
+
 def _quality_warnings(path: Path, data: np.ndarray, info: AudioInfo) -> list[str]:
     warnings = []
-    finite = np.abs(data[np.isfinite(data)])
-    clipped = float(np.mean(finite >= 0.999)) if finite.size else 0.0
+    with np.errstate(invalid="ignore"):
+        clipped = np.count_nonzero(np.abs(data) >= 0.999) / data.size  # NaN compares False
     if clipped > 0.001:
         warnings.append(f"{path}: {clipped:.1%} of samples are clipped (at full scale)")
     if info.sample_rate < 16000:

@@ -35,8 +35,7 @@ CHROMA_BINS_PER_OCTAVE = 36
 BASS_MAX_HZ = 200.0
 LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
 PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
-LEVEL_WEIGHT = 2.0  # see `metrical_level_evidence`
-UNEVEN_PULSES = 0.85  # pulse ratio below which a level's pulses alternate strong/weak (a subdivision)
+LEVEL_WEIGHT = 0.5  # log-score weight of `metrical_level_evidence` against the prior and support
 THIRD_PARTIAL_WEIGHT = 0.5  # see `suppress_third_partials`
 
 
@@ -81,8 +80,12 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
     mel_hz = librosa.mel_frequencies(n_mels=128, fmax=sr / 2)
     n_bass = max(2, int(np.searchsorted(mel_hz, BASS_MAX_HZ)))
     bass = librosa.onset.onset_strength(S=mel_db[:n_bass], sr=sr, hop_length=hop_length)
+    # Beat-level evidence compares onset sizes, so it needs a gentler compression than dB (in which
+    # any onset out of a quiet moment looks as big as a downbeat): log(1 + 100 x power / song peak).
     n_level = max(n_bass, int(np.searchsorted(mel_hz, LEVEL_MAX_HZ)))
-    level = librosa.onset.onset_strength(S=mel_db[:n_level], sr=sr, hop_length=hop_length)
+    mel_power = librosa.db_to_power(mel_db[:n_level])
+    level_spec = np.log1p(100.0 * mel_power / max(float(mel_power.max()), 1e-20))
+    level = librosa.onset.onset_strength(S=level_spec, sr=sr, hop_length=hop_length)
 
     # A plain autocorrelation of a positive envelope sits on a sloping baseline; remove the local
     # mean first so peaks mean periodicity, then undo the Hann window's taper so long lags count.
@@ -134,7 +137,7 @@ def _hann_taper(n: int) -> np.ndarray:
     return np.correlate(window, window, mode="full")[n - 1 :]
 
 
-def harmonic_part(spec: np.ndarray, time_kernel: int = 9, freq_kernel: int = 31) -> np.ndarray:
+def harmonic_part(spec: np.ndarray, time_kernel: int = 9, freq_kernel: int = 15) -> np.ndarray:
     """Median-filter HPSS (Fitzgerald 2010) with a soft mask, as librosa.decompose.hpss computes it.
 
     Run on the CQT rather than the STFT (7x fewer bins, 4x fewer frames) and done here because
@@ -258,15 +261,15 @@ def offbeat_ratio(features: Features, bpm: float) -> float:
 
 
 def metrical_level_evidence(pulse_ratio: float, offbeat_ratio: float) -> float:
-    """High for the level whose every pulse carries a strong onset while halfway points are weaker.
+    """log(pulse ratio / offbeat ratio): high for the level whose every pulse carries a strong onset
+    while its halfway points are weak.
 
-    At the beat, the level half as fast has "offbeats" that are beats too (ratio ~1: backbeat, bass
-    notes), while this level's own offbeats hold only lighter subdivisions. Twice the beat fails the
-    first test (its pulses alternate strong and weak, a penalty below UNEVEN_PULSES), half the beat
-    the second. Ratios above 1 count as 1: "as strong" is all either test asks.
+    At the beat, the level half as fast has "offbeats" that are beats too (ratio near 1: backbeat,
+    bass notes), while this level's own offbeats hold only lighter subdivisions. Twice the beat fails
+    the first test (its pulses alternate strong and weak), half the beat the second. Ratios are capped
+    at 1.5 and floored by 0.05 so that one silent grid or one huge accent cannot decide alone.
     """
-    uneven = max(0.0, UNEVEN_PULSES - pulse_ratio)
-    return min(pulse_ratio, 1.0) - min(offbeat_ratio, 1.0) - 2.0 * uneven
+    return math.log((min(pulse_ratio, 1.5) + 0.05) / (min(offbeat_ratio, 1.5) + 0.05))
 
 
 def choose_metrical_level(
@@ -299,7 +302,7 @@ def choose_metrical_level(
 
 
 def estimate_tempo(
-    features: Features, prior_bpm: float = 100.0, prior_octaves: float = 0.6, n_candidates: int = 5
+    features: Features, prior_bpm: float = 90.0, prior_octaves: float = 0.6, n_candidates: int = 5
 ) -> TempoEstimate:
     """Tempo in two steps: the best-supported pulse period, then which of its octaves is the beat.
 
@@ -597,7 +600,7 @@ class LibrosaEstimator(Estimator):
         self,
         sample_rate: int = 22050,
         hop_length: int = 512,
-        tempo_prior_bpm: float = 100.0,
+        tempo_prior_bpm: float = 90.0,
         tempo_prior_octaves: float = 0.6,
         key_profile: str = "krumhansl",
     ) -> None:
