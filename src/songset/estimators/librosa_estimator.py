@@ -35,7 +35,10 @@ CHROMA_BINS_PER_OCTAVE = 36
 BASS_MAX_HZ = 200.0
 LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
 PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
-LEVEL_WEIGHT = 0.5  # log-score weight of `metrical_level_evidence` against the prior and support
+LEVEL_WEIGHT = 0.75  # log-score weight of `metrical_level_evidence` against the prior and support
+# Levels weighed as the beat, as ratios to the found pulse, with a log-score penalty: octaves are the
+# usual confusion; x3/2 and x2/3 (a bar of three read as the beat, triplets) need clearer evidence.
+LEVEL_RATIOS = {1 / 3: 0.5, 1 / 2: 0.0, 2 / 3: 1.5, 1.0: 0.0, 3 / 2: 1.5, 2.0: 0.0, 3.0: 0.5}
 THIRD_PARTIAL_WEIGHT = 0.5  # see `suppress_third_partials`
 
 
@@ -178,13 +181,13 @@ class TempoCandidate:
 
 @dataclass(frozen=True)
 class LevelCandidate:
-    """One metrical level (the pulse family's T/2, T or 2T) weighed as the beat."""
+    """One metrical level (a multiple of the found pulse: x1/3 .. x3) weighed as the beat."""
 
     bpm: float
     support: float  # comb support at this period, as in TempoCandidate
-    offbeat_ratio: float  # onsets halfway between this level's beats / onsets on them
-    pulse_ratio: float  # offbeat_ratio of the level half as fast: ~1 when every pulse here is a real beat
-    score: float  # log score: prior + level evidence + support (`choose_metrical_level`)
+    evenness: float  # weakest over strongest beat position, grouping beats in 2 and in 3: ~1 if all are beats
+    subdivision: float  # onsets between this level's beats (halves or thirds) / onsets on them
+    score: float  # log score: prior + level evidence + support - ratio penalty (`choose_metrical_level`)
 
 
 @dataclass(frozen=True)
@@ -243,71 +246,89 @@ def _near(a: float, b: float, tol: float = 0.04) -> bool:
     return abs(a - b) <= tol * b
 
 
-def offbeat_ratio(features: Features, bpm: float) -> float:
-    """Median onset strength halfway between beats tracked at `bpm`, over that on the beats.
+@dataclass(frozen=True)
+class BeatGrid:
+    """Onset strength on each beat tracked at one tempo, and at the points between beats."""
 
-    Uses onsets below LEVEL_MAX_HZ: hi-hats on the offbeats (common in dance music) would otherwise
-    make eighth notes look like beats. Medians, so a fill or a break does not move it.
+    on: np.ndarray  # (beats - 1,)
+    half: np.ndarray
+    first_third: np.ndarray
+    second_third: np.ndarray
+
+
+def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
+    """Onsets below LEVEL_MAX_HZ around beats tracked at `bpm` and between them (None: too few beats).
+
+    Low bands only: hi-hats on the offbeats (common in dance music) would make eighths look like beats.
     """
     envelope = features.level_onset_envelope
     beats = track_beats(features, bpm, envelope, tightness=400.0)  # hold this level, do not drift off it
-    if len(beats) < 4 or not envelope.any():
-        return 1.0  # no usable grid: no evidence either way
+    if len(beats) < 7 or not envelope.any():
+        return None
     half_width = max(1, round(60.0 * features.frame_rate / bpm / 8))
     area = ndimage.uniform_filter1d(envelope, 2 * half_width + 1, mode="nearest")
-    on = float(np.median(area[beats[:-1]]))
-    mids = np.round((beats[:-1] + beats[1:]) / 2).astype(int)
-    return float(np.median(area[mids]) / on) if on > 0 else 1.0
+    starts, ends = beats[:-1].astype(float), beats[1:].astype(float)
+
+    def between(fraction: float) -> np.ndarray:
+        index = np.round(starts + fraction * (ends - starts)).astype(int)
+        return area[np.clip(index, 0, len(area) - 1)]
+
+    return BeatGrid(area[beats[:-1]], between(0.5), between(1 / 3), between(2 / 3))
 
 
-def metrical_level_evidence(pulse_ratio: float, offbeat_ratio: float) -> float:
-    """log(pulse ratio / offbeat ratio): high for the level whose every pulse carries a strong onset
-    while its halfway points are weak.
+def _phase_evenness(strength: np.ndarray, group: int) -> float:
+    medians = [float(np.median(strength[phase::group])) for phase in range(group)]
+    return min(medians) / max(max(medians), 1e-12)
 
-    At the beat, the level half as fast has "offbeats" that are beats too (ratio near 1: backbeat,
-    bass notes), while this level's own offbeats hold only lighter subdivisions. Twice the beat fails
-    the first test (its pulses alternate strong and weak), half the beat the second. Ratios are capped
-    at 1.5 and floored by 0.05 so that one silent grid or one huge accent cannot decide alone.
+
+def metrical_level_evidence(grid: BeatGrid) -> tuple[float, float, float]:
+    """(evidence, evenness, subdivision) for one level; evidence = log(evenness / subdivision).
+
+    At the beat, every tracked position carries a real beat (kick, snare, bass, chord): in whichever
+    grouping (2 or 3) the positions are split, the weakest stays near the strongest. The points between
+    beats hold only lighter subdivisions. Twice the beat fails the first test (every other position is
+    an offbeat), half the beat the second (its "subdivisions" are beats). Ratios are capped at 1.5 and
+    floored by 0.05 so that one silent grid or one huge accent cannot decide alone.
     """
-    return math.log((min(pulse_ratio, 1.5) + 0.05) / (min(offbeat_ratio, 1.5) + 0.05))
+    evenness = min(_phase_evenness(grid.on, 2), _phase_evenness(grid.on, 3))
+    on = max(float(np.median(grid.on)), 1e-12)
+    thirds = min(float(np.median(grid.first_third)), float(np.median(grid.second_third)))
+    subdivision = max(float(np.median(grid.half)), thirds) / on
+    evidence = math.log((min(evenness, 1.5) + 0.05) / (min(subdivision, 1.5) + 0.05))
+    return evidence, evenness, subdivision
 
 
 def choose_metrical_level(
     features: Features, period_bpm: float, prior_bpm: float, prior_octaves: float
 ) -> tuple[LevelCandidate, ...]:
-    """Weigh T/2, T and 2T of the found pulse as the beat; best first."""
+    """Weigh x1/3 .. x3 of the found pulse as the beat (LEVEL_RATIOS); best first."""
     fr = features.frame_rate
-    ratios: dict[float, float] = {}
-
-    def ratio(bpm: float) -> float:
-        key = round(bpm, 3)
-        if key not in ratios:
-            ratios[key] = offbeat_ratio(features, bpm)
-        return ratios[key]
-
     levels = []
-    for bpm in (period_bpm / 2, period_bpm, period_bpm * 2):
+    for ratio, penalty in LEVEL_RATIOS.items():
+        bpm = period_bpm * ratio
         if not BPM_MIN <= bpm <= BPM_MAX:
             continue
+        grid = beat_grid(features, bpm)
+        if grid is None:
+            continue
+        evidence, evenness, subdivision = metrical_level_evidence(grid)
         support = float(comb_support(features.autocorrelation, _lag_frames(bpm, fr)))
-        off, pulse = ratio(bpm), ratio(bpm / 2)
         log_prior = math.log(float(tempo_prior(np.array(bpm), prior_bpm, prior_octaves)))
-        score = (
-            log_prior
-            + LEVEL_WEIGHT * metrical_level_evidence(pulse, off)
-            + SUPPORT_WEIGHT * max(support, 0.0)
-        )
-        levels.append(LevelCandidate(bpm, support, off, pulse, score))
+        score = log_prior + LEVEL_WEIGHT * evidence + SUPPORT_WEIGHT * max(support, 0.0) - penalty
+        levels.append(LevelCandidate(bpm, support, evenness, subdivision, score))
+    if not levels:  # too short to track beats at any level: keep the pulse itself
+        support = float(comb_support(features.autocorrelation, _lag_frames(period_bpm, fr)))
+        levels.append(LevelCandidate(period_bpm, support, 1.0, 1.0, 0.0))
     return tuple(sorted(levels, key=lambda c: -c.score))
 
 
 def estimate_tempo(
     features: Features, prior_bpm: float = 90.0, prior_octaves: float = 0.6, n_candidates: int = 5
 ) -> TempoEstimate:
-    """Tempo in two steps: the best-supported pulse period, then which of its octaves is the beat.
+    """Tempo in two steps: the best-supported pulse period, then which of its multiples is the beat.
 
-    Periodicity alone cannot tell a beat from its half or double (all three repeat); the second step
-    weighs the three levels by how onsets fall on and between their beats, and by the prior.
+    Periodicity alone cannot tell a beat from its half, double or bar (all repeat); the second step
+    weighs x1/3 .. x3 by how onsets fall on and between their beats, and by the prior.
     """
     ac = features.autocorrelation
     if not np.any(ac[1:]):
@@ -330,8 +351,8 @@ def estimate_tempo(
     )
     levels = choose_metrical_level(features, period, prior_bpm, prior_octaves)
     bpm = levels[0].bpm
-    # the best periodicity peak outside the chosen pulse family (x3/2, x4/3: another reading)
-    family = [period / 2, period, period * 2]
+    # the best periodicity peak outside the weighed family (x4/3, x5/4 ...: another reading)
+    family = [period * ratio for ratio in LEVEL_RATIOS]
     other = next((i for i in peaks[1:] if not any(_near(float(grid[i]), f) for f in family)), None)
     period_ambiguity = float(score[other]) if other is not None else 0.0
     level_ambiguity = math.exp(levels[1].score - levels[0].score) if len(levels) > 1 else 0.0
