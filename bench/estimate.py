@@ -96,6 +96,7 @@ class Track:
     bpm: float | None = None
     key: str | None = None
     meter: str | None = None
+    style: str | None = None  # synthetic arrangement
 
 
 class Ours:
@@ -200,6 +201,15 @@ def run_set(title: str, tracks: list[Track], scored: bool = True) -> None:
     print(f"{'':32s} {'songset':>22s} {'librosa baseline':>22s}")
     for name, a, b in summary:
         print(f"{name:32s} {a:>22s} {b:>22s}")
+    styles = sorted({t.style for t, _, _ in rows if t.style})
+    if len(styles) > 1:
+        print("\nsongset per arrangement:  tempo Acc1 | key exact | meter")
+        for style in styles:
+            part = [(t, o) for t, o, _ in rows if t.style == style]
+            tempo = share([tempo_ok(o.bpm, t.bpm) for t, o in part if t.bpm is not None])
+            key = share([parse_key(o.key) == parse_key(t.key) for t, o in part if t.key is not None])
+            meter = share([o.meter == t.meter for t, o in part if t.meter is not None])
+            print(f"  {style:14s} {tempo:>16s} | {key:>16s} | {meter:>16s}")
 
     print(
         "\nper track (label | ours (confidence) | baseline); '*' marks an error" if scored else "\nper track:"
@@ -251,7 +261,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/acestep-generated")
     ap.add_argument("--cc", type=Path, default=ROOT.parent / "shared/data/cc-music")
     ap.add_argument(
-        "--synthetic", type=int, default=24, help="number of synthetic songs (24 covers every key)"
+        "--synthetic",
+        type=int,
+        default=24,
+        help="number of synthetic songs (24 covers every key; arrangements cycle every 3 songs)",
     )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -275,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         for s in synthetic_songs(args.synthetic, seed=args.seed):
             audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
             key = f"{key_index_name(s.tonic + (12 if s.mode == 'minor' else 0))}"
-            tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter)))
+            tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter), s.style))
         run_set(f"synthetic (seed {args.seed})", tracks)
 
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"

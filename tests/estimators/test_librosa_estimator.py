@@ -189,6 +189,13 @@ def test_tempo_reports_candidates_and_relatives() -> None:
     assert tempo.runner_up_bpm is not None and not close_to(tempo.runner_up_bpm, tempo.bpm or 0.0)
 
 
+def test_details_list_the_metrical_levels_weighed(drums_4_4) -> None:
+    levels = drums_4_4.details["tempo_levels"]
+    assert levels and close_to(levels[0]["bpm"], drums_4_4.bpm or 0.0, tol=0.001)
+    assert {"bpm", "evenness", "subdivision", "score"} <= set(levels[0])
+    json.dumps(drums_4_4.details, allow_nan=False)
+
+
 # ---- meter -------------------------------------------------------------------------------------------------
 
 
@@ -375,7 +382,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "3"
+    assert ident.backend == "librosa" and ident.version == "4"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 

@@ -21,7 +21,7 @@ from songset.estimators.base import Estimates, Estimator
 from songset.estimators.keys import PROFILES, key_correlations, key_index_name
 from songset.schemas import BPM_MAX, BPM_MIN
 
-BACKEND_VERSION = "3"  # 2: details name the meter source; 3: metrical-level choice, new prior
+BACKEND_VERSION = "4"  # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -116,8 +116,13 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
         )
     )
     harmonic = suppress_third_partials(harmonic_part(cqt), CHROMA_BINS_PER_OCTAVE)
+    # The lowest octave (C1-B1) only feeds the 3rd-partial removal above it: below 65 Hz sit kick-drum
+    # tails (often tuned, and sustained enough to pass as harmonic) more than bass notes.
     chroma = librosa.feature.chroma_cqt(
-        C=harmonic, n_octaves=CHROMA_OCTAVES, bins_per_octave=CHROMA_BINS_PER_OCTAVE, norm=None
+        C=harmonic[CHROMA_BINS_PER_OCTAVE:],
+        n_octaves=CHROMA_OCTAVES - 1,
+        bins_per_octave=CHROMA_BINS_PER_OCTAVE,
+        norm=None,
     )
     return Features(
         sample_rate=sr,
@@ -666,6 +671,15 @@ class LibrosaEstimator(Estimator):
         details: dict[str, object] = {
             "tempo_candidates": [
                 {"bpm": c.bpm, "support": _r4(c.support), "score": _r4(c.score)} for c in tempo.candidates
+            ],
+            "tempo_levels": [
+                {
+                    "bpm": round(level.bpm, 1),
+                    "evenness": _r4(level.evenness),
+                    "subdivision": _r4(level.subdivision),
+                    "score": _r4(level.score),
+                }
+                for level in tempo.levels
             ],
             "tempo_relatives": {k: _r4(v) for k, v in tempo.relatives.items()},
             "tempo_stability": _r4(tempo.stability),
