@@ -134,12 +134,13 @@ def _ffmpeg_info(path: Path) -> AudioInfo:
 
 
 def _ffmpeg_read(path: Path) -> tuple[np.ndarray, int]:
-    """All frames of the first audio stream as (samples, channels) float32, at the stream's rate."""
+    """All frames of the first audio stream as (samples, channels) float32, at the stream's rate.
+
+    Called only after `read_info`, which has already rejected files without an audio stream.
+    """
     import av
 
     with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise SongError(f"{path}: no audio stream in the file")
         stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate)
         # planar float32 whatever the codec emits (s16, flt, fltp ...), same rate and layout
