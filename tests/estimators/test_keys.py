@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from songset.estimators.keys import PROFILES, key_correlations, key_index_name, spell_key
+from songset.estimators.keys import DEFAULT_PROFILE, PROFILES, key_correlations, key_index_name, spell_key
 from songset.schemas import KEYSCALE_PATTERN, VALID_KEYSCALES
 
 # pitch class -> (major, minor): the key signature a musician writes
@@ -77,6 +77,22 @@ def test_a_rotated_profile_is_recognised_as_its_own_key(name: str) -> None:
         assert int(np.argmax(corr)) == index
         assert corr[index] == pytest.approx(1.0)
         assert key_index_name(index) == spell_key(tonic, ("major", "minor")[mode])
+
+
+def test_combined_profile_is_the_mean_of_its_parts() -> None:
+    chroma = np.random.default_rng(3).uniform(0.0, 1.0, 12)
+    parts = [key_correlations(chroma, name) for name in ("krumhansl", "albrecht_shanahan")]
+    combined = key_correlations(chroma, "krumhansl+albrecht_shanahan")
+    assert combined == pytest.approx((parts[0] + parts[1]) / 2)
+    with pytest.raises(ValueError, match="unknown key profile 'bach'"):
+        key_correlations(chroma, "krumhansl+bach")
+
+
+def test_combined_profile_keeps_a_major_key_off_its_dominant() -> None:
+    """Chroma measured on a synthetic B major song (I ii V I, drums): Krumhansl alone reads F# major."""
+    chroma = np.array([0.10, 0.84, 0.09, 0.71, 0.36, 0.05, 1.00, 0.05, 0.28, 0.01, 0.22, 0.75])
+    assert key_index_name(int(np.argmax(key_correlations(chroma, "krumhansl")))) == "F# major"
+    assert key_index_name(int(np.argmax(key_correlations(chroma, DEFAULT_PROFILE)))) == "B major"
 
 
 def test_flat_or_empty_chroma_correlates_with_nothing() -> None:

@@ -13,6 +13,7 @@ from songset.estimators.keys import PROFILES
 from songset.estimators.librosa_estimator import (
     LEVEL_RATIOS,
     LibrosaEstimator,
+    _phase_evenness,
     estimate_key,
     estimate_meter,
     estimate_tempo,
@@ -88,6 +89,34 @@ def chord_track(
             notes = [*chord, chord[0] - 12]
             parts.append(sum(tone(midi_hz(n), seconds_per_chord, decay=0.3) for n in notes))
     return np.concatenate(parts)
+
+
+def snare(sr: int = SR, seed: int = 0) -> np.ndarray:
+    """High-passed noise with a 220 Hz body: next to nothing below 200 Hz, where the kick lives."""
+    t = np.arange(int(0.15 * sr)) / sr
+    noise = np.diff(np.random.default_rng(seed).standard_normal(len(t)), prepend=0.0)
+    return (noise + 0.5 * np.sin(2 * np.pi * 220 * t)) * np.exp(-t * 30)
+
+
+def hihat(sr: int = SR, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(0.04 * sr)) / sr
+    noise = np.diff(np.random.default_rng(seed).standard_normal(len(t)), n=2, prepend=[0.0, 0.0])
+    return noise * np.exp(-t * 90)
+
+
+def backbeat(bpm: float, bars: int, sr: int = SR) -> np.ndarray:
+    """Rock beat: kick on 1 and 3, snare on 2 and 4, hi-hat eighths."""
+    beat = 60.0 / bpm
+    track = np.zeros(int((bars * 4 + 1) * beat * sr))
+    for i in range(bars * 4):
+        t = i * beat
+        if i % 2 == 0:
+            place(track, kick(sr), t, 1.0, sr)
+        else:
+            place(track, snare(sr, i), t, 0.6, sr)
+        place(track, hihat(sr, 100 + i), t, 0.15, sr)
+        place(track, hihat(sr, 500 + i), t + beat / 2, 0.1, sr)
+    return track
 
 
 def waltz(bpm: float, bars: int, sr: int = SR) -> np.ndarray:
@@ -168,6 +197,26 @@ def test_tempo_prior_settles_the_octave() -> None:
     assert close_to(estimate_tempo(features, prior_bpm=110.0).bpm, 120.0)
     assert close_to(estimate_tempo(features, prior_bpm=60.0, prior_octaves=0.5).bpm, 60.0)
     assert close_to(estimate_tempo(features, prior_bpm=240.0, prior_octaves=0.5).bpm, 240.0)
+
+
+@pytest.mark.parametrize("bpm", [150.0, 160.0])
+def test_fast_backbeat_is_not_read_at_half_time(bpm: float) -> None:
+    """Kick and snare alternate: below 200 Hz every other beat looks empty, above it the other half.
+
+    Read in one band, the snare beats look like offbeats and the prior pulls the tempo to half.
+    """
+    assert close_to(estimate_tempo(extract_features(make_audio(backbeat(bpm, 24)))).bpm, bpm)
+
+
+def test_beat_evenness_takes_each_position_at_its_strongest_band() -> None:
+    kick_band = np.tile([1.0, 0.1], 12)
+    snare_band = np.tile([0.2, 0.9], 12)
+    assert _phase_evenness(np.stack([kick_band, snare_band]), 2) == pytest.approx(1.0)
+    # offbeats: weaker in every band
+    offbeats = np.stack([np.tile([1.0, 0.4], 12), np.tile([0.8, 0.3], 12)])
+    assert _phase_evenness(offbeats, 2) == pytest.approx(0.4)
+    # one band alone is the plain ratio of its weakest to its strongest position
+    assert _phase_evenness(np.tile([0.9, 0.3, 0.6], 8)[None, :], 3) == pytest.approx(1 / 3)
 
 
 def test_tempo_reports_candidates_and_relatives() -> None:
@@ -325,6 +374,13 @@ def test_drums_and_noise_have_low_key_confidence(drums_4_4, noise) -> None:
 def test_unknown_key_profile_is_rejected() -> None:
     with pytest.raises(ValueError, match="key_profile"):
         LibrosaEstimator(key_profile="bach")
+    with pytest.raises(ValueError, match="'bach' in 'krumhansl\\+bach'"):
+        LibrosaEstimator(key_profile="krumhansl+bach")
+
+
+def test_combined_profile_is_the_default(a_minor_features) -> None:
+    assert LibrosaEstimator().key_profile == "krumhansl+albrecht_shanahan"
+    assert estimate_key(a_minor_features, "temperley+edm").keyscale == "A minor"
 
 
 # ---- the estimator as the pipeline sees it -----------------------------------------------------------------
@@ -382,7 +438,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "4"
+    assert ident.backend == "librosa" and ident.version == "5"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 

@@ -39,6 +39,9 @@ PROFILES: dict[str, KeyProfile] = {
 # fmt: on
 
 MODES: tuple[str, str] = ("major", "minor")
+# Probe-tone ratings spread weight over every diatonic degree and corpus counts sit on tonic and
+# dominant; each alone mistakes some keys for their dominant or relative, and their mean fewer.
+DEFAULT_PROFILE = "krumhansl+albrecht_shanahan"
 
 # The spelling a musician writes, i.e. the key signature with the fewest accidentals; at six
 # accidentals the conventional choice (F# major, Eb minor). Index = tonic pitch class, C = 0.
@@ -59,12 +62,32 @@ def key_index_name(index: int) -> str:
     return spell_key(index % 12, MODES[index // 12])
 
 
+def profile_parts(profile: str) -> tuple[str, ...]:
+    """The profiles named by `profile`: one name from PROFILES, or several joined by "+"."""
+    parts = tuple(part.strip() for part in profile.split("+"))
+    unknown = [part for part in parts if part not in PROFILES]
+    if unknown:
+        raise ValueError(
+            f"unknown key profile {unknown[0]!r} in {profile!r}; choose from {', '.join(PROFILES)},"
+            ' or several joined by "+"'
+        )
+    return parts
+
+
 def key_correlations(chroma: np.ndarray, profile: str | KeyProfile) -> np.ndarray:
     """Pearson correlation of a 12-bin chroma (C first) with the 24 rotated profiles.
 
-    Returns 24 values: majors on C..B, then minors on C..B (see `key_index_name`).
+    Returns 24 values: majors on C..B, then minors on C..B (see `key_index_name`). A combined
+    profile ("a+b") gives the mean of its parts' correlations.
     """
-    major, minor = PROFILES[profile] if isinstance(profile, str) else profile
+    if isinstance(profile, str):
+        parts = profile_parts(profile)
+        return np.mean([_profile_correlations(chroma, PROFILES[part]) for part in parts], axis=0)
+    return _profile_correlations(chroma, profile)
+
+
+def _profile_correlations(chroma: np.ndarray, profile: KeyProfile) -> np.ndarray:
+    major, minor = profile
     x = np.asarray(chroma, dtype=np.float64)
     if x.shape != (12,):
         raise ValueError(f"chroma must have 12 bins, got shape {x.shape}")

@@ -18,10 +18,12 @@ from scipy import ndimage
 from songset.audio import Audio
 from songset.backend import BackendIdentity
 from songset.estimators.base import Estimates, Estimator
-from songset.estimators.keys import PROFILES, key_correlations, key_index_name
+from songset.estimators.keys import DEFAULT_PROFILE, key_correlations, key_index_name, profile_parts
 from songset.schemas import BPM_MAX, BPM_MIN
 
-BACKEND_VERSION = "4"  # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1
+# 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
+# 5: beat evenness per onset band, in twos only, weighed 1.5; combined key profile by default
+BACKEND_VERSION = "5"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -36,6 +38,7 @@ BASS_MAX_HZ = 200.0
 LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
 PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
 LEVEL_WEIGHT = 0.75  # log-score weight of `metrical_level_evidence` against the prior and support
+EVENNESS_WEIGHT = 1.5  # within that evidence, log evenness against log subdivision (1.0)
 # Levels weighed as the beat, as ratios to the found pulse, with a log-score penalty: octaves are the
 # usual confusion; x3/2 and x2/3 (a bar of three read as the beat, triplets) need clearer evidence.
 LEVEL_RATIOS = {1 / 3: 0.5, 1 / 2: 0.0, 2 / 3: 1.5, 1.0: 0.0, 3 / 2: 1.5, 2.0: 0.0, 3.0: 0.5}
@@ -55,6 +58,7 @@ class Features:
     onset_envelope: np.ndarray  # (frames,) spectral flux over all bands
     bass_onset_envelope: np.ndarray  # (frames,) flux below ~200 Hz: kick and bass mark downbeats
     level_onset_envelope: np.ndarray  # (frames,) flux below LEVEL_MAX_HZ: which pulse level is the beat
+    level_band_envelopes: np.ndarray  # (2, frames) the same flux below BASS_MAX_HZ and above it
     tempogram: np.ndarray  # (TEMPOGRAM_WIN, frames) local autocorrelation, unnormalised
     autocorrelation: np.ndarray  # (TEMPOGRAM_WIN,) global, corrected for the window's taper, lag 0 = 1
     chroma_hop_length: int
@@ -88,7 +92,15 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
     n_level = max(n_bass, int(np.searchsorted(mel_hz, LEVEL_MAX_HZ)))
     mel_power = librosa.db_to_power(mel_db[:n_level])
     level_spec = np.log1p(100.0 * mel_power / max(float(mel_power.max()), 1e-20))
-    level = librosa.onset.onset_strength(S=level_spec, sr=sr, hop_length=hop_length)
+    # Per band (below and above BASS_MAX_HZ), so a beat can be found by its kick or by its snare;
+    # onset_strength averages over bins, so the weighted band mean is the whole band's flux.
+    level_bands = np.stack(
+        [
+            librosa.onset.onset_strength(S=level_spec[:n_bass], sr=sr, hop_length=hop_length),
+            librosa.onset.onset_strength(S=level_spec[n_bass:], sr=sr, hop_length=hop_length),
+        ]
+    )
+    level = (n_bass * level_bands[0] + (n_level - n_bass) * level_bands[1]) / n_level
 
     # A plain autocorrelation of a positive envelope sits on a sloping baseline; remove the local
     # mean first so peaks mean periodicity, then undo the Hann window's taper so long lags count.
@@ -131,6 +143,7 @@ def extract_features(audio: Audio, hop_length: int = 512) -> Features:
         onset_envelope=onset.astype(np.float64),
         bass_onset_envelope=bass.astype(np.float64),
         level_onset_envelope=level.astype(np.float64),
+        level_band_envelopes=level_bands.astype(np.float64),
         tempogram=tempogram,
         autocorrelation=ac,
         chroma_hop_length=c_hop,
@@ -190,7 +203,9 @@ class LevelCandidate:
 
     bpm: float
     support: float  # comb support at this period, as in TempoCandidate
-    evenness: float  # weakest over strongest beat position, grouping beats in 2 and in 3: ~1 if all are beats
+    evenness: (
+        float  # weaker over stronger of alternate beat positions (`_phase_evenness`): ~1 if all are beats
+    )
     subdivision: float  # onsets between this level's beats (halves or thirds) / onsets on them
     score: float  # log score: prior + level evidence + support - ratio penalty (`choose_metrical_level`)
 
@@ -256,6 +271,7 @@ class BeatGrid:
     """Onset strength on each beat tracked at one tempo, and at the points between beats."""
 
     on: np.ndarray  # (beats - 1,)
+    on_bands: np.ndarray  # (bands, beats - 1): the same per band of `level_band_envelopes`
     half: np.ndarray
     first_third: np.ndarray
     second_third: np.ndarray
@@ -265,6 +281,7 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
     """Onsets below LEVEL_MAX_HZ around beats tracked at `bpm` and between them (None: too few beats).
 
     Low bands only: hi-hats on the offbeats (common in dance music) would make eighths look like beats.
+    The beats are also read per band (`level_band_envelopes`) for `_phase_evenness`.
     """
     envelope = features.level_onset_envelope
     beats = track_beats(features, bpm, envelope, tightness=400.0)  # hold this level, do not drift off it
@@ -278,28 +295,42 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
         index = np.round(starts + fraction * (ends - starts)).astype(int)
         return area[np.clip(index, 0, len(area) - 1)]
 
-    return BeatGrid(area[beats[:-1]], between(0.5), between(1 / 3), between(2 / 3))
+    bands = ndimage.uniform_filter1d(
+        features.level_band_envelopes, 2 * half_width + 1, axis=1, mode="nearest"
+    )
+    return BeatGrid(area[beats[:-1]], bands[:, beats[:-1]], between(0.5), between(1 / 3), between(2 / 3))
 
 
 def _phase_evenness(strength: np.ndarray, group: int) -> float:
-    medians = [float(np.median(strength[phase::group])) for phase in range(group)]
-    return min(medians) / max(max(medians), 1e-12)
+    """Weakest over strongest beat position when beats are grouped in `group`s, over onset bands.
+
+    Each band's position medians are scaled to that band's strongest, and a position counts as strong
+    as its strongest band: a backbeat's snare is weak below 200 Hz and its kick weak above, yet both
+    are beats, while an offbeat eighth is weaker in every band.
+    """
+    medians = np.array([[np.median(band[phase::group]) for phase in range(group)] for band in strength])
+    medians = medians / np.maximum(medians.max(axis=1, keepdims=True), 1e-12)
+    per_position = medians.max(axis=0)
+    return float(per_position.min() / max(float(per_position.max()), 1e-12))
 
 
 def metrical_level_evidence(grid: BeatGrid) -> tuple[float, float, float]:
-    """(evidence, evenness, subdivision) for one level; evidence = log(evenness / subdivision).
+    """(evidence, evenness, subdivision) for one level; evidence = log(evenness^1.5 / subdivision).
 
-    At the beat, every tracked position carries a real beat (kick, snare, bass, chord): in whichever
-    grouping (2 or 3) the positions are split, the weakest stays near the strongest. The points between
-    beats hold only lighter subdivisions. Twice the beat fails the first test (every other position is
-    an offbeat), half the beat the second (its "subdivisions" are beats). Ratios are capped at 1.5 and
-    floored by 0.05 so that one silent grid or one huge accent cannot decide alone.
+    At the beat, every tracked position carries a real beat (kick, snare, bass, chord): split into
+    alternate positions, the weaker half stays near the stronger. The points between beats hold only
+    lighter subdivisions. Twice the beat fails the first test (every other position is an offbeat),
+    half the beat the second (its "subdivisions" are beats). Evenness weighs more than subdivision:
+    at twice the beat the points between are nearly always empty, which alone would favour it.
+    Positions are not also split in threes: that mistakes a 3/4 bar's downbeat accent for offbeats
+    (triple readings carry a LEVEL_RATIOS penalty instead). Ratios are capped at 1.5 and floored by
+    0.05 so that one silent grid or one huge accent cannot decide alone.
     """
-    evenness = min(_phase_evenness(grid.on, 2), _phase_evenness(grid.on, 3))
+    evenness = _phase_evenness(grid.on_bands, 2)
     on = max(float(np.median(grid.on)), 1e-12)
     thirds = min(float(np.median(grid.first_third)), float(np.median(grid.second_third)))
     subdivision = max(float(np.median(grid.half)), thirds) / on
-    evidence = math.log((min(evenness, 1.5) + 0.05) / (min(subdivision, 1.5) + 0.05))
+    evidence = EVENNESS_WEIGHT * math.log(min(evenness, 1.5) + 0.05) - math.log(min(subdivision, 1.5) + 0.05)
     return evidence, evenness, subdivision
 
 
@@ -434,10 +465,8 @@ def song_chroma(features: Features) -> np.ndarray:
     return np.maximum(features.chroma, 0.0).sum(axis=1)
 
 
-def estimate_key(features: Features, profile: str = "krumhansl") -> KeyEstimate:
+def estimate_key(features: Features, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
     """Best of 24 rotated key profiles; confidence from how clearly it beats the runner-up."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown key profile {profile!r}; choose one of {', '.join(PROFILES)}")
     chroma = song_chroma(features)
     if not np.any(chroma > 0):
         return KeyEstimate(keyscale=None, confidence=0.0, runner_up=None)
@@ -628,10 +657,12 @@ class LibrosaEstimator(Estimator):
         hop_length: int = 512,
         tempo_prior_bpm: float = 90.0,
         tempo_prior_octaves: float = 0.6,
-        key_profile: str = "krumhansl",
+        key_profile: str = DEFAULT_PROFILE,
     ) -> None:
-        if key_profile not in PROFILES:
-            raise ValueError(f"unknown key_profile {key_profile!r}; choose one of {', '.join(PROFILES)}")
+        try:
+            profile_parts(key_profile)
+        except ValueError as exc:
+            raise ValueError(f"key_profile: {exc}") from None
         if tempo_prior_bpm <= 0 or tempo_prior_octaves <= 0:
             raise ValueError("tempo_prior_bpm and tempo_prior_octaves must be positive")
         self.sample_rate = int(sample_rate)
