@@ -21,6 +21,7 @@ import argparse  # noqa: E402
 import csv  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -32,7 +33,13 @@ from synth import SR, synthetic_songs  # noqa: E402
 
 from songset.audio import Audio, AudioInfo, load_audio  # noqa: E402
 from songset.estimators.keys import key_correlations, key_index_name  # noqa: E402
-from songset.estimators.librosa_estimator import LibrosaEstimator  # noqa: E402
+from songset.estimators.librosa_estimator import (  # noqa: E402
+    LibrosaEstimator,
+    estimate_tempo,
+    extract_features,
+    track_beats,
+)
+from songset.sidecars import SidecarSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -148,7 +155,35 @@ def _fmt_meter(r: Result) -> str:
     return s if r.meter_conf is None else f"{s} ({r.meter_conf:.2f})"
 
 
-def run_set(title: str, tracks: list[Track], scored: bool = True) -> None:
+def chord_counts(audio: Audio) -> Counter[str]:
+    """Major/minor triad best matching each two-beat span of the estimator's own chroma.
+
+    An independent look at a key disagreement: a song whose spans are nearly all one chord is in
+    that chord's key whatever its label says.
+    """
+    features = extract_features(audio)
+    tempo = estimate_tempo(features)
+    if tempo.bpm is None:
+        return Counter()
+    beats = track_beats(features, tempo.bpm)
+    frames = np.round(beats * features.hop_length / features.chroma_hop_length).astype(int)
+    chroma = np.sqrt(np.maximum(features.chroma, 0.0))
+    names, templates = [], []
+    for quality, third in (("", 4), ("m", 3)):
+        for root in range(12):
+            template = np.zeros(12)
+            template[[root, (root + third) % 12, (root + 7) % 12]] = 1.0
+            names.append(key_index_name(root + (12 if quality else 0)).split()[0] + quality)
+            templates.append(template / np.linalg.norm(template))
+    counts: Counter[str] = Counter()
+    for start, end in zip(frames[:-2:2], frames[2::2], strict=False):
+        if end > start:
+            span = chroma[:, start:end].mean(axis=1)
+            counts[names[int(np.argmax(np.array(templates) @ span))]] += 1
+    return counts
+
+
+def run_set(title: str, tracks: list[Track], scored: bool = True, explain_keys: bool = False) -> None:
     ours = Ours()
     rows = [(t, ours(t.audio), baseline(t.audio)) for t in tracks]
     minutes = sum(t.audio.duration for t in tracks) / 60.0
@@ -193,6 +228,22 @@ def run_set(title: str, tracks: list[Track], scored: bool = True) -> None:
         )
     if with_meter:
         summary.append(("meter accuracy", share([o.meter == t.meter for t, o, _ in with_meter]), "n/a"))
+    # What ACE-Step is given: values under the sidecar thresholds are left out, so count what is
+    # written and how much of that is wrong (a wrong value is trained on, a missing one ignored).
+    thresholds = SidecarSettings()
+    written = [
+        ("bpm", with_bpm if scored else [], lambda o: o.bpm_conf, thresholds.min_bpm_confidence,
+         lambda t, o: tempo_ok(o.bpm, t.bpm)),
+        ("keyscale", with_key, lambda o: o.key_conf, thresholds.min_key_confidence,
+         lambda t, o: parse_key(o.key) == parse_key(t.key)),
+        ("timesignature", with_meter, lambda o: o.meter_conf, thresholds.min_timesignature_confidence,
+         lambda t, o: o.meter == t.meter),
+    ]  # fmt: skip
+    for name, part, conf, threshold, right in written:
+        kept = [(t, o) for t, o, _ in part if conf(o) is not None and conf(o) >= threshold]
+        if part:
+            wrong = sum(not right(t, o) for t, o in kept)
+            summary.append((f"{name} in sidecar / wrong there", f"{len(kept)}/{len(part)} / {wrong}", "n/a"))
     decode = sum(t.decode_s for t in tracks)
     s_ours = (decode + sum(o.seconds for _, o, _ in rows)) / minutes
     s_base = (decode + sum(b.seconds for _, _, b in rows)) / minutes
@@ -232,6 +283,11 @@ def run_set(title: str, tracks: list[Track], scored: bool = True) -> None:
             f"{'*' if marks else ' '} {t.name[:44]:44s} label {label:26s} | ours {_fmt_bpm(o)} bpm, {_fmt_key(o)},"
             f" meter {_fmt_meter(o)} | base {_fmt_bpm(b)} bpm, {b.key}  {' '.join(marks)}"
         )
+    if explain_keys:
+        for t, o, _ in rows:
+            if t.key is not None and parse_key(o.key) != parse_key(t.key):
+                chords = ", ".join(f"{c} {n}" for c, n in chord_counts(t.audio).most_common(4))
+                print(f"  chords of {t.name[:40]} (label {t.key}, ours {o.key}), per two beats: {chords}")
     speeds = [t.decode_s + o.seconds for t, o, _ in rows]
     per_song = [s / (t.audio.duration / 60) for s, (t, _, _) in zip(speeds, rows, strict=True)]
     print(
@@ -267,6 +323,9 @@ def main(argv: list[str] | None = None) -> None:
         help="number of synthetic songs (24 covers every key; arrangements cycle every 3 songs)",
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--explain-keys", action="store_true", help="print the chords of each track whose key disagrees"
+    )
     args = ap.parse_args(argv)
     warm_up()
     ident = LibrosaEstimator().identity()
@@ -279,7 +338,9 @@ def main(argv: list[str] | None = None) -> None:
         tracks = load_tracks([args.data / r["file"] for r in rows])
         for t, r in zip(tracks, rows, strict=True):
             t.bpm, t.key = float(r["prompt_bpm"]), r["prompt_keyscale"]
-        run_set(f"acestep-generated ({args.data}; key labels are weak)", tracks)
+        run_set(
+            f"acestep-generated ({args.data}; key labels are weak)", tracks, explain_keys=args.explain_keys
+        )
     else:
         print(f"\n=== acestep-generated: skipped, {labels} not found ===")
 
@@ -289,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
             audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
             key = f"{key_index_name(s.tonic + (12 if s.mode == 'minor' else 0))}"
             tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter), s.style))
-        run_set(f"synthetic (seed {args.seed})", tracks)
+        run_set(f"synthetic (seed {args.seed})", tracks, explain_keys=args.explain_keys)
 
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"
     paths = sorted(p for p in cc.glob("*.ogg"))
