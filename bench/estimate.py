@@ -1,11 +1,14 @@
 """Benchmark: songset's LibrosaEstimator against the plain librosa baseline, in one run.
 
-    python bench/estimate.py [--data ../shared/data/acestep-generated] [--synthetic N] [--cc DIR]
+    python bench/estimate.py [--data ../shared/data/acestep-generated] [--synthetic N] [--seed S] [--cc DIR]
+                             [--explain-keys] [--essentia]
 
 Data sets: the labelled ACE-Step set (prompt bpm is reliable, prompt key is a weak label), synthetic
 songs rendered here at known tempo/key/meter in three arrangements (backbeat drums, four-on-the-floor,
-drumless arpeggios; bench/synth.py), and the CC recordings (informal: only a few keys are known). Baseline = `librosa.beat.beat_track` tempo + Krumhansl profile on mean `chroma_cqt`.
-Speed is seconds per minute of audio on one core, decoding included (decoded once, charged to both).
+drumless arpeggios; bench/synth.py), and the CC recordings (informal: only a few keys are known).
+Baseline = `librosa.beat.beat_track` tempo + Krumhansl profile on mean `chroma_cqt`; `--essentia` adds
+Essentia's RhythmExtractor2013 (multifeature) and KeyExtractor, if installed (AGPL, never a dependency).
+Speed is seconds per minute of audio on one core, decoding included (decoded once, charged to each).
 This is a script that prints a table, not a test.
 """
 
@@ -22,6 +25,7 @@ import csv  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -183,113 +187,127 @@ def chord_counts(audio: Audio) -> Counter[str]:
     return counts
 
 
-def run_set(title: str, tracks: list[Track], scored: bool = True, explain_keys: bool = False) -> None:
-    ours = Ours()
-    rows = [(t, ours(t.audio), baseline(t.audio)) for t in tracks]
+Method = tuple[str, Callable[[Audio], Result]]
+
+
+def essentia_method(audio: Audio) -> Result:
+    """Essentia (AGPL, optional: `pip install essentia`): RhythmExtractor2013 multifeature + KeyExtractor.
+
+    Both expect 44.1 kHz; the resampling is charged to Essentia.
+    """
+    import essentia.standard as es
+    import librosa
+
+    t = time.perf_counter()
+    y = librosa.resample(audio.samples, orig_sr=audio.sample_rate, target_sr=44100).astype(np.float32)
+    bpm = float(es.RhythmExtractor2013(method="multifeature")(y)[0])
+    key, scale, _strength = es.KeyExtractor(sampleRate=44100)(y)
+    return Result(bpm or None, f"{key} {scale}", None, time.perf_counter() - t)
+
+
+def run_set(
+    title: str, tracks: list[Track], others: list[Method], scored: bool = True, explain_keys: bool = False
+) -> None:
+    """Score songset and each of `others` on `tracks`: one summary table, then the tracks with errors."""
+    methods: list[Method] = [("songset", Ours()), *others]
+    rows = [(t, [method(t.audio) for _, method in methods]) for t in tracks]
     minutes = sum(t.audio.duration for t in tracks) / 60.0
     print(f"\n=== {title}: {len(tracks)} tracks, {minutes * 60:.0f} s of audio ===")
-    summary: list[tuple[str, str, str]] = []
+    summary: list[tuple[str, list[str]]] = []
+    n = len(methods)
 
     def share(vals: list[bool]) -> str:
         return f"{sum(vals)}/{len(vals)} = {100 * sum(vals) / len(vals):.0f}%" if vals else "n/a"
 
-    with_bpm = [(t, o, b) for t, o, b in rows if t.bpm is not None]
-    with_key = [(t, o, b) for t, o, b in rows if t.key is not None]
-    with_meter = [(t, o, b) for t, o, b in rows if t.meter is not None]
+    def per_method(
+        part: list[tuple[Track, list[Result]]], right: Callable[[Track, Result], bool]
+    ) -> list[str]:
+        return [share([right(t, results[i]) for t, results in part]) for i in range(n)]
+
+    def key_right(t: Track, r: Result) -> bool:
+        return parse_key(r.key) == parse_key(t.key)
+
+    with_bpm = [(t, rs) for t, rs in rows if t.bpm is not None]
+    with_key = [(t, rs) for t, rs in rows if t.key is not None]
+    with_meter = [(t, rs) for t, rs in rows if t.meter is not None]
     if scored and with_bpm:
+        summary.append(("tempo Acc1 (4%)", per_method(with_bpm, lambda t, r: tempo_ok(r.bpm, t.bpm))))
         summary.append(
-            (
-                "tempo Acc1 (4%)",
-                share([tempo_ok(o.bpm, t.bpm) for t, o, _ in with_bpm]),
-                share([tempo_ok(b.bpm, t.bpm) for t, _, b in with_bpm]),
-            )
-        )
-        summary.append(
-            (
-                "tempo Acc2 (x2 x1/2 x3 x1/3)",
-                share([tempo_ok2(o.bpm, t.bpm) for t, o, _ in with_bpm]),
-                share([tempo_ok2(b.bpm, t.bpm) for t, _, b in with_bpm]),
-            )
+            ("tempo Acc2 (x2 x1/2 x3 x1/3)", per_method(with_bpm, lambda t, r: tempo_ok2(r.bpm, t.bpm)))
         )
     if with_key:
-        summary.append(
-            (
-                "key exact",
-                share([parse_key(o.key) == parse_key(t.key) for t, o, _ in with_key]),
-                share([parse_key(b.key) == parse_key(t.key) for t, _, b in with_key]),
-            )
-        )
-        summary.append(
-            (
-                "key MIREX weighted",
-                f"{np.mean([mirex_key_score(o.key, t.key) for t, o, _ in with_key]):.3f}",
-                f"{np.mean([mirex_key_score(b.key, t.key) for t, _, b in with_key]):.3f}",
-            )
-        )
+        summary.append(("key exact", per_method(with_key, key_right)))
+        mirex = [np.mean([mirex_key_score(rs[i].key, t.key) for t, rs in with_key]) for i in range(n)]
+        summary.append(("key MIREX weighted", [f"{m:.3f}" for m in mirex]))
     if with_meter:
-        summary.append(("meter accuracy", share([o.meter == t.meter for t, o, _ in with_meter]), "n/a"))
+        summary.append(("meter accuracy", [share([rs[0].meter == t.meter for t, rs in with_meter])]))
     # What ACE-Step is given: values under the sidecar thresholds are left out, so count what is
     # written and how much of that is wrong (a wrong value is trained on, a missing one ignored).
     thresholds = SidecarSettings()
     written = [
         ("bpm", with_bpm if scored else [], lambda o: o.bpm_conf, thresholds.min_bpm_confidence,
          lambda t, o: tempo_ok(o.bpm, t.bpm)),
-        ("keyscale", with_key, lambda o: o.key_conf, thresholds.min_key_confidence,
-         lambda t, o: parse_key(o.key) == parse_key(t.key)),
+        ("keyscale", with_key, lambda o: o.key_conf, thresholds.min_key_confidence, key_right),
         ("timesignature", with_meter, lambda o: o.meter_conf, thresholds.min_timesignature_confidence,
          lambda t, o: o.meter == t.meter),
     ]  # fmt: skip
     for name, part, conf, threshold, right in written:
-        kept = [(t, o) for t, o, _ in part if conf(o) is not None and conf(o) >= threshold]
+        kept = [(t, rs[0]) for t, rs in part if conf(rs[0]) is not None and conf(rs[0]) >= threshold]
         if part:
             wrong = sum(not right(t, o) for t, o in kept)
-            summary.append((f"{name} in sidecar / wrong there", f"{len(kept)}/{len(part)} / {wrong}", "n/a"))
+            summary.append((f"{name} in sidecar / wrong there", [f"{len(kept)}/{len(part)} / {wrong}"]))
     decode = sum(t.decode_s for t in tracks)
-    s_ours = (decode + sum(o.seconds for _, o, _ in rows)) / minutes
-    s_base = (decode + sum(b.seconds for _, _, b in rows)) / minutes
-    summary.append(("s per min of audio (1 core)", f"{s_ours:.2f}", f"{s_base:.2f}"))
-    summary.append(("  of which decoding", f"{decode / minutes:.2f}", f"{decode / minutes:.2f}"))
-    print(f"{'':32s} {'songset':>22s} {'librosa baseline':>22s}")
-    for name, a, b in summary:
-        print(f"{name:32s} {a:>22s} {b:>22s}")
-    styles = sorted({t.style for t, _, _ in rows if t.style})
+    seconds = [(decode + sum(rs[i].seconds for _, rs in rows)) / minutes for i in range(n)]
+    summary.append(("s per min of audio (1 core)", [f"{x:.2f}" for x in seconds]))
+    summary.append(("  of which decoding", [f"{decode / minutes:.2f}"] * n))
+    print(f"{'':32s}" + "".join(f" {name:>22s}" for name, _ in methods))
+    for name, values in summary:
+        print(f"{name:32s}" + "".join(f" {v:>22s}" for v in values + ["n/a"] * (n - len(values))))
+    styles = sorted({t.style for t, _ in rows if t.style})
     if len(styles) > 1:
         print("\nsongset per arrangement:  tempo Acc1 | key exact | meter")
         for style in styles:
-            part = [(t, o) for t, o, _ in rows if t.style == style]
+            part = [(t, rs[0]) for t, rs in rows if t.style == style]
             tempo = share([tempo_ok(o.bpm, t.bpm) for t, o in part if t.bpm is not None])
-            key = share([parse_key(o.key) == parse_key(t.key) for t, o in part if t.key is not None])
+            key = share([key_right(t, o) for t, o in part if t.key is not None])
             meter = share([o.meter == t.meter for t, o in part if t.meter is not None])
             print(f"  {style:14s} {tempo:>16s} | {key:>16s} | {meter:>16s}")
 
+    others_named = " | ".join(name for name, _ in methods[1:])
     print(
-        "\nper track (label | ours (confidence) | baseline); '*' marks an error" if scored else "\nper track:"
+        f"\nper track (label | ours (confidence) | {others_named}); '*' marks an error of ours"
+        if scored
+        else "\nper track:"
     )
-    for t, o, b in rows:
+    for t, rs in rows:
+        o = rs[0]
         marks = []
         if t.bpm is not None and not tempo_ok(o.bpm, t.bpm):
             marks.append("tempo")
-        if t.key is not None and parse_key(o.key) != parse_key(t.key):
+        if t.key is not None and not key_right(t, o):
             marks.append(f"key({mirex_key_score(o.key, t.key):.1f})")
         if t.meter is not None and o.meter != t.meter:
             marks.append("meter")
-        base_err = (t.bpm is not None and not tempo_ok(b.bpm, t.bpm)) or (
-            t.key is not None and parse_key(b.key) != parse_key(t.key)
+        other_err = any(
+            (t.bpm is not None and not tempo_ok(r.bpm, t.bpm)) or (t.key is not None and not key_right(t, r))
+            for r in rs[1:]
         )
-        if scored and not marks and not base_err:
+        if scored and not marks and not other_err:
             continue
         label = f"{t.bpm or '-'} bpm, {t.key or '-'}, {t.meter or '-'}/4"
+        theirs = " | ".join(
+            f"{name} {_fmt_bpm(r)} bpm, {r.key}" for (name, _), r in zip(methods[1:], rs[1:], strict=True)
+        )
         print(
             f"{'*' if marks else ' '} {t.name[:44]:44s} label {label:26s} | ours {_fmt_bpm(o)} bpm, {_fmt_key(o)},"
-            f" meter {_fmt_meter(o)} | base {_fmt_bpm(b)} bpm, {b.key}  {' '.join(marks)}"
+            f" meter {_fmt_meter(o)} | {theirs}  {' '.join(marks)}"
         )
     if explain_keys:
-        for t, o, _ in rows:
-            if t.key is not None and parse_key(o.key) != parse_key(t.key):
-                chords = ", ".join(f"{c} {n}" for c, n in chord_counts(t.audio).most_common(4))
-                print(f"  chords of {t.name[:40]} (label {t.key}, ours {o.key}), per two beats: {chords}")
-    speeds = [t.decode_s + o.seconds for t, o, _ in rows]
-    per_song = [s / (t.audio.duration / 60) for s, (t, _, _) in zip(speeds, rows, strict=True)]
+        for t, rs in rows:
+            if t.key is not None and not key_right(t, rs[0]):
+                chords = ", ".join(f"{c} {k}" for c, k in chord_counts(t.audio).most_common(4))
+                print(f"  chords of {t.name[:40]} (label {t.key}, ours {rs[0].key}), per two beats: {chords}")
+    per_song = [(t.decode_s + rs[0].seconds) / (t.audio.duration / 60) for t, rs in rows]
     print(
         f"songset s/min per track: min {min(per_song):.2f}, median {np.median(per_song):.2f}, max {max(per_song):.2f}"
     )
@@ -304,12 +322,13 @@ def load_tracks(paths: list[Path], check: bool = True) -> list[Track]:
     return out
 
 
-def warm_up() -> None:
+def warm_up(others: list[Method]) -> None:
     """Load numba kernels and caches once, so the first track's timing is not a compile."""
     y = np.random.default_rng(0).standard_normal(5 * SR).astype(np.float32) * 0.1
     audio = Audio(y, SR, AudioInfo(5.0, SR, 1, "synthetic"))
     Ours()(audio)
-    baseline(audio)
+    for _, method in others:
+        method(audio)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -326,8 +345,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--explain-keys", action="store_true", help="print the chords of each track whose key disagrees"
     )
+    ap.add_argument(
+        "--essentia", action="store_true", help="also compare Essentia (AGPL; `pip install essentia` first)"
+    )
     args = ap.parse_args(argv)
-    warm_up()
+    others: list[Method] = [("librosa baseline", baseline)]
+    if args.essentia:
+        others.append(("essentia", essentia_method))
+    warm_up(others)
     ident = LibrosaEstimator().identity()
     print(f"songset estimator {ident.backend} v{ident.version}; threads pinned to 1")
 
@@ -339,7 +364,10 @@ def main(argv: list[str] | None = None) -> None:
         for t, r in zip(tracks, rows, strict=True):
             t.bpm, t.key = float(r["prompt_bpm"]), r["prompt_keyscale"]
         run_set(
-            f"acestep-generated ({args.data}; key labels are weak)", tracks, explain_keys=args.explain_keys
+            f"acestep-generated ({args.data}; key labels are weak)",
+            tracks,
+            others,
+            explain_keys=args.explain_keys,
         )
     else:
         print(f"\n=== acestep-generated: skipped, {labels} not found ===")
@@ -350,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
             audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
             key = f"{key_index_name(s.tonic + (12 if s.mode == 'minor' else 0))}"
             tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter), s.style))
-        run_set(f"synthetic (seed {args.seed})", tracks, explain_keys=args.explain_keys)
+        run_set(f"synthetic (seed {args.seed})", tracks, others, explain_keys=args.explain_keys)
 
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"
     paths = sorted(p for p in cc.glob("*.ogg"))
@@ -358,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
         tracks = load_tracks(paths, check=False)  # the trumpet loop is under 10 s
         for t in tracks:
             t.key = CC_LABELS.get(t.name, {}).get("key")
-        run_set(f"cc-music ({cc}; informal, keys known for 2)", tracks, scored=False)
+        run_set(f"cc-music ({cc}; informal, keys known for 2)", tracks, others, scored=False)
     else:
         print("\n=== cc-music: skipped, not found ===")
 
