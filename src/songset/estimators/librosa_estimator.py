@@ -22,7 +22,7 @@ from songset.estimators.keys import DEFAULT_PROFILE, key_correlations, key_index
 from songset.schemas import BPM_MAX, BPM_MIN
 
 # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
-# 5: beat evenness per onset band, in twos only, weighed 1.5; combined key profile by default
+# 5: beat evenness per onset band, in twos only, weighed 1.5; x3/2 penalty 1.0; combined key profile
 BACKEND_VERSION = "5"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
@@ -40,8 +40,9 @@ PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to
 LEVEL_WEIGHT = 0.75  # log-score weight of `metrical_level_evidence` against the prior and support
 EVENNESS_WEIGHT = 1.5  # within that evidence, log evenness against log subdivision (1.0)
 # Levels weighed as the beat, as ratios to the found pulse, with a log-score penalty: octaves are the
-# usual confusion; x3/2 and x2/3 (a bar of three read as the beat, triplets) need clearer evidence.
-LEVEL_RATIOS = {1 / 3: 0.5, 1 / 2: 0.0, 2 / 3: 1.5, 1.0: 0.0, 3 / 2: 1.5, 2.0: 0.0, 3.0: 0.5}
+# usual confusion; x3/2 and x2/3 need clearer evidence, x2/3 most (it reads a bar of three or dotted
+# beats as the beat); fast 3/4 songs often give a pulse of two thirds of their beat, so x3/2 less.
+LEVEL_RATIOS = {1 / 3: 0.5, 1 / 2: 0.0, 2 / 3: 1.5, 1.0: 0.0, 3 / 2: 1.0, 2.0: 0.0, 3.0: 0.5}
 THIRD_PARTIAL_WEIGHT = 0.5  # see `suppress_third_partials`
 
 
@@ -203,9 +204,7 @@ class LevelCandidate:
 
     bpm: float
     support: float  # comb support at this period, as in TempoCandidate
-    evenness: (
-        float  # weaker over stronger of alternate beat positions (`_phase_evenness`): ~1 if all are beats
-    )
+    evenness: float  # weaker over stronger alternate beat positions (`_phase_evenness`): ~1 at the beat
     subdivision: float  # onsets between this level's beats (halves or thirds) / onsets on them
     score: float  # log score: prior + level evidence + support - ratio penalty (`choose_metrical_level`)
 
