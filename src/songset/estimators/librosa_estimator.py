@@ -22,7 +22,8 @@ from songset.estimators.keys import DEFAULT_PROFILE, key_correlations, key_index
 from songset.schemas import BPM_MAX, BPM_MIN
 
 # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
-# 5: beat evenness per onset band, in twos only, weighed 1.5; x3/2 penalty 1.0; combined key profile
+# 5: beat evenness per onset band, in twos only, weighed 1.5-2.5; x3/2 penalty 1.0; lag 6 beyond lag 2
+# counts as triple; combined key profile
 BACKEND_VERSION = "5"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
@@ -38,7 +39,8 @@ BASS_MAX_HZ = 200.0
 LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
 PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
 LEVEL_WEIGHT = 0.75  # log-score weight of `metrical_level_evidence` against the prior and support
-EVENNESS_WEIGHT = 1.5  # within that evidence, log evenness against log subdivision (1.0)
+EVENNESS_WEIGHT = 1.5  # within that evidence, log evenness against log subdivision (1.0) ...
+SPARSE_EVENNESS_WEIGHT = 1.0  # ... plus this much more as the points between beats fall silent
 # Levels weighed as the beat, as ratios to the found pulse, with a log-score penalty: octaves are the
 # usual confusion; x3/2 and x2/3 need clearer evidence, x2/3 most (it reads a bar of three or dotted
 # beats as the beat); fast 3/4 songs often give a pulse of two thirds of their beat, so x3/2 less.
@@ -314,22 +316,26 @@ def _phase_evenness(strength: np.ndarray, group: int) -> float:
 
 
 def metrical_level_evidence(grid: BeatGrid) -> tuple[float, float, float]:
-    """(evidence, evenness, subdivision) for one level; evidence = log(evenness^1.5 / subdivision).
+    """(evidence, evenness, subdivision) for one level; evidence = log(evenness^w / subdivision).
 
     At the beat, every tracked position carries a real beat (kick, snare, bass, chord): split into
     alternate positions, the weaker half stays near the stronger. The points between beats hold only
     lighter subdivisions. Twice the beat fails the first test (every other position is an offbeat),
-    half the beat the second (its "subdivisions" are beats). Evenness weighs more than subdivision:
-    at twice the beat the points between are nearly always empty, which alone would favour it.
-    Positions are not also split in threes: that mistakes a 3/4 bar's downbeat accent for offbeats
-    (triple readings carry a LEVEL_RATIOS penalty instead). Ratios are capped at 1.5 and floored by
-    0.05 so that one silent grid or one huge accent cannot decide alone.
+    half the beat the second (its "subdivisions" are beats). Evenness weighs more than subdivision
+    (w = EVENNESS_WEIGHT): at twice the beat the points between are nearly always empty, which alone
+    would favour it. It weighs more still (up to SPARSE_EVENNESS_WEIGHT more) the emptier those
+    points are: weak alternate positions with nothing between them are offbeats, while with busy
+    points between they are as likely a groove's accents. Positions are not also split in threes:
+    that mistakes a 3/4 bar's downbeat accent for offbeats (triple readings carry a LEVEL_RATIOS
+    penalty instead). Ratios are capped at 1.5 and floored by 0.05 so that one silent grid or one huge
+    accent cannot decide alone.
     """
     evenness = _phase_evenness(grid.on_bands, 2)
     on = max(float(np.median(grid.on)), 1e-12)
     thirds = min(float(np.median(grid.first_third)), float(np.median(grid.second_third)))
     subdivision = max(float(np.median(grid.half)), thirds) / on
-    evidence = EVENNESS_WEIGHT * math.log(min(evenness, 1.5) + 0.05) - math.log(min(subdivision, 1.5) + 0.05)
+    weight = EVENNESS_WEIGHT + SPARSE_EVENNESS_WEIGHT * (1.0 - min(subdivision, 1.0))
+    evidence = weight * math.log(min(evenness, 1.5) + 0.05) - math.log(min(subdivision, 1.5) + 0.05)
     return evidence, evenness, subdivision
 
 
@@ -613,7 +619,9 @@ def estimate_meter(features: Features, tempo: TempoEstimate, min_confidence: flo
         for lag in (2, 3, 4, 6)
     }
     duple = max(r[2], r[4])
-    triple = 0.5 * (r[3] + r[6])
+    # Six beats are a multiple of two as well: lag 6 counts as triple only beyond what lag 2 explains
+    # (a 3/4 song whose bars alternate, strong bar and weak, repeats at 6 but hardly at 3).
+    triple = max(0.5 * (r[3] + r[6]), r[6] - max(r[2], 0.0))
     ternary = _ternary_subdivision(features.onset_envelope, beats, max(1, round(beat_frames / 12)))
     # r(lag) of n unrelated accents scatters by ~1/sqrt(n): express the margin in those units
     z_margin = (triple - duple) * math.sqrt(n)
