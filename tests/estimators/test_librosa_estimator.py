@@ -414,6 +414,9 @@ def test_unknown_key_profile_is_rejected() -> None:
         LibrosaEstimator(key_profile="bach")
     with pytest.raises(ValueError, match="'bach' in 'krumhansl\\+bach'"):
         LibrosaEstimator(key_profile="krumhansl+bach")
+    silence = extract_features(make_audio(np.zeros(5 * SR)))
+    with pytest.raises(ValueError, match="unknown key profile 'bach'"):
+        estimate_key(silence, "bach")
 
 
 def test_combined_profile_is_the_default(a_minor_features) -> None:

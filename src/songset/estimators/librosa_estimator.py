@@ -472,6 +472,7 @@ def song_chroma(features: Features) -> np.ndarray:
 
 def estimate_key(features: Features, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
     """Best of 24 rotated key profiles; confidence from how clearly it beats the runner-up."""
+    profile_parts(profile)  # a bad name fails even on silence, which returns before any correlation
     chroma = song_chroma(features)
     if not np.any(chroma > 0):
         return KeyEstimate(keyscale=None, confidence=0.0, runner_up=None)
