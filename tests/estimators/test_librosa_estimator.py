@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -307,6 +308,20 @@ def test_waltz_whose_bars_alternate_gives_3(bpm: float) -> None:
     assert meter.timesignature == "3" and meter.confidence >= 0.8
 
 
+def test_meter_needs_a_steady_beat_grid_not_certainty_about_its_level() -> None:
+    """Fast 3/4 also repeats at the bar, so which level is the beat can be in doubt (a low bpm
+    confidence) while the grid the accents are read from is steady; only an unsteady grid voids them."""
+    features = extract_features(make_audio(waltz(150, 16)))
+    tempo = estimate_tempo(features)
+    assert tempo.pulse_confidence >= tempo.confidence
+    level_in_doubt = dataclasses.replace(tempo, confidence=0.02)
+    meter = estimate_meter(features, level_in_doubt)
+    assert meter.timesignature == "3" and meter.confidence >= 0.5
+    unsteady = dataclasses.replace(tempo, pulse_confidence=0.02)
+    meter = estimate_meter(features, unsteady)
+    assert meter.is_default and meter.timesignature == "4"
+
+
 def test_ternary_beat_division_gives_6() -> None:
     features = extract_features(make_audio(six_eight(100, 16)))
     tempo = estimate_tempo(features)
@@ -353,6 +368,7 @@ def test_noise_confidences_stay_under_the_sidecar_thresholds(noise) -> None:
 def test_rubato_gives_low_tempo_and_meter_confidence(rubato_estimates) -> None:
     """Without a steady pulse a bpm would be a guess: its confidence must fall under the sidecar's 0.3."""
     assert rubato_estimates.bpm_confidence < 0.3, rubato_estimates.details["tempo_candidates"]
+    assert rubato_estimates.details["tempo_pulse_confidence"] < 0.3
     assert rubato_estimates.timesignature_confidence < 0.5
     assert rubato_estimates.details["meter_source"] == "default"
     assert any("timesignature" in w and "default" in w for w in rubato_estimates.warnings)
@@ -479,7 +495,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "5"
+    assert ident.backend == "librosa" and ident.version == "6"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 

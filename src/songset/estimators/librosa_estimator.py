@@ -23,8 +23,8 @@ from songset.schemas import BPM_MAX, BPM_MIN
 
 # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
 # 5: beat evenness per onset band, in twos only, weighed 1.5-2.5; x3/2 penalty 1.0; lag 6 beyond lag 2
-# counts as triple; combined key profile
-BACKEND_VERSION = "5"
+# counts as triple; combined key profile; 6: meter gated by the beat grid's steadiness, not the bpm's confidence
+BACKEND_VERSION = "6"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -219,6 +219,8 @@ class TempoEstimate:
     candidates: tuple[TempoCandidate, ...] = ()  # periodicity peaks, best first
     relatives: dict[str, float] = field(default_factory=dict)  # support at x2, x1/2, x3/2 ... of the winner
     stability: float = 0.0  # share of local (~9 s) windows whose own best tempo agrees with the winner
+    pulse_stability: float = 0.0  # ... whose best tempo is the winner's pulse or a level of it (x1/3 .. x3)
+    pulse_confidence: float = 0.0  # confidence in the beat grid, whichever level of it is the beat
     levels: tuple[LevelCandidate, ...] = ()  # the metrical levels weighed, best first
 
 
@@ -408,10 +410,11 @@ def estimate_tempo(
             window = np.abs(np.log2(grid / target)) <= 0.03  # +-2 %
             relatives[name] = float(support[window].max())
 
-    stability = _tempo_stability(features, period, grid, prior)
+    stability, pulse_stability = _tempo_stability(features, period, bpm, grid, prior)
     strength = float(np.clip((levels[0].support - 0.05) / 0.4, 0.0, 1.0))
     ambiguity = max(period_ambiguity, level_ambiguity)
     confidence = strength * stability * (1.0 - 0.5 * ambiguity**2)
+    pulse_confidence = strength * pulse_stability * (1.0 - 0.5 * period_ambiguity**2)
     return TempoEstimate(
         bpm=round(bpm, 1),
         confidence=float(np.clip(confidence, 0.0, 1.0)),
@@ -419,6 +422,8 @@ def estimate_tempo(
         candidates=candidates,
         relatives=relatives,
         stability=stability,
+        pulse_stability=pulse_stability,
+        pulse_confidence=float(np.clip(pulse_confidence, 0.0, 1.0)),
         levels=levels,
     )
 
@@ -434,24 +439,29 @@ def _refine_peak(grid: np.ndarray, score: np.ndarray, i: int) -> float:
     return float(grid[i])
 
 
-def _tempo_stability(features: Features, bpm: float, grid: np.ndarray, prior: np.ndarray) -> float:
-    """Share of local windows (every ~2 s) whose own best tempo is the global one: low for rubato/noise."""
+def _tempo_stability(
+    features: Features, period: float, beat: float, grid: np.ndarray, prior: np.ndarray
+) -> tuple[float, float]:
+    """Shares of local windows (every ~2 s) whose own best tempo is the global pulse `period`, and
+    whose best is a level of the `beat` (LEVEL_RATIOS): both are low for rubato or noise; only the
+    first also when windows hear different levels of one steady grid (fast 3/4 repeats at the bar)."""
     tg = features.tempogram
     step = max(1, round(2.0 * features.frame_rate))
     cols = tg[:, ::step]
     zero = cols[0]
     keep = zero > 0
     if not keep.any():
-        return 0.0
+        return 0.0, 0.0
     taper = _hann_taper(tg.shape[0])
     local = cols[:, keep] / np.maximum(taper, 1e-3 * taper[0])[:, None]
     local = local / local[0]
     lags = _lag_frames(grid, features.frame_rate)
-    agree = 0
+    agree = in_family = 0
     for col in local.T:
-        s = tempo_score(comb_support(col, lags), prior)
-        agree += _near(float(grid[int(np.argmax(s))]), bpm)
-    return agree / local.shape[1]
+        best = float(grid[int(np.argmax(tempo_score(comb_support(col, lags), prior)))])
+        agree += _near(best, period)
+        in_family += any(_near(best, beat * ratio) for ratio in LEVEL_RATIOS)
+    return agree / local.shape[1], in_family / local.shape[1]
 
 
 # ---- key ---------------------------------------------------------------------------------------------------
@@ -627,8 +637,9 @@ def estimate_meter(features: Features, tempo: TempoEstimate, min_confidence: flo
     # r(lag) of n unrelated accents scatters by ~1/sqrt(n): express the margin in those units
     z_margin = (triple - duple) * math.sqrt(n)
     confidence = float(math.tanh(abs(z_margin) / 3.0))
-    # accents read off an unreliable beat grid (rubato, no pulse) say nothing about bars
-    confidence *= float(np.clip(tempo.confidence / 0.3, 0.0, 1.0))
+    # Accents read off an unreliable beat grid (rubato, no pulse) say nothing about bars. Doubt about
+    # which level of a steady grid is the beat (fast 3/4 also repeats at the bar) does not count here.
+    confidence *= float(np.clip(tempo.pulse_confidence / 0.3, 0.0, 1.0))
     if z_margin > 0:
         meter = "3"
     elif ternary > 0.15:
@@ -722,6 +733,8 @@ class LibrosaEstimator(Estimator):
             ],
             "tempo_relatives": {k: _r4(v) for k, v in tempo.relatives.items()},
             "tempo_stability": _r4(tempo.stability),
+            "tempo_pulse_stability": _r4(tempo.pulse_stability),
+            "tempo_pulse_confidence": _r4(tempo.pulse_confidence),
             "tempo_runner_up": tempo.runner_up_bpm,
             "key_scores": [{"key": k, "correlation": _r4(v)} for k, v in key.scores],
             "key_profile": self.key_profile,
