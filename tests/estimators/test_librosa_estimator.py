@@ -12,6 +12,7 @@ import pytest
 from songset.audio import Audio, AudioInfo
 from songset.estimators.keys import PROFILES
 from songset.estimators.librosa_estimator import (
+    CHORD_CHANGE_FLOOR,
     LEVEL_RATIOS,
     LibrosaEstimator,
     _phase_evenness,
@@ -269,8 +270,44 @@ def test_tempo_reports_candidates_and_relatives() -> None:
 def test_details_list_the_metrical_levels_weighed(drums_4_4) -> None:
     levels = drums_4_4.details["tempo_levels"]
     assert levels and close_to(levels[0]["bpm"], drums_4_4.bpm or 0.0, tol=0.001)
-    assert {"bpm", "evenness", "subdivision", "score"} <= set(levels[0])
+    assert {"bpm", "evenness", "subdivision", "chord_change", "score"} <= set(levels[0])
     json.dumps(drums_4_4.details, allow_nan=False)
+
+
+def test_drums_change_no_chords_at_any_level(drums_4_4) -> None:
+    """The chord-change penalty must leave unpitched music alone: drum chroma is noise, alike at every beat."""
+    assert all(level["chord_change"] < CHORD_CHANGE_FLOOR / 2 for level in drums_4_4.details["tempo_levels"])
+
+
+C_MAJOR = [[60, 64, 67], [57, 60, 64], [53, 57, 60], [55, 59, 62]]  # C Am F G
+
+
+def arpeggio(bpm: float, beats_per_bar: int, bars: int, sr: int = SR) -> np.ndarray:
+    """No drums: a held chord and a bass note each bar, the chord broken into eighths, louder on the beat."""
+    beat = 60.0 / bpm
+    track = np.zeros(int((bars * beats_per_bar + 1) * beat * sr))
+    for bar in range(bars):
+        chord = C_MAJOR[bar % len(C_MAJOR)]
+        t0 = bar * beats_per_bar * beat
+        for n in chord:
+            place(track, tone(midi_hz(n - 12), beats_per_bar * beat, decay=0.8, sr=sr), t0, 0.15, sr)
+        place(track, tone(midi_hz(chord[0] - 24), beat, decay=3.0, sr=sr), t0, 0.5, sr)
+        for i in range(2 * beats_per_bar):
+            note = chord[i % 3] + 12 * ((i // 3) % 2)
+            gain = 0.25 if i % 2 == 0 else 0.14
+            place(track, tone(midi_hz(note), 0.45 * beat, decay=4.0, sr=sr), t0 + i * beat / 2, gain, sr)
+    return track
+
+
+def test_drumless_3_4_arpeggio_is_not_read_at_the_bar_rate() -> None:
+    """Its bars are as even as its beats and as empty between; only the harmony says which is the bar.
+
+    At 132 bpm the bar level (44) won before chord changes were weighed.
+    """
+    tempo = estimate_tempo(extract_features(make_audio(arpeggio(132, 3, 20))))
+    assert close_to(tempo.bpm, 132.0), [(round(c.bpm), round(c.score, 2)) for c in tempo.levels]
+    bar = next(level for level in tempo.levels if close_to(level.bpm, 44.0))
+    assert bar.chord_change > CHORD_CHANGE_FLOOR > tempo.levels[0].chord_change
 
 
 # ---- meter -------------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from songset.schemas import BPM_MAX, BPM_MIN
 
 # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
 # 5: beat evenness per onset band, in twos only, weighed 1.5-2.5; x3/2 penalty 1.0; lag 6 beyond lag 2
-# counts as triple; combined key profile; 6: meter gated by the beat grid's steadiness, not the bpm's confidence
+# counts as triple; combined key profile; 6: meter gated by the beat grid's steadiness, not the bpm's
+# confidence; levels that change chord on most beats marked down
 BACKEND_VERSION = "6"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
@@ -46,6 +47,13 @@ SPARSE_EVENNESS_WEIGHT = 1.0  # ... plus this much more as the points between be
 # beats as the beat); fast 3/4 songs often give a pulse of two thirds of their beat, so x3/2 less.
 LEVEL_RATIOS = {1 / 3: 0.5, 1 / 2: 0.0, 2 / 3: 1.5, 1.0: 0.0, 3 / 2: 1.0, 2.0: 0.0, 3.0: 0.5}
 THIRD_PARTIAL_WEIGHT = 0.5  # see `suppress_third_partials`
+# A new chord moves a beat's chroma by 0.2-0.7 (1 - cosine, `_harmonic_change`), other notes of the same
+# chord by under 0.1. A level whose median beat moves it by more than the floor changes chord on most of
+# its beats: it is more likely a bar or half bar than the beat (chords rarely change on every beat).
+# Goto & Muraoka (1999), "Real-time beat tracking for drumless audio signals: chord change detection
+# for musical decisions", Speech Communication 27(3-4), use chord changes in the same way.
+CHORD_CHANGE_FLOOR = 0.15
+CHORD_CHANGE_WEIGHT = 1.0  # log-score penalty per floor's worth of median change above the floor
 
 
 # ---- features ----------------------------------------------------------------------------------------------
@@ -208,7 +216,8 @@ class LevelCandidate:
     support: float  # comb support at this period, as in TempoCandidate
     evenness: float  # weaker over stronger alternate beat positions (`_phase_evenness`): ~1 at the beat
     subdivision: float  # onsets between this level's beats (halves or thirds) / onsets on them
-    score: float  # log score: prior + level evidence + support - ratio penalty (`choose_metrical_level`)
+    score: float  # log score: prior + level evidence + support - penalties (`choose_metrical_level`)
+    chord_change: float = 0.0  # median chroma change from one of this level's beats to the next
 
 
 @dataclass(frozen=True)
@@ -278,13 +287,15 @@ class BeatGrid:
     half: np.ndarray
     first_third: np.ndarray
     second_third: np.ndarray
+    chord_change: float = 0.0  # median `_harmonic_change` from beat to beat
 
 
 def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
     """Onsets below LEVEL_MAX_HZ around beats tracked at `bpm` and between them (None: too few beats).
 
     Low bands only: hi-hats on the offbeats (common in dance music) would make eighths look like beats.
-    The beats are also read per band (`level_band_envelopes`) for `_phase_evenness`.
+    The beats are also read per band (`level_band_envelopes`) for `_phase_evenness`, and the chroma
+    change from beat to beat is kept (CHORD_CHANGE_FLOOR).
     """
     envelope = features.level_onset_envelope
     beats = track_beats(features, bpm, envelope, tightness=400.0)  # hold this level, do not drift off it
@@ -301,7 +312,15 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
     bands = ndimage.uniform_filter1d(
         features.level_band_envelopes, 2 * half_width + 1, axis=1, mode="nearest"
     )
-    return BeatGrid(area[beats[:-1]], bands[:, beats[:-1]], between(0.5), between(1 / 3), between(2 / 3))
+    chord_change = float(np.median(_harmonic_change(features, beats)[1:-1]))
+    return BeatGrid(
+        area[beats[:-1]],
+        bands[:, beats[:-1]],
+        between(0.5),
+        between(1 / 3),
+        between(2 / 3),
+        chord_change,
+    )
 
 
 def _phase_evenness(strength: np.ndarray, group: int) -> float:
@@ -344,7 +363,11 @@ def metrical_level_evidence(grid: BeatGrid) -> tuple[float, float, float]:
 def choose_metrical_level(
     features: Features, period_bpm: float, prior_bpm: float, prior_octaves: float
 ) -> tuple[LevelCandidate, ...]:
-    """Weigh x1/3 .. x3 of the found pulse as the beat (LEVEL_RATIOS); best first."""
+    """Weigh x1/3 .. x3 of the found pulse as the beat (LEVEL_RATIOS); best first.
+
+    A level that changes chord on most of its beats is marked down (CHORD_CHANGE_FLOOR): in a drumless
+    arpeggio, bars are as even as beats and as empty between, and only the harmony tells them apart.
+    """
     fr = features.frame_rate
     levels = []
     for ratio, penalty in LEVEL_RATIOS.items():
@@ -357,8 +380,13 @@ def choose_metrical_level(
         evidence, evenness, subdivision = metrical_level_evidence(grid)
         support = float(comb_support(features.autocorrelation, _lag_frames(bpm, fr)))
         log_prior = math.log(float(tempo_prior(np.array(bpm), prior_bpm, prior_octaves)))
-        score = log_prior + LEVEL_WEIGHT * evidence + SUPPORT_WEIGHT * max(support, 0.0) - penalty
-        levels.append(LevelCandidate(bpm, support, evenness, subdivision, score))
+        chord_penalty = (
+            CHORD_CHANGE_WEIGHT * max(0.0, grid.chord_change - CHORD_CHANGE_FLOOR) / CHORD_CHANGE_FLOOR
+        )
+        score = (
+            log_prior + LEVEL_WEIGHT * evidence + SUPPORT_WEIGHT * max(support, 0.0) - penalty - chord_penalty
+        )
+        levels.append(LevelCandidate(bpm, support, evenness, subdivision, score, grid.chord_change))
     if not levels:  # too short to track beats at any level: keep the pulse itself
         support = float(comb_support(features.autocorrelation, _lag_frames(period_bpm, fr)))
         levels.append(LevelCandidate(period_bpm, support, 1.0, 1.0, 0.0))
@@ -727,6 +755,7 @@ class LibrosaEstimator(Estimator):
                     "bpm": round(level.bpm, 1),
                     "evenness": _r4(level.evenness),
                     "subdivision": _r4(level.subdivision),
+                    "chord_change": _r4(level.chord_change),
                     "score": _r4(level.score),
                 }
                 for level in tempo.levels
