@@ -41,6 +41,7 @@ from songset.estimators.librosa_estimator import (  # noqa: E402
     LibrosaEstimator,
     estimate_tempo,
     extract_features,
+    span_chroma,
     track_beats,
 )
 from songset.sidecars import SidecarSettings  # noqa: E402
@@ -169,9 +170,7 @@ def chord_counts(audio: Audio) -> Counter[str]:
     tempo = estimate_tempo(features)
     if tempo.bpm is None:
         return Counter()
-    beats = track_beats(features, tempo.bpm)
-    frames = np.round(beats * features.hop_length / features.chroma_hop_length).astype(int)
-    chroma = np.sqrt(np.maximum(features.chroma, 0.0))
+    spans = span_chroma(features, track_beats(features, tempo.bpm)[::2])  # two beats each
     names, templates = [], []
     for quality, third in (("", 4), ("m", 3)):
         for root in range(12):
@@ -179,12 +178,8 @@ def chord_counts(audio: Audio) -> Counter[str]:
             template[[root, (root + third) % 12, (root + 7) % 12]] = 1.0
             names.append(key_index_name(root + (12 if quality else 0)).split()[0] + quality)
             templates.append(template / np.linalg.norm(template))
-    counts: Counter[str] = Counter()
-    for start, end in zip(frames[:-2:2], frames[2::2], strict=False):
-        if end > start:
-            span = chroma[:, start:end].mean(axis=1)
-            counts[names[int(np.argmax(np.array(templates) @ span))]] += 1
-    return counts
+    best = np.argmax(spans @ np.array(templates).T, axis=1)
+    return Counter(names[int(i)] for i in best)
 
 
 Method = tuple[str, Callable[[Audio], Result]]

@@ -287,7 +287,7 @@ class BeatGrid:
     half: np.ndarray
     first_third: np.ndarray
     second_third: np.ndarray
-    chord_change: float = 0.0  # median `_harmonic_change` from beat to beat
+    chord_change: float  # median `_harmonic_change` from beat to beat
 
 
 def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
@@ -569,8 +569,12 @@ def _beat_accents(envelope: np.ndarray, beats: np.ndarray, half_width: int) -> n
     return area[np.clip(beats, 0, len(envelope) - 1)]
 
 
-def _harmonic_change(features: Features, beats: np.ndarray) -> np.ndarray:
-    """Chroma distance between consecutive beats: chords change on downbeats far more than elsewhere."""
+def span_chroma(features: Features, beats: np.ndarray) -> np.ndarray:
+    """(len(beats) - 1, 12): mean square-root chroma from each beat (onset frame) to the next.
+
+    The square root keeps one loud note from standing for the whole span. An empty span takes the
+    chroma frame it starts on.
+    """
     frames = np.clip(
         np.round(beats * features.hop_length / features.chroma_hop_length).astype(int),
         0,
@@ -581,7 +585,12 @@ def _harmonic_change(features: Features, beats: np.ndarray) -> np.ndarray:
         chroma[:, a:b].mean(axis=1) if b > a else chroma[:, min(a, chroma.shape[1] - 1)]
         for a, b in itertools.pairwise(frames)
     ]
-    seg = np.array(segments)
+    return np.array(segments).reshape(-1, chroma.shape[0])
+
+
+def _harmonic_change(features: Features, beats: np.ndarray) -> np.ndarray:
+    """Chroma distance between consecutive beats: chords change on downbeats far more than elsewhere."""
+    seg = span_chroma(features, beats)
     seg = seg / np.maximum(np.linalg.norm(seg, axis=1, keepdims=True), 1e-12)
     change = np.zeros(len(beats))
     change[1:-1] = 1.0 - np.sum(seg[1:] * seg[:-1], axis=1)  # change at beat i: segment i vs i-1
