@@ -4,7 +4,9 @@ Each song is a chord progression (triads plus a bass line, additive synthesis wi
 in 3/4 or 4/4, in one of three arrangements, so the estimator is not tuned to one drum pattern:
 - "backbeat": kick on 1 (and 3), snare on the other beats, hi-hats on eighths (rock, pop);
 - "four_on_floor": kick on every beat, clap on 2 and 4, open hi-hat on the offbeats (dance music);
-- "arpeggio": no drums; the chord broken into eighth notes, the beat marked only by the bass and accents.
+- "arpeggio": no drums; the chord broken into eighth notes, the beat marked only by the bass and accents;
+- "low_arpeggio": no drums either, but the pad an octave lower, one bass note a bar (on 1) and offbeats
+  nearly as loud as the beats, so less marks the beat (the arrangement the tests' `arpeggio` uses).
 Everything is drawn from one seeded generator, so a given (n, seed) renders the same audio.
 """
 
@@ -30,7 +32,7 @@ MINOR_PROGRESSIONS = [
     [(0, "min"), (5, "min"), (0, "min"), (7, "maj")],  # i iv i V
 ]
 QUALITY = {"maj": (0, 4, 7), "min": (0, 3, 7)}
-STYLES = ("backbeat", "four_on_floor", "arpeggio")
+STYLES = ("backbeat", "four_on_floor", "arpeggio", "low_arpeggio")
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 
 
@@ -120,6 +122,15 @@ def render(
         root, quality = prog[b % len(prog)]
         chord = [base + root + q for q in QUALITY[quality]]
         chord = [n + 12 if n < base else n for n in chord]
+        if style == "low_arpeggio":
+            for n in chord:
+                _place(harmony, _tone(_hz(n - 12), bar, rng, decay=0.8), t0, 0.15)
+            _place(harmony, _tone(_hz(chord[0] - 24), beat, rng, decay=3.0, harmonics=4), t0, 0.5)
+            for i in range(2 * meter):
+                note = chord[i % 3] + 12 * ((i // 3) % 2)
+                gain = 0.25 if i % 2 == 0 else 0.14
+                _place(harmony, _tone(_hz(note), 0.45 * beat, rng, decay=4.0), t0 + i * beat / 2, gain)
+            continue
         # pad: sustained chord for the bar
         for n in chord:
             _place(harmony, _tone(_hz(n), bar, rng, decay=0.8), t0, 0.25)

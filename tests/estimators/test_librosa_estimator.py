@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 
@@ -13,6 +14,9 @@ from songset.audio import Audio, AudioInfo
 from songset.estimators.keys import PROFILES
 from songset.estimators.librosa_estimator import (
     CHORD_CHANGE_FLOOR,
+    DRUMLESS_CONFIDENCE_FACTOR,
+    DRUMLESS_SHARE,
+    DRUMMED_SHARE,
     LEVEL_RATIOS,
     LibrosaEstimator,
     _phase_evenness,
@@ -20,6 +24,7 @@ from songset.estimators.librosa_estimator import (
     estimate_meter,
     estimate_tempo,
     extract_features,
+    percussion_factor,
 )
 from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
 
@@ -310,6 +315,36 @@ def test_drumless_3_4_arpeggio_is_not_read_at_the_bar_rate() -> None:
     assert bar.chord_change > CHORD_CHANGE_FLOOR > tempo.levels[0].chord_change
 
 
+def test_drums_are_percussive_and_an_arpeggio_is_not(drums_4_4) -> None:
+    drums = extract_features(make_audio(backbeat(120, 12)))
+    arp = extract_features(make_audio(arpeggio(120, 4, 12)))
+    assert drums.percussive_share > DRUMMED_SHARE
+    assert arp.percussive_share < DRUMMED_SHARE
+    assert drums_4_4.details["percussive_share"] > DRUMMED_SHARE
+    assert drums_4_4.details["tempo_percussion_factor"] == 1.0
+
+
+def test_percussion_factor_falls_from_drummed_to_drumless() -> None:
+    shares = np.linspace(0.0, 1.0, 41)
+    factors = [percussion_factor(float(s)) for s in shares]
+    assert factors[0] == percussion_factor(DRUMLESS_SHARE) == DRUMLESS_CONFIDENCE_FACTOR
+    assert factors[-1] == percussion_factor(DRUMMED_SHARE) == 1.0
+    assert all(a <= b for a, b in itertools.pairwise(factors))
+    assert DRUMLESS_CONFIDENCE_FACTOR < percussion_factor((DRUMLESS_SHARE + DRUMMED_SHARE) / 2) < 1.0
+
+
+def test_drumless_bpm_confidence_is_lowered_and_the_bpm_kept() -> None:
+    """Which level of an even arpeggio is the beat is a convention; the confidence must say so."""
+    features = extract_features(make_audio(arpeggio(132, 4, 20)))
+    tempo = estimate_tempo(features)
+    assert tempo.percussion_factor == pytest.approx(percussion_factor(features.percussive_share))
+    assert tempo.percussion_factor < 1.0
+    as_if_drummed = estimate_tempo(dataclasses.replace(features, percussive_share=DRUMMED_SHARE))
+    assert as_if_drummed.bpm == tempo.bpm and as_if_drummed.percussion_factor == 1.0
+    assert tempo.confidence == pytest.approx(as_if_drummed.confidence * tempo.percussion_factor)
+    assert tempo.pulse_confidence == as_if_drummed.pulse_confidence  # the grid is as steady
+
+
 # ---- meter -------------------------------------------------------------------------------------------------
 
 
@@ -532,7 +567,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "6"
+    assert ident.backend == "librosa" and ident.version == "7"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 
