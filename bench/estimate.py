@@ -4,8 +4,8 @@
                              [--explain-keys] [--essentia]
 
 Data sets: the labelled ACE-Step set (prompt bpm is reliable, prompt key is a weak label), synthetic
-songs rendered here at known tempo/key/meter in three arrangements (backbeat drums, four-on-the-floor,
-drumless arpeggios; bench/synth.py), and the CC recordings (informal: only a few keys are known).
+songs rendered here at known tempo/key/meter in four arrangements (backbeat drums, four-on-the-floor,
+two drumless arpeggios; bench/synth.py), and the CC recordings (informal: only a few keys are known).
 Baseline = `librosa.beat.beat_track` tempo + Krumhansl profile on mean `chroma_cqt`; `--essentia` adds
 Essentia's RhythmExtractor2013 (multifeature) and KeyExtractor, if installed (AGPL, never a dependency).
 Speed is seconds per minute of audio on one core, decoding included (decoded once, charged to each).

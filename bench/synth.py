@@ -1,7 +1,7 @@
 """Synthetic songs with known tempo, key and meter for `bench/estimate.py`.
 
 Each song is a chord progression (triads plus a bass line, additive synthesis with decaying partials)
-in 3/4 or 4/4, in one of three arrangements, so the estimator is not tuned to one drum pattern:
+in 3/4 or 4/4, in one of four arrangements, so the estimator is not tuned to one drum pattern:
 - "backbeat": kick on 1 (and 3), snare on the other beats, hi-hats on eighths (rock, pop);
 - "four_on_floor": kick on every beat, clap on 2 and 4, open hi-hat on the offbeats (dance music);
 - "arpeggio": no drums; the chord broken into eighth notes, the beat marked only by the bass and accents;
@@ -97,6 +97,23 @@ def _open_hat(rng: np.random.Generator) -> np.ndarray:
     return noise * np.exp(-t * 18)
 
 
+def _broken_chord(
+    track: np.ndarray,
+    chord: list[int],
+    meter: int,
+    t0: float,
+    beat: float,
+    rng: np.random.Generator,
+    octave: int,
+    gains: tuple[float, float],
+) -> None:
+    """One bar of the chord broken into eighths, climbing an octave every three notes from `octave`
+    above it; `gains` are (on the beat, between beats)."""
+    for i in range(2 * meter):
+        note = chord[i % 3] + 12 * (octave + (i // 3) % 2)
+        _place(track, _tone(_hz(note), 0.45 * beat, rng, decay=4.0), t0 + i * beat / 2, gains[i % 2])
+
+
 def render(
     bpm: float,
     tonic: int,
@@ -126,10 +143,7 @@ def render(
             for n in chord:
                 _place(harmony, _tone(_hz(n - 12), bar, rng, decay=0.8), t0, 0.15)
             _place(harmony, _tone(_hz(chord[0] - 24), beat, rng, decay=3.0, harmonics=4), t0, 0.5)
-            for i in range(2 * meter):
-                note = chord[i % 3] + 12 * ((i // 3) % 2)
-                gain = 0.25 if i % 2 == 0 else 0.14
-                _place(harmony, _tone(_hz(note), 0.45 * beat, rng, decay=4.0), t0 + i * beat / 2, gain)
+            _broken_chord(harmony, chord, meter, t0, beat, rng, octave=0, gains=(0.25, 0.14))
             continue
         # pad: sustained chord for the bar
         for n in chord:
@@ -145,11 +159,7 @@ def render(
         )
         scale = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 11)
         if style == "arpeggio":
-            # the chord broken into eighths, louder on the beat
-            for i in range(2 * meter):
-                note = chord[i % 3] + 12 * (1 + (i // 3) % 2)
-                gain = 0.22 if i % 2 == 0 else 0.12
-                _place(harmony, _tone(_hz(note), 0.45 * beat, rng, decay=4.0), t0 + i * beat / 2, gain)
+            _broken_chord(harmony, chord, meter, t0, beat, rng, octave=1, gains=(0.22, 0.12))
             continue
         # a melody note per beat from the chord / scale
         for i in range(meter):

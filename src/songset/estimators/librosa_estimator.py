@@ -232,7 +232,7 @@ class LevelCandidate:
     evenness: float  # weaker over stronger alternate beat positions (`_phase_evenness`): ~1 at the beat
     subdivision: float  # onsets between this level's beats (halves or thirds) / onsets on them
     score: float  # log score: prior + level evidence + support - penalties (`choose_metrical_level`)
-    chord_change: float = 0.0  # median chroma change from one of this level's beats to the next
+    chord_change: float  # median chroma change from one of this level's beats to the next
 
 
 @dataclass(frozen=True)
@@ -246,9 +246,7 @@ class TempoEstimate:
     pulse_stability: float = 0.0  # ... whose best tempo is the winner's pulse or a level of it (x1/3 .. x3)
     pulse_confidence: float = 0.0  # confidence in the beat grid, whichever level of it is the beat
     levels: tuple[LevelCandidate, ...] = ()  # the metrical levels weighed, best first
-    percussion_factor: float = (
-        1.0  # how far the confidence was lowered for a lack of drums (`percussion_factor`)
-    )
+    percussion_factor: float = 1.0  # the confidence's factor for a lack of drums (`percussion_factor()`)
 
 
 def percussion_factor(percussive_share: float) -> float:
@@ -413,7 +411,7 @@ def choose_metrical_level(
         levels.append(LevelCandidate(bpm, support, evenness, subdivision, score, grid.chord_change))
     if not levels:  # too short to track beats at any level: keep the pulse itself
         support = float(comb_support(features.autocorrelation, _lag_frames(period_bpm, fr)))
-        levels.append(LevelCandidate(period_bpm, support, 1.0, 1.0, 0.0))
+        levels.append(LevelCandidate(period_bpm, support, 1.0, 1.0, 0.0, 0.0))
     return tuple(sorted(levels, key=lambda c: -c.score))
 
 
