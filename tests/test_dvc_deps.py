@@ -1,0 +1,176 @@
+"""dvc.yaml is complete by construction: every stage depends on all project code it can run, on every prompt
+file its backends can read, and on every param it reads; a transport setting (`run.jobs`) is in no stage.
+
+Why: DVC re-runs a stage only for the deps and params it lists. A module or prompt left out means an edit
+leaves `dvc status` clean and the dataset silently keeps the old outputs.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from modulefinder import ModuleFinder
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT
+
+SRC = PROJECT_ROOT / "src"
+# The config groups whose `_target_` a stage instantiates: every backend of the group can run in that stage.
+STAGE_GROUPS = {"annotate": "annotator", "clean": "cleaner", "estimate": "estimator"}
+# Settings that change how songs are run, never what is built: listing them would rebuild for nothing.
+TRANSPORT_PARAMS = {"run.jobs"}
+
+
+def _dvc() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
+
+
+def _params() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+
+
+def _render(value: str) -> str:
+    """DVC's `${paths.x}` templating, resolved from params.yaml as DVC does."""
+    params = _params()
+
+    def lookup(match: re.Match[str]) -> str:
+        node = params
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    return re.sub(r"\$\{([\w.]+)\}", lookup, value)
+
+
+def _entries(items: list) -> list[str]:
+    return [_render(next(iter(i)) if isinstance(i, dict) else i) for i in items]
+
+
+def _backend_modules(group: str) -> set[str]:
+    modules = set()
+    for conf in sorted((PROJECT_ROOT / "conf" / group).glob("*.yaml")):
+        target = yaml.safe_load(conf.read_text()).get("_target_")
+        if target:
+            modules.add(target.rsplit(".", 1)[0])
+    return modules
+
+
+def _module_files(stage: str) -> set[Path]:
+    """Project modules the stage can import: static analysis, so imports inside functions count too."""
+    finder = ModuleFinder(path=[str(SRC)])
+    finder.run_script(str(PROJECT_ROOT / "stages" / f"{stage}.py"))
+    group = STAGE_GROUPS.get(stage)
+    for module in _backend_modules(group) if group else ():
+        finder.import_hook(module)
+    return {
+        Path(m.__file__).resolve()
+        for name, m in finder.modules.items()
+        if name.split(".")[0] == "songset" and m.__file__
+    }
+
+
+def _covered(path: Path, deps: list[str]) -> bool:
+    for dep in deps:
+        dep_path = (PROJECT_ROOT / dep).resolve()
+        if path == dep_path or dep_path in path.parents:
+            return True
+    return False
+
+
+STAGES = list(_dvc()["stages"])
+
+
+def test_stages_are_the_entry_points() -> None:
+    assert sorted(STAGES) == sorted(p.stem for p in (PROJECT_ROOT / "stages").glob("*.py"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_depends_on_all_code_it_can_run(stage: str) -> None:
+    deps = _entries(_dvc()["stages"][stage]["deps"])
+    files = _module_files(stage)
+    assert any(f.name == "pipeline.py" for f in files), "the module finder found no project code"
+    missing = sorted(str(f.relative_to(PROJECT_ROOT)) for f in files if not _covered(f, deps))
+    assert not missing, f"dvc.yaml stage {stage!r} misses code it can run: {missing}"
+    assert f"stages/{stage}.py" in deps
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_that_can_read_a_prompt_depends_on_the_prompt_files(stage: str) -> None:
+    deps = _entries(_dvc()["stages"][stage]["deps"])
+    reads_prompts = any(f.name == "prompts.py" for f in _module_files(stage))
+    assert ("conf/prompt" in deps) == reads_prompts, (stage, reads_prompts)
+
+
+def _cfg_reads(tree: ast.AST) -> set[str]:
+    """`cfg.a.b`, `cfg.a.get("b")` and `paths.x` (after `paths = cfg.paths`) read in code, as dotted keys."""
+    reads: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or isinstance(getattr(node, "parent", None), ast.Attribute):
+            continue
+        chain: list[str] = []
+        cur: ast.AST = node
+        while isinstance(cur, ast.Attribute):
+            chain.append(cur.attr)
+            cur = cur.value
+        if not (isinstance(cur, ast.Name) and cur.id in ("cfg", "paths")):
+            continue
+        chain.reverse()
+        if cur.id == "paths":
+            chain.insert(0, "paths")
+        if chain[-1] == "get":  # cfg.run.get("subset"): the key is the call's argument
+            call = getattr(node, "parent", None)
+            if not (isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant)):
+                continue
+            chain[-1] = str(call.args[0].value)
+        if chain != ["paths"]:
+            reads.add(".".join(chain[:2]))
+    return reads
+
+
+def _parented(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            child.parent = node  # type: ignore[attr-defined]
+    return tree
+
+
+def _stage_reads(stage: str) -> set[str]:
+    script = _parented(ast.parse((PROJECT_ROOT / "stages" / f"{stage}.py").read_text()))
+    helpers = {
+        f.name: f
+        for f in _parented(ast.parse((SRC / "songset" / "stage_main.py").read_text())).body
+        if isinstance(f, ast.FunctionDef)
+    }
+    reads = _cfg_reads(script)
+    called = {n.func.id for n in ast.walk(script) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    for name in called & set(helpers):
+        reads |= _cfg_reads(helpers[name])
+    return reads
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_lists_every_param_it_reads_and_no_transport_setting(stage: str) -> None:
+    params = [str(p) for p in _dvc()["stages"][stage].get("params", [])]
+    reads = _stage_reads(stage) - TRANSPORT_PARAMS
+    assert reads, "found no config reads: the analysis is broken"
+    unlisted = sorted(r for r in reads if not any(r == p or r.startswith(p + ".") for p in params))
+    assert not unlisted, f"dvc.yaml stage {stage!r} reads params it does not list: {unlisted}"
+    assert not TRANSPORT_PARAMS & set(params), f"{stage!r} lists a transport setting"
+
+
+def test_output_paths_come_from_params() -> None:
+    """Paths live in params.yaml (`paths`); dvc.yaml refers to them, never repeats them as literals."""
+    text = (PROJECT_ROOT / "dvc.yaml").read_text()
+    for key, value in _params()["paths"].items():
+        literal = re.findall(rf"^\s+- {re.escape(str(value))}(?:/|:|$)", text, flags=re.M)
+        assert not literal, f"dvc.yaml repeats paths.{key} ({value}) as a literal"
+
+
+def test_the_analysis_sees_a_missing_dependency() -> None:
+    """The checks above can fail: drop a module every stage runs and it is reported."""
+    deps = [d for d in _entries(_dvc()["stages"]["estimate"]["deps"]) if not d.endswith("songs.py")]
+    files = _module_files("estimate")
+    assert [f.name for f in files if not _covered(f, deps)] == ["songs.py"]
