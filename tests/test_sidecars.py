@@ -67,10 +67,11 @@ def test_bad_override_names_file_and_field(text: str, field: str) -> None:
     assert field in str(err.value)
 
 
-def test_instrumental_gets_instrumental_lyrics_and_unknown_language() -> None:
+def test_instrumental_gets_instrumental_lyrics_and_states_no_sung_language() -> None:
     sidecar = build_sidecar(job(), SidecarSettings())
     assert sidecar.lyrics == INSTRUMENTAL_LYRICS
-    assert sidecar.language == "unknown"
+    # ACE-Step's folder scan reads `language` and takes any value but "instrumental" as a sung song.
+    assert sidecar.language is None and sidecar.vocal_language == "unknown"
 
 
 def test_vocal_song_without_lyrics_omits_lyrics_and_flags_it() -> None:

@@ -34,7 +34,8 @@ def valid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("sidecars")
     for name in ("a", "b", "c"):
         write_sidecar(directory, name)
-    (directory / "dataset.json").write_text("{}")  # the manifest is not a sidecar
+    (directory / "songset-manifest.json").write_text("{}")  # the manifest is not a sidecar
+    (directory / "dataset.json").write_text("{}")  # nor is ACE-Step's dataset file (an export folder)
     return directory
 
 

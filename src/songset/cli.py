@@ -238,7 +238,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         name=args.name,
         link=not args.copy,
         force=args.force,
+        acestep_root=Path(args.acestep_root) if args.acestep_root else None,
     )
+    if args.show_prompts:
+        for song in result.prompts:
+            print(
+                f"== {song.song}: prompt {song.prompt_tokens}/256 tokens, lyrics {song.lyrics_tokens}/512 tokens"
+            )
+            print(song.prompt)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
@@ -333,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="songset", help="dataset name in dataset.json")
     p.add_argument("--copy", action="store_true", help="copy audio instead of hard-linking it")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.add_argument(
+        "--acestep-root",
+        metavar="DIR",
+        help="ACE-Step's working directory (default: the checkout DIR is in); audio_path is relative to it",
+    )
+    p.add_argument(
+        "--show-prompts", action="store_true", help="print each song's ACE-Step prompt and its token counts"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("doctor", help="preflight for served annotation: exit 1 when something blocks a run")
