@@ -257,13 +257,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from songset.doctor import run_doctor
+    from songset.doctor import check_acestep, run_doctor
 
-    findings = run_doctor(
-        Path(args.endpoint_repo) if args.endpoint_repo else None,
-        Path(args.requirements) if args.requirements else None,
-        args.url,
+    acestep_only = args.acestep and not (args.endpoint_repo or args.requirements or args.url)
+    findings = (
+        []
+        if acestep_only
+        else run_doctor(
+            Path(args.endpoint_repo) if args.endpoint_repo else None,
+            Path(args.requirements) if args.requirements else None,
+            args.url,
+        )
     )
+    if args.acestep:
+        findings += check_acestep(Path(args.acestep))
     for finding in findings:
         print(finding.line())
     return 1 if any(f.status == "FAIL" for f in findings) else 0
@@ -354,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint-repo", metavar="DIR", help="the endpoint's model repo (handler.py, configs)")
     p.add_argument("--requirements", metavar="FILE", help="the endpoint's requirements.txt")
     p.add_argument("--url", help="endpoint URL (HF handler) or OpenAI-compatible /v1 URL to probe")
+    p.add_argument(
+        "--acestep", metavar="DIR", help="an ACE-Step 1.5 checkout: does it read `songset export`?"
+    )
     p.set_defaults(func=cmd_doctor)
     return parser
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from songset.acestep import sung_lyrics
+from songset.acestep import TEXT_MAX_TOKENS, Metas, prompt_tokens, sung_lyrics
 from songset.schemas import (
     DURATION_MAX_S,
     DURATION_MIN_S,
@@ -87,6 +87,16 @@ def _check_file(path: Path, budget: int) -> tuple[dict[str, Any] | None, list[Br
     if sung_lyrics(sidecar) and not lyrics_file.is_file():
         broken.append(
             BrokenRule(id=song_id, file=str(path), rule="lyrics_file", detail=f"{lyrics_file.name} missing")
+        )
+    prompt = prompt_tokens(sidecar.caption, Metas.of(sidecar))
+    if prompt > TEXT_MAX_TOKENS:
+        broken.append(
+            BrokenRule(
+                id=song_id,
+                file=str(path),
+                rule="acestep_prompt",
+                detail=f"ACE-Step's prompt is {prompt} tokens, over {TEXT_MAX_TOKENS}: it would cut the metas",
+            )
         )
     row = {
         "id": song_id,
