@@ -182,7 +182,10 @@ def export_dataset(
     audio_by_id = {s.id: s.path for s in discover_songs(audio_dir) if s.duplicate_of is None}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".songset-tmp", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would follow the folder into place
         staged = _build(files, audio_by_id, audio_dir, staging, out_dir, root, link, result)
         _write_dataset_files(staging, sidecars_dir, notice, name, staged)
         _move_into_place(staging, out_dir, previous, staged.written)
@@ -255,7 +258,12 @@ def _check_prompt(stem: str, sidecar: Sidecar, result: ExportResult) -> None:
         result.warnings.append(
             f"{stem}: lyrics are {lyric_tokens} tokens; ACE-Step trains on the first {LYRICS_MAX_TOKENS} only"
         )
-    if vocals(sidecar) and not sung_lyrics(sidecar):
+    if vocals(sidecar) is None:
+        result.warnings.append(
+            f"{stem}: vocals unknown, so nothing is stated; ACE-Step's defaults take it as an instrumental "
+            f"(state it in data/overrides/{stem}.yaml: lyrics, or language)"
+        )
+    elif vocals(sidecar) and not sung_lyrics(sidecar):
         result.warnings.append(
             f"{stem}: sung but no lyrics; ACE-Step trains it with `{INSTRUMENTAL_LYRICS}` as its lyrics "
             f"(add data/lyrics/{stem}.txt)"
