@@ -11,7 +11,8 @@ Written from reading ACE-Step 1.5 (github:ace-step/ACE-Step-1.5) at f30aee4c186c
 - lyrics: `preprocess.py` trains on `sample.lyrics` or `[Instrumental]`; `preprocess_lyrics.py`
   `encode_lyrics` cuts them at `max_length=512`, silently.
 - generation-time metas: `acestep/handler.py` `_build_metadata_dict` + `_dict_to_meta_string` render `N/A` for
-  what is not given and `int(duration)`.
+  what is not given and `int(duration)`; training renders the stored duration as is, so it is stored as whole
+  seconds (tests/test_acestep_contract.py checks both render alike).
 - the text tokenizer is Qwen3-Embedding-0.6B's (`handler.py`: `AutoTokenizer.from_pretrained` of
   `checkpoints/Qwen3-Embedding-0.6B`); its post-processor appends `<|endoftext|>` to every encoding, and a
   truncating encode keeps room for it, so one of the 256 (and 512) positions is always taken.
@@ -24,7 +25,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from songset.schemas import INSTRUMENTAL_LYRICS, Sidecar
-from songset.tokens import count_tokens, fit_to_budget
+from songset.tokens import count_tokens
 
 TEXT_MAX_TOKENS = 256  # encode_text: max_length=256, truncation=True
 LYRICS_MAX_TOKENS = 512  # encode_lyrics: max_length=512, truncation=True
@@ -68,21 +69,6 @@ def training_metas(metas: Metas) -> str:
     )
 
 
-def generation_metas(
-    bpm: int | None, keyscale: str | None, timesignature: str | None, duration: float
-) -> str:
-    """The metas block ACE-Step generates with when asked for these values and this length
-    (`_build_metadata_dict` then `_dict_to_meta_string`): the duration is cut to whole seconds."""
-    keyscale_text = keyscale if (keyscale or "").strip() else NOT_GIVEN
-    timesignature_text = timesignature if (timesignature or "").strip() not in ("", NOT_GIVEN) else NOT_GIVEN
-    return (
-        f"- bpm: {_rendered(bpm)}\n"
-        f"- timesignature: {timesignature_text}\n"
-        f"- keyscale: {keyscale_text}\n"
-        f"- duration: {int(duration)} seconds\n"
-    )
-
-
 def text_prompt(caption: str, metas: Metas) -> str:
     """The text ACE-Step's text encoder reads for this song in training (`SFT_GEN_PROMPT`)."""
     return f"# Instruction\n{DIT_INSTRUCTION}\n\n# Caption\n{caption}\n\n# Metas\n{training_metas(metas)}<|endoftext|>\n"
@@ -99,22 +85,9 @@ def lyrics_tokens(lyrics: str | None, tokenizer_path: str | None = None) -> int:
 
 
 def caption_room(metas: Metas, tokenizer_path: str | None = None) -> int:
-    """Caption tokens that fit beside this song's metas; exact up to a merge at the caption's edges,
-    which `fit_caption` settles by counting the whole prompt."""
+    """Caption tokens that fit beside this song's metas; exact up to a BPE merge at the caption's edges,
+    which callers settle by counting the whole prompt (`sidecars.compose_caption`)."""
     return TEXT_MAX_TOKENS - prompt_tokens("", metas, tokenizer_path)
-
-
-def fit_caption(caption: str, metas: Metas, cap: int | None = None, tokenizer_path: str | None = None) -> str:
-    """Longest clause/word prefix of `caption` whose whole prompt fits the 256 (and `cap` caption tokens)."""
-    room = caption_room(metas, tokenizer_path)
-    if cap is not None:
-        room = min(room, cap)
-    while room > 0:
-        fitted = fit_to_budget(caption, room, tokenizer_path)
-        if prompt_tokens(fitted, metas, tokenizer_path) <= TEXT_MAX_TOKENS:
-            return fitted
-        room -= 1
-    return ""
 
 
 def sung_lyrics(sidecar: Sidecar) -> str | None:
