@@ -175,3 +175,28 @@ def test_export_under_acestep_is_relocatable_and_shows_prompts(
     assert main(["export", str(elsewhere / "x"), "--acestep-root", "moved", "--sidecars", "data/sidecars",
                  "--audio", "data/audio"]) == 2  # fmt: skip
     assert "not under the ACE-Step working directory" in capsys.readouterr().err
+
+
+def test_unknown_vocals_are_not_exported_as_instrumental(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """22.3: the annotation could not tell whether gamma is sung; the user exports and reads dataset.json."""
+    data = project / "data"
+    audio = write_tone(data / "audio" / "gamma.wav", 11.0)
+    atomic_write_json(data / "clean" / "gamma.json", clean_annotation("gamma", vocal_presence="unknown"))
+    meta = song_metadata("gamma", audio_file=audio.name, audio_sha256=sha256_file(audio))
+    atomic_write_json(data / "metadata" / "gamma.json", meta)
+    run_sidecars(
+        data / "clean", data / "metadata", data / "lyrics", data / "overrides", {}, data / "sidecars",
+        RunOptions(cache_dir=None),
+    )  # fmt: skip
+    monkeypatch.chdir(project)
+    assert main(["export", "out", "--sidecars", "data/sidecars", "--audio", "data/audio"]) == 0
+    assert "gamma: vocals unknown" in capsys.readouterr().err
+    dataset = json.loads(Path("out/dataset.json").read_text())
+    gamma = next(s for s in dataset["samples"] if s["id"] == "gamma")
+    assert {"lyrics", "raw_lyrics", "is_instrumental", "language"}.isdisjoint(gamma)  # unknown: left out
+    assert dataset["metadata"]["all_instrumental"] is False  # not every song is known to be instrumental
+    assert not Path("out/gamma.lyrics.txt").exists()
+    beta = next(s for s in dataset["samples"] if s["id"] == "beta")  # a known instrumental still says so
+    assert beta["is_instrumental"] is True and beta["lyrics"] == "[Instrumental]"
