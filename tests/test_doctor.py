@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,41 @@ def test_endpoint_probe(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         good.close()
         wrong.close()
+
+
+def _acestep_checkout(root: Path, *, scan_reads_json: bool) -> Path:
+    """A checkout's shape, in our own words: where the scan looks for lyrics and labels beside the audio."""
+    modules = root / "acestep" / "training" / "dataset_builder_modules"
+    modules.mkdir(parents=True)
+    reader = (
+        'def load_json_metadata(audio):\n    return stem(audio) + ".json"\n'
+        'def load_lyrics_file(audio):\n    return stem(audio) + ".lyrics.txt"\n'
+        if scan_reads_json
+        else 'def load_lyrics_file(audio):\n    return stem(audio) + ".txt"\n'
+    )
+    (modules / "audio_io.py").write_text(reader)
+    (modules / "preprocess_text.py").write_text("encode(prompt, max_length=256)\n")
+    (modules / "preprocess_lyrics.py").write_text("encode(lyrics, max_length=384)\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "-C", str(root), "add", "."], check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"],
+        check=True,
+    )
+    return root
+
+
+def test_doctor_checks_an_acestep_checkout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = _acestep_checkout(tmp_path / "old", scan_reads_json=False)
+    assert main(["doctor", "--acestep", str(old)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  acestep scan" in out and "older than the folder scan that reads <stem>.json" in out
+    assert f"git -C {old} pull" in out
+    assert "preprocess_lyrics.py encodes with max_length [384], songset counts against 512" in out
+    new = _acestep_checkout(tmp_path / "new", scan_reads_json=True)
+    (new / "acestep" / "training" / "path_safety.py").write_text("")
+    assert main(["doctor", "--acestep", str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  acestep scan" in out and f"export with `songset export {new / 'datasets' / 'NAME'}`" in out
+    assert main(["doctor", "--acestep", str(tmp_path)]) == 1
+    assert "not an ACE-Step 1.5 checkout" in capsys.readouterr().out

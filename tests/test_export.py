@@ -66,8 +66,7 @@ def test_layout_is_what_the_acestep_builder_scans(project: Path) -> None:
     out = project / "export"
     result = export(project, out)
     assert sorted(p.name for p in out.iterdir()) == [
-        ".songset-export", "NOTICE", "alpha.json", "alpha.lyrics.txt", "alpha.wav", "beta.json",
-        "beta.lyrics.txt", "beta.wav",
+        ".songset-export", "NOTICE", "alpha.json", "alpha.lyrics.txt", "alpha.wav", "beta.json", "beta.wav",
         "dataset.json",
     ]  # fmt: skip
     # What ACE-Step's scan does: walk for audio, then look beside each file for the same stem.
@@ -79,15 +78,18 @@ def test_layout_is_what_the_acestep_builder_scans(project: Path) -> None:
             == (project / "data" / "sidecars" / f"{path.stem}.json").read_bytes()
         )
     assert (out / "alpha.lyrics.txt").read_text() == "[Verse]\nla la la\n"
-    assert (out / "beta.lyrics.txt").read_text() == "[Instrumental]\n"
+    # beta is an instrumental: no lyrics file, which ACE-Step's scan would take for a sung song
     assert os.stat(out / "alpha.wav").st_ino == os.stat(project / "data" / "audio" / "a" / "alpha.wav").st_ino
     assert result.linked == 2  # type: ignore[attr-defined]
 
     dataset = json.loads((out / "dataset.json").read_text())
     assert set(dataset["metadata"]) >= ACESTEP_METADATA_FIELDS and dataset["metadata"]["num_samples"] == 2
     samples = {s["id"]: s for s in dataset["samples"]}
-    assert all(set(s) == ACESTEP_SAMPLE_FIELDS for s in samples.values())
+    assert all(set(s) <= ACESTEP_SAMPLE_FIELDS for s in samples.values())
+    # Not under an ACE-Step checkout: the path stays absolute, and the user is told where to export.
     assert Path(samples["alpha"]["audio_path"]) == (out / "alpha.wav").resolve()
+    assert any("not inside an ACE-Step checkout" in w for w in result.warnings)  # type: ignore[attr-defined]
+    assert samples["alpha"]["duration"] == 95 and isinstance(samples["alpha"]["duration"], int)
     assert samples["alpha"]["lyrics"] == "[Verse]\nla la la" and not samples["alpha"]["is_instrumental"]
     assert samples["beta"]["lyrics"] == "[Instrumental]" and samples["beta"]["is_instrumental"]
     assert samples["beta"]["bpm"] == 122 and samples["beta"]["keyscale"] == "F# minor"
@@ -130,3 +132,71 @@ def test_cli_export(
     assert main(["export", "out", "--sidecars", "data/sidecars", "--audio", "data/audio", "--copy"]) == 0
     assert "exported 2 songs" in capsys.readouterr().err
     assert os.stat("out/beta.wav").st_ino != os.stat("data/audio/b/c/beta.wav").st_ino
+
+
+def test_export_after_a_failed_export(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """22.7: the export fails half way (beta's audio changed); the user restores the audio and runs it again."""
+    monkeypatch.chdir(project)
+    args = ["export", "out", "--sidecars", "data/sidecars", "--audio", "data/audio", "--copy"]
+    beta = Path("data/audio/b/c/beta.wav")
+    original = beta.read_bytes()
+    write_tone(beta, 12.0, freq=330.0)
+    assert main(args) == 2
+    assert "audio changed since its sidecar was built" in capsys.readouterr().err
+    assert not Path("out").exists()  # nothing half-built is left where the export goes
+    assert not [p for p in project.iterdir() if p.name.startswith(".out.")]  # nor beside it
+    beta.write_bytes(original)
+    assert main(args) == 0  # no --force needed
+    assert json.loads(Path("out/dataset.json").read_text())["metadata"]["num_samples"] == 2
+    # An existing export that fails to update is left exactly as it was.
+    before = {p.name: p.read_bytes() for p in Path("out").iterdir()}
+    write_tone(beta, 12.0, freq=330.0)
+    assert main(args) == 2
+    assert {p.name: p.read_bytes() for p in Path("out").iterdir()} == before
+
+
+def test_export_under_acestep_is_relocatable_and_shows_prompts(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user exports into ACE-Step's datasets folder, reads the prompts, then moves the ACE-Step checkout."""
+    monkeypatch.chdir(project)
+    (project / "ACE-Step-1.5" / "acestep" / "training").mkdir(parents=True)
+    args = ["export", "ACE-Step-1.5/datasets/mine", "--sidecars", "data/sidecars", "--audio", "data/audio"]
+    assert main([*args, "--show-prompts"]) == 0
+    out = capsys.readouterr().out
+    assert "== alpha: prompt " in out and "# Metas\n- bpm: 122\n" in out and "- duration: 95 seconds\n" in out
+    samples = json.loads(Path("ACE-Step-1.5/datasets/mine/dataset.json").read_text())["samples"]
+    assert [s["audio_path"] for s in samples] == ["datasets/mine/alpha.wav", "datasets/mine/beta.wav"]
+    os.rename("ACE-Step-1.5", "moved")  # ACE-Step resolves audio_path against its working directory
+    assert all((project / "moved" / s["audio_path"]).is_file() for s in samples)
+    elsewhere = project / "not-acestep"
+    assert main(["export", str(elsewhere / "x"), "--acestep-root", "moved", "--sidecars", "data/sidecars",
+                 "--audio", "data/audio"]) == 2  # fmt: skip
+    assert "not under the ACE-Step working directory" in capsys.readouterr().err
+
+
+def test_unknown_vocals_are_not_exported_as_instrumental(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """22.3: the annotation could not tell whether gamma is sung; the user exports and reads dataset.json."""
+    data = project / "data"
+    audio = write_tone(data / "audio" / "gamma.wav", 11.0)
+    atomic_write_json(data / "clean" / "gamma.json", clean_annotation("gamma", vocal_presence="unknown"))
+    meta = song_metadata("gamma", audio_file=audio.name, audio_sha256=sha256_file(audio))
+    atomic_write_json(data / "metadata" / "gamma.json", meta)
+    run_sidecars(
+        data / "clean", data / "metadata", data / "lyrics", data / "overrides", {}, data / "sidecars",
+        RunOptions(cache_dir=None),
+    )  # fmt: skip
+    monkeypatch.chdir(project)
+    assert main(["export", "out", "--sidecars", "data/sidecars", "--audio", "data/audio"]) == 0
+    assert "gamma: vocals unknown" in capsys.readouterr().err
+    dataset = json.loads(Path("out/dataset.json").read_text())
+    gamma = next(s for s in dataset["samples"] if s["id"] == "gamma")
+    assert {"lyrics", "raw_lyrics", "is_instrumental", "language"}.isdisjoint(gamma)  # unknown: left out
+    assert dataset["metadata"]["all_instrumental"] is False  # not every song is known to be instrumental
+    assert not Path("out/gamma.lyrics.txt").exists()
+    beta = next(s for s in dataset["samples"] if s["id"] == "beta")  # a known instrumental still says so
+    assert beta["is_instrumental"] is True and beta["lyrics"] == "[Instrumental]"

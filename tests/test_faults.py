@@ -122,7 +122,7 @@ def test_every_bad_file_is_named_with_its_problem_and_the_rest_build(bad_run) ->
     sidecars = {
         p.stem: Sidecar.model_validate_json(p.read_text())
         for p in (root / "data" / "sidecars").glob("*.json")
-        if p.name != "dataset.json"
+        if p.name != "songset-manifest.json"
     }
     by_file = {s.source.audio_file: s for s in sidecars.values()}
     for name, message in expect.items():

@@ -50,7 +50,7 @@ def test_sidecars_name_their_lineage_and_match_the_lock(project: Path) -> None:
     assert stamp.git_revision and len(stamp.git_revision) == 40
     assert stamp.git_dirty is False  # only dvc.lock and reports/ changed during the run
     assert stamp.params_sha256 and len(stamp.params_sha256) == 64
-    manifest = json.loads((project / "data" / "sidecars" / "dataset.json").read_text())
+    manifest = json.loads((project / "data" / "sidecars" / "songset-manifest.json").read_text())
     assert manifest["git_revision"] == stamp.git_revision
     assert sidecar.bpm == 100 and "bpm" in sidecar.source.overridden
 

@@ -67,10 +67,11 @@ def test_bad_override_names_file_and_field(text: str, field: str) -> None:
     assert field in str(err.value)
 
 
-def test_instrumental_gets_instrumental_lyrics_and_unknown_language() -> None:
+def test_instrumental_gets_instrumental_lyrics_and_states_no_sung_language() -> None:
     sidecar = build_sidecar(job(), SidecarSettings())
     assert sidecar.lyrics == INSTRUMENTAL_LYRICS
-    assert sidecar.language == "unknown"
+    # ACE-Step's folder scan reads `language` and takes any value but "instrumental" as a sung song.
+    assert sidecar.language is None and sidecar.vocal_language == "unknown"
 
 
 def test_vocal_song_without_lyrics_omits_lyrics_and_flags_it() -> None:
@@ -137,3 +138,31 @@ def test_empty_lyrics_file_is_omitted_and_flagged() -> None:
     assert sidecar.lyrics is None
     assert sidecar.source.omitted["lyrics"] == "lyrics file is empty"
     assert "empty_lyrics_file" in sidecar.source.flags
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_caption_fills_the_room_acestep_prompt_leaves_beside_this_songs_metas(known: bool) -> None:
+    """ACE-Step cuts its 256-token prompt from the right, metas first; each song's room depends on its metas."""
+    from songset.acestep import Metas, prompt_tokens, text_prompt
+
+    long_caption = " ".join(
+        f"Section {i} lifts the brushed drums, upright bass and piano." for i in range(60)
+    )
+    meta = song_metadata() if known else song_metadata(bpm_confidence=0.0, key_confidence=0.0)
+    sidecar = build_sidecar(job(clean=clean_annotation(caption=long_caption), meta=meta), SidecarSettings(
+        caption_token_budget=256))  # fmt: skip
+    metas = Metas.of(sidecar)
+    used = prompt_tokens(sidecar.caption, metas)
+    assert 250 <= used <= 256 and "caption_shortened" in sidecar.source.flags
+    assert text_prompt(sidecar.caption, metas).endswith(
+        "- duration: 95 seconds\n<|endoftext|>\n"
+    )  # the metas survive the cut
+
+
+def test_lyrics_over_acestep_limit_are_flagged() -> None:
+    verse = "[Verse]\n" + "\n".join(f"Line {i} of a song that goes on and on" for i in range(80))
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="en")
+    sidecar = build_sidecar(job(clean=clean, lyrics=verse.encode()), SidecarSettings())
+    assert "lyrics_over_acestep_limit" in sidecar.source.flags
+    short = build_sidecar(job(clean=clean, lyrics=b"[Verse]\nla la la\n"), SidecarSettings())
+    assert "lyrics_over_acestep_limit" not in short.source.flags

@@ -34,7 +34,8 @@ def valid_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("sidecars")
     for name in ("a", "b", "c"):
         write_sidecar(directory, name)
-    (directory / "dataset.json").write_text("{}")  # the manifest is not a sidecar
+    (directory / "songset-manifest.json").write_text("{}")  # the manifest is not a sidecar
+    (directory / "dataset.json").write_text("{}")  # nor is ACE-Step's dataset file (an export folder)
     return directory
 
 
@@ -78,3 +79,10 @@ def test_upstream_failures_fail_the_gate_unless_partial_is_allowed(valid_dir: Pa
     lenient = validate_sidecars(valid_dir, 200, upstream_failures=[failure], allow_partial=True)
     assert lenient.ok and lenient.partial
     assert json.loads(lenient.model_dump_json())["partial"] is True
+
+
+def test_a_caption_that_pushes_acestep_metas_out_is_broken(tmp_path: Path) -> None:
+    long_caption = " ".join(["warm"] * 230)  # a human caption: kept, but ACE-Step would cut the metas
+    write_sidecar(tmp_path, "long", caption=long_caption)
+    report = validate_sidecars(tmp_path, caption_token_budget=256)
+    assert ("long", "acestep_prompt") in {(b.id, b.rule) for b in report.broken}

@@ -238,7 +238,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         name=args.name,
         link=not args.copy,
         force=args.force,
+        acestep_root=Path(args.acestep_root) if args.acestep_root else None,
     )
+    if args.show_prompts:
+        for song in result.prompts:
+            print(
+                f"== {song.song}: prompt {song.prompt_tokens}/256 tokens, lyrics {song.lyrics_tokens}/512 tokens"
+            )
+            print(song.prompt)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
@@ -250,13 +257,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from songset.doctor import run_doctor
+    from songset.doctor import check_acestep, run_doctor
 
-    findings = run_doctor(
-        Path(args.endpoint_repo) if args.endpoint_repo else None,
-        Path(args.requirements) if args.requirements else None,
-        args.url,
+    acestep_only = args.acestep and not (args.endpoint_repo or args.requirements or args.url)
+    findings = (
+        []
+        if acestep_only
+        else run_doctor(
+            Path(args.endpoint_repo) if args.endpoint_repo else None,
+            Path(args.requirements) if args.requirements else None,
+            args.url,
+        )
     )
+    if args.acestep:
+        findings += check_acestep(Path(args.acestep))
     for finding in findings:
         print(finding.line())
     return 1 if any(f.status == "FAIL" for f in findings) else 0
@@ -333,12 +347,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="songset", help="dataset name in dataset.json")
     p.add_argument("--copy", action="store_true", help="copy audio instead of hard-linking it")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.add_argument(
+        "--acestep-root",
+        metavar="DIR",
+        help="ACE-Step's working directory (default: the checkout DIR is in); audio_path is relative to it",
+    )
+    p.add_argument(
+        "--show-prompts", action="store_true", help="print each song's ACE-Step prompt and its token counts"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("doctor", help="preflight for served annotation: exit 1 when something blocks a run")
     p.add_argument("--endpoint-repo", metavar="DIR", help="the endpoint's model repo (handler.py, configs)")
     p.add_argument("--requirements", metavar="FILE", help="the endpoint's requirements.txt")
     p.add_argument("--url", help="endpoint URL (HF handler) or OpenAI-compatible /v1 URL to probe")
+    p.add_argument(
+        "--acestep", metavar="DIR", help="an ACE-Step 1.5 checkout: does it read `songset export`?"
+    )
     p.set_defaults(func=cmd_doctor)
     return parser
 

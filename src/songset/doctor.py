@@ -12,6 +12,8 @@ import base64
 import io
 import json
 import os
+import re
+import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -304,4 +306,89 @@ def run_doctor(endpoint_repo: Path | None, requirements: Path | None, url: str |
     findings.append(check_token())
     if url:
         findings.append(check_url(url))
+    return findings
+
+
+# The first ACE-Step whose folder scan reads `<stem>.json` and `<stem>.lyrics.txt` is what `songset export`
+# targets; the mirror read for songset.acestep (f30aee4, 2026-02-08) predates it. Detected by what the code
+# does, since ACE-Step's version number (1.5.0) did not change with it.
+_SCAN_READS_JSON = re.compile(r"""def load_json_metadata|\+\s*["']\.json["']|\}\.json["']""")
+_MAX_LENGTH = re.compile(r"max_length\s*=\s*(\d+)")
+
+
+def _acestep_revision(checkout: Path) -> str:
+    if not (checkout / ".git").exists():
+        return "not a git checkout"
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(checkout), "log", "-1", "--format=%h %cs"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return out.stdout.strip() or "no commit"
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+
+
+def check_acestep(checkout: Path) -> list[Finding]:
+    """Whether an ACE-Step 1.5 checkout reads `songset export` the way songset wrote it."""
+    training = checkout / "acestep" / "training"
+    if not training.is_dir():
+        return [
+            Finding(
+                "FAIL",
+                "acestep",
+                f"{checkout} is not an ACE-Step 1.5 checkout (no acestep/training/)",
+                "pass the folder you run ACE-Step from (git clone https://github.com/ace-step/ACE-Step-1.5)",
+            )
+        ]
+    sources = {p: p.read_text(encoding="utf-8", errors="replace") for p in sorted(training.rglob("*.py"))}
+    revision = _acestep_revision(checkout)
+    findings = []
+    if any(".lyrics.txt" in text for text in sources.values()) and any(
+        _SCAN_READS_JSON.search(text) for text in sources.values()
+    ):
+        findings.append(
+            Finding(
+                "PASS", "acestep scan", f"{checkout} ({revision}) scans <stem>.json and <stem>.lyrics.txt"
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "FAIL",
+                "acestep scan",
+                f"{checkout} ({revision}) is older than the folder scan that reads <stem>.json (Feb 2026): its "
+                "scan takes lyrics from <stem>.txt and labels only from a CSV, so an exported folder scans "
+                "without captions, bpm or key (its dataset.json still loads with 'Load existing dataset')",
+                f"git -C {checkout} pull",
+            )
+        )
+    limits = {
+        name: {int(n) for n in _MAX_LENGTH.findall(text)}
+        for path, text in sources.items()
+        if (name := path.name) in ("preprocess_text.py", "preprocess_lyrics.py")
+    }
+    expected = {"preprocess_text.py": 256, "preprocess_lyrics.py": 512}
+    for name, want in expected.items():
+        if name in limits and limits[name] != {want}:
+            findings.append(
+                Finding(
+                    "WARN",
+                    "acestep budgets",
+                    f"{name} encodes with max_length {sorted(limits[name])}, songset counts against {want}",
+                    "report it to songset: the prompt and lyrics budgets (songset.acestep) need updating",
+                )
+            )
+    if (training / "path_safety.py").is_file():
+        findings.append(
+            Finding(
+                "PASS",
+                "acestep paths",
+                "this ACE-Step reads datasets only under its working directory (or ACESTEP_SAFE_ROOT): "
+                f"export with `songset export {checkout / 'datasets' / 'NAME'}`",
+            )
+        )
     return findings

@@ -19,6 +19,7 @@ import yaml
 
 from songset.io import read_json, sha256_file
 from songset.schemas import Provenance, Sidecar
+from songset.validate import sidecar_files
 
 # dvc.yaml stage -> (params group, provenance block) of the stages that feed a sidecar.
 STAGE_PARAMS: dict[str, tuple[str, str]] = {
@@ -185,7 +186,7 @@ def check_against_lock(root: Path, sidecars_dir: Path) -> LockCheck:
         raise ValueError(f"{lock_path}: no dvc.lock (run `dvc repro` first)")
     lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
     stages: dict[str, Any] = lock.get("stages") or {}
-    files = sorted(p for p in sidecars_dir.glob("*.json") if p.name != "dataset.json")
+    files = sidecar_files(sidecars_dir)
 
     for path in files:
         song = path.stem

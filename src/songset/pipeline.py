@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from songset.acestep import sung_lyrics
 from songset.annotators.base import Annotator, annotate_song, annotate_songs
 from songset.audio import check_duration, read_info
 from songset.cache import ResultCache, cache_key
@@ -257,7 +258,7 @@ def run_sidecars(
             sidecar = sidecar.model_copy(update={"source": source})
         atomic_write_json(out_dir / f"{job.id}.json", sidecar_json(sidecar))
         lyrics_path = out_dir / f"{job.id}.lyrics.txt"
-        if sidecar.lyrics:
+        if sung_lyrics(sidecar):
             atomic_write_text(lyrics_path, sidecar.lyrics.rstrip("\n") + "\n")
         else:
             lyrics_path.unlink(missing_ok=True)
@@ -288,7 +289,7 @@ def write_manifest(
             id=song_id,
             audio=sidecar.source.audio_file,
             sidecar=f"{song_id}.json",
-            lyrics=f"{song_id}.lyrics.txt" if sidecar.lyrics else None,
+            lyrics=f"{song_id}.lyrics.txt" if sung_lyrics(sidecar) else None,
             duration=sidecar.duration,
             caption_tokens=sidecar.source.caption_tokens,
             flags=sidecar.source.flags,

@@ -12,6 +12,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from songset.acestep import (
+    LYRICS_MAX_TOKENS,
+    TEXT_MAX_TOKENS,
+    Metas,
+    caption_room,
+    lyrics_tokens,
+    prompt_tokens,
+)
 from songset.provenance import make_provenance
 from songset.runner import SongError, SongJob
 from songset.schemas import (
@@ -29,7 +37,9 @@ from songset.schemas import (
 )
 from songset.tokens import count_tokens, fit_to_budget
 
-SIDECAR_VERSION = "2"  # 2: override-vs-estimate disagreement warnings
+SIDECAR_VERSION = (
+    "3"  # 2: override-vs-estimate warnings; 3: ACE-Step prompt room, instrumentals without language
+)
 BPM_DISAGREEMENT = 0.08  # a human bpm this far from the estimate is reported
 
 
@@ -113,28 +123,51 @@ def structure_line(sections: list[Section], events: list[Event]) -> str:
 
 
 def compose_caption(
-    base: str, clean: CleanAnnotation, settings: SidecarSettings, artist: str | None, human: bool
+    base: str,
+    clean: CleanAnnotation,
+    settings: SidecarSettings,
+    artist: str | None,
+    human: bool,
+    metas: Metas,
 ) -> tuple[str, int, list[str]]:
-    """Caption inside the token budget; a human's caption is never shortened, only flagged."""
+    """Caption inside this song's room in ACE-Step's 256-token prompt (its metas take the rest) and inside
+    `caption_token_budget`; a human's caption is never shortened, only flagged."""
     flags: list[str] = []
-    budget = settings.caption_token_budget
+    tokenizer = settings.caption_tokenizer
+    limit = min(settings.caption_token_budget, caption_room(metas, tokenizer))
+
+    def fits(text: str) -> bool:
+        return count_tokens(text, tokenizer) <= settings.caption_token_budget and (
+            prompt_tokens(text, metas, tokenizer) <= TEXT_MAX_TOKENS
+        )
+
+    def longest(text: str, before: str) -> str:
+        """Longest prefix of `text` that fits after `before`; counted on the whole prompt, since BPE
+        merges across the joins make token counts not quite additive."""
+        room = limit - count_tokens(before, tokenizer)
+        while room > 0:
+            fitted = fit_to_budget(text, room, tokenizer)
+            if fits(f"{before}{fitted}"):
+                return fitted
+            room -= 1
+        return ""
+
     prefix = f"{artist}, " if artist and settings.caption_prefix_artist else ""
     caption = base.strip()
     if not human:
-        caption = fit_to_budget(caption, budget - count_tokens(prefix, settings.caption_tokenizer))
+        caption = longest(caption, prefix)
         if caption != base.strip():
             flags.append("caption_shortened")
         if settings.caption_mode == "events":
             line = structure_line(clean.sections, clean.events)
-            room = budget - count_tokens(f"{prefix}{caption} ", settings.caption_tokenizer)
-            fitted = fit_to_budget(line, room, settings.caption_tokenizer) if room > 0 else ""
+            fitted = longest(line, f"{prefix}{caption} ") if line else ""
             if fitted:
                 caption = f"{caption} {fitted}"
             if fitted != line:
                 flags.append("structure_line_shortened")
     caption = f"{prefix}{caption}"
-    tokens = count_tokens(caption, settings.caption_tokenizer)
-    if tokens > budget:
+    tokens = count_tokens(caption, tokenizer)
+    if not fits(caption):
         flags.append("caption_over_budget")
     return caption, tokens, flags
 
@@ -268,6 +301,10 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     else:
         language = None
         omitted["language"] = "not stated by the annotation"
+    # ACE-Step's folder scan reads `language` from <stem>.json and takes any value but "instrumental" as sung
+    # (dataset_builder_modules/scan.py since it reads <stem>.json), so an instrumental states its language
+    # only as `vocal_language`; `language` is for sung words.
+    instrumental = lyrics == INSTRUMENTAL_LYRICS and language == "unknown"
 
     artist = override.artist or settings.artist
     if override.artist:
@@ -275,12 +312,15 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     human_caption = override.caption is not None
     if human_caption:
         overridden.append("caption")
+    metas = Metas(bpm=bpm, timesignature=timesig, keyscale=keyscale, duration=int(round(meta.duration, 3)))
     caption, caption_tokens, caption_flags = compose_caption(
-        override.caption or clean.caption, clean, settings, artist, human_caption
+        override.caption or clean.caption, clean, settings, artist, human_caption, metas
     )
     flags += caption_flags
     disagreement_warnings, disagreement_flags = override_disagreements(override, meta)
     flags += disagreement_flags
+    if lyrics and lyrics_tokens(lyrics, settings.caption_tokenizer) > LYRICS_MAX_TOKENS:
+        flags.append("lyrics_over_acestep_limit")  # ACE-Step cuts them at 512 tokens without a word
     if meta.duration > TRAIN_CUT_S:
         flags.append("over_240s")
 
@@ -305,7 +345,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
         bpm=bpm,
         keyscale=keyscale,
         timesignature=timesig,
-        language=language,
+        language=None if instrumental else language,
         vocal_language=language,
         duration=round(meta.duration, 3),
         artist=artist,

