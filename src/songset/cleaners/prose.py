@@ -278,7 +278,14 @@ _NOT_A_SECTION_BEFORE = re.compile(
     r"(?:\b(?:than|like|unlike|mirrors?|echo(?:es)?|similar to|same as|of the)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+)?)$",
     re.IGNORECASE,
 )
-_STRUCTURE_CUE = re.compile(r"\b(?:structur|form\b|sections?\b|arrangement follows|opens with|unfolds)", re.I)
+_STRUCTURE_HEADING = re.compile(r"\b(?:structur\w*|form|sections?|arrangement)\b", re.IGNORECASE)
+_STRUCTURE_START = re.compile(r"^\W*(?:structur|(?:the\s+)?(?:song\s+)?(?:structure|form)\b)", re.IGNORECASE)
+_WEAK_CUE = re.compile(r"\b(?:opens with|begins with|starts with|unfolds)\b", re.IGNORECASE)
+_EVENT_LABELS = {"build", "drop", "breakdown"}  # verbs as often as sections: need "a/the/brief ..." before
+_EVENT_LABEL_DETERMINER = re.compile(
+    r"\b(?:a|an|the|first|second|final|brief|short|big|huge|massive|main|sudden|its)\s+(?:[\w-]+\s+)?$",
+    re.IGNORECASE,
+)
 _ITEM_SPLIT = re.compile(r"\s*(?:→|->|=>|>>)\s*")
 _CLAUSE_SPLIT = re.compile(
     r"[,;]\s*|\.\s+|\s+(?=(?:then|followed by|before|leading into|moves into|giving way to|and finally)\b)",
@@ -289,13 +296,15 @@ _LEAD = re.compile(r"^(.{1,60}?)\s*(?:\s[-–—]\s|:|[–—])\s*(.*)$", re.DOT
 
 def _labels_in(text: str) -> list[tuple[str, int, int]]:
     text = _FORM_WORDS.sub(lambda m: " " * len(m.group(0)), text)
-    found = find_term_spans(text, _UNTIMED_LABELS, plurals=False, negation=False)
-    for label, a, b in find_term_spans(text, _PLURAL_LABELS, plurals=True, negation=False):
+    found = find_term_spans(text, _UNTIMED_LABELS, plurals=False)
+    for label, a, b in find_term_spans(text, _PLURAL_LABELS, plurals=True):
         if not any(a < fb and fa < b for _, fa, fb in found):
             found.append((label, a, b))
     out = []
     for label, a, b in sorted(found, key=lambda f: f[1]):
         if _NOT_A_SECTION_BEFORE.search(text[:a]):
+            continue
+        if label in _EVENT_LABELS and a > 0 and not _EVENT_LABEL_DETERMINER.search(text[:a]):
             continue
         if label == "solo" and re.match(r"\s+(?!section|break|passage)[a-z]", text[b:]):
             continue  # "solo guitar", "solo piano": an adjective
@@ -326,6 +335,8 @@ def _item_sections(item: str) -> list[NamedSection]:
 def _prose_sections(text: str) -> list[NamedSection]:
     out: list[NamedSection] = []
     for clause in _CLAUSE_SPLIT.split(text):
+        if _FORM_WORDS.search(clause):
+            continue  # "follows a verse-chorus layout with instrumental breaks": the form, not a section
         for label, _, _ in _labels_in(clause):
             if out and out[-1].label == label:
                 continue
@@ -342,32 +353,43 @@ def untimed_sections(text: str) -> list[NamedSection]:
     sentence naming a section, in order. "verse-chorus form" and "mirrors the intro" name no section.
     """
     blocks = heading_blocks(text)
-    structure = [
-        b
-        for b in blocks
-        if (b.heading and _STRUCTURE_CUE.search(b.heading)) or _STRUCTURE_CUE.search(b.text[:80])
-    ]
-    for block in structure:
-        items = [ln for ln in block.lines if _BULLET_START.match(ln)]
-        sections: list[NamedSection] = []
-        if items:
-            for ln in items:
-                sections += _item_sections(_BULLET_START.sub("", _BULLET_START.sub("", ln)))
-        elif _ITEM_SPLIT.search(block.text):
-            steps = _ITEM_SPLIT.split(block.text)
-            for step in steps:
-                sections += _item_sections(step.split(". ")[0])
-        else:
-            sections = _prose_sections(block.text)
+    paragraphs = [Block(None, (ln,)) for b in blocks for ln in b.lines if len(b.lines) > 1]
+    strong: list[Block] = []
+    for i, block in enumerate(blocks):
+        if (block.heading and _STRUCTURE_HEADING.search(block.heading)) or _STRUCTURE_START.search(
+            block.text
+        ):
+            strong.append(block)
+            if block.text.rstrip().endswith(":") and i + 1 < len(blocks):
+                strong.append(blocks[i + 1])  # "Structurally, the song follows a ballad form:" + its list
+    strong += [p for p in paragraphs if _STRUCTURE_START.search(p.text)]
+    arrows = [Block(None, (ln,)) for ln in text.splitlines() if len(_ITEM_SPLIT.split(ln)) >= 3]
+    weak = [b for b in blocks + paragraphs if _WEAK_CUE.search(b.text)]
+    for block in (*strong, *arrows, *weak):
+        sections = _block_sections(block)
         if len(sections) >= 2:
             return sections
-    for ln in text.splitlines():
-        if _ITEM_SPLIT.search(ln) and len(_ITEM_SPLIT.split(ln)) >= 3:
-            sections = [s for step in _ITEM_SPLIT.split(ln) for s in _item_sections(step.split(". ")[0])]
-            if len(sections) >= 2:
-                return sections
     sections = _prose_sections(text)
     return sections if len({s.label for s in sections}) >= 2 else []
+
+
+def _block_sections(block: Block) -> list[NamedSection]:
+    """A list (bullets, numbered items), an arrow chain (each item's lead names it) or prose."""
+    items = [ln for ln in block.lines if _BULLET_START.match(ln)]
+    sections: list[NamedSection] = []
+    if items:
+        for ln in items:
+            item = _BULLET_START.sub("", _BULLET_START.sub("", ln))
+            if len(_ITEM_SPLIT.split(item)) >= 3:
+                sections += [
+                    s for step in _ITEM_SPLIT.split(item) for s in _item_sections(step.split(". ")[0])
+                ]
+            else:
+                sections += _item_sections(item)
+        return sections
+    if len(_ITEM_SPLIT.split(block.text)) >= 3:
+        return [s for step in _ITEM_SPLIT.split(block.text) for s in _item_sections(step.split(". ")[0])]
+    return _prose_sections(block.text)
 
 
 # ---- 7. quoted lyrics --------------------------------------------------------------------------------------

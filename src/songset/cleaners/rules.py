@@ -946,8 +946,10 @@ class RulesCleaner(Cleaner):
             )
             for i, s in enumerate(spans, start=1)
         ]
-        untimed = [] if sections or descriptor else untimed_sections(text)
-        if untimed:
+        untimed = [] if descriptor else untimed_sections(text)
+        if len(untimed) <= len(sections):
+            untimed = []  # the timed sections already tell the structure
+        elif not sections:
             flags.append("untimed_structure")
         events = _events(doc.units, spans, duration)
 
