@@ -1150,6 +1150,11 @@ def render_markdown(report: QualityReport) -> str:
         if r.top_phrases
         else ["none"]
     )
+    if r.frame_templates:
+        out += ["", "## Frame templates", "", "Opening/closing sentence frames shared by many songs.", ""]
+        out += _table(
+            ("position", "frame", "songs"), ((f.position, f.frame, f.songs) for f in r.frame_templates)
+        )
     out += ["", "## Top sentence skeletons", ""]
     out += (
         _table(
