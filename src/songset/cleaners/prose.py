@@ -197,7 +197,9 @@ def move_trailing_stamps(text: str) -> str:
         return text
 
     def lead(m: re.Match[str]) -> str:
-        return f"[{m.group('stamp')}] {m.group('body').strip()}{m.group('end') or '.'}"
+        body = m.group("body")
+        space = body[: len(body) - len(body.lstrip())]
+        return f"{space}[{m.group('stamp')}] {body.strip()}{m.group('end') or '.'}"
 
     out = _TRAILING_STAMP.sub(lead, text)
     return re.sub(r"\.\s*\.", ".", out)
