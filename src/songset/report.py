@@ -17,8 +17,8 @@ Definitions (all on lowercased word tokens, timestamps such as `0:15` or `[0:00-
   `duplicate_of` = that id and is counted in `exact_duplicate_songs` (the songs one could drop).
 * near duplicates: set Jaccard over word `near_duplicate_shingle`-gram shingles (3: two changed words
   in 90 change at most 6 of 88 shingles, Jaccard >= 0.87, where 5-grams fall to 0.80) of whole texts,
-  pairs at or above `near_duplicate_threshold`. Candidates come from MinHash LSH (datasketch; an LSH
-  threshold below the reported one, for recall), each verified with its exact Jaccard.
+  pairs at or above `near_duplicate_threshold`. Candidates come from MinHash LSH (an LSH threshold
+  below the reported one, for recall), each verified with its exact Jaccard.
 * template reuse: a song's distinct word n-grams (n = ngram_min..ngram_max, never across a sentence
   boundary) that occur in at least K other songs, as a share of all its distinct n-grams, where
   K = max(template_min_other_songs, ceil(template_min_song_share * (N - 1))), capped at N - 1: an
@@ -80,8 +80,9 @@ _MARKER_RE = re.compile(
 # times too: never words of a phrase, a segment or a near duplicate.
 _PERCENT_RANGE = r"\d{1,3}(?:\.\d+)?\s*%?\s*(?:-|‑|–|—|to)\s*\d{1,3}(?:\.\d+)?\s*%"
 _SECONDS_TEXT = r"\b\d+(?:\.\d+)?(?:\s*|-)(?:seconds?|secs?)\b(?:\s+mark\b)?"
-_INLINE_TIME_RE = re.compile(
-    rf"\(\s*(?:{_RANGE}|{_PERCENT_RANGE})\s*\)|{_RANGE}|{_PERCENT_RANGE}|{_SECONDS_TEXT}", re.IGNORECASE
+_INLINE_TIME_RE = re.compile(  # the lookahead fails fast where no time can start (most positions)
+    rf"(?=[(\d])(?:\(\s*(?:{_RANGE}|{_PERCENT_RANGE})\s*\)|{_RANGE}|{_PERCENT_RANGE}|{_SECONDS_TEXT})",
+    re.IGNORECASE,
 )
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
@@ -653,44 +654,93 @@ def frame_templates(sentence_tokens: Sequence[Sequence[Sequence[str]]], k: int) 
     return found
 
 
+def _lsh_bands(permutations: int, threshold: float) -> tuple[int, int]:
+    """(bands, rows): the banding whose S-curve threshold (1/bands)^(1/rows) is highest at or below
+    `threshold`, so pairs at the reported threshold almost always share a band (Leskovec et al., MMDS 3.4)."""
+    options = [(permutations // r, r) for r in range(1, permutations + 1) if permutations % r == 0]
+    below = [(b, r) for b, r in options if (1 / b) ** (1 / r) <= threshold]
+    return max(below, key=lambda br: (1 / br[0]) ** (1 / br[1])) if below else options[-1]
+
+
+def _song_shingles(flat: _Flat, songs: Sequence[_Song], shingle: int) -> list[np.ndarray]:
+    """Each song's distinct shingle hashes (word `shingle`-grams of the whole text), sorted."""
+    parts = list(flat.windows(shingle, shingle, flat.song_of))
+    per_song: list[list[np.ndarray]] = [[] for _ in songs]
+    if parts:
+        _, starts, hashes = parts[0]
+        song = flat.song_of[starts]
+        order = np.argsort(song, kind="stable")
+        song, hashes = song[order], hashes[order]
+        bounds = np.searchsorted(song, np.arange(len(songs) + 1))
+        for si in range(len(songs)):
+            per_song[si].append(hashes[bounds[si] : bounds[si + 1]])
+    out = []
+    for si, s in enumerate(songs):
+        found = np.concatenate(per_song[si]) if per_song[si] else np.zeros(0, dtype=np.uint64)
+        if not len(found) and s.tokens:  # shorter than one shingle: the whole text is its one shingle
+            found = np.array([(1 << 63) | zlib.crc32(s.normalised.encode("utf-8"))], dtype=np.uint64)
+        out.append(np.unique(found))
+    return out
+
+
 def minhash_near_duplicates(
-    token_lists: Sequence[Sequence[str]],
+    shingle_sets: Sequence[np.ndarray],
     ids: Sequence[str],
     *,
     threshold: float,
-    shingle: int = 3,
     permutations: int = 128,
     lsh_threshold: float = 0.5,
+    seed: int = 0x5EED,
 ) -> list[tuple[str, str, float]]:
-    """Pairs of texts whose word-shingle sets have exact Jaccard >= threshold.
+    """Pairs of sets (sorted uint64 shingle hashes) with exact Jaccard >= threshold.
 
-    MinHash LSH (datasketch) proposes candidates at `lsh_threshold` (below `threshold`, so a pair near
-    the threshold is rarely missed); every candidate's Jaccard is then computed exactly, so no pair is
-    reported wrongly. Texts shorter than one shingle are one shingle, the whole text.
+    MinHash (Broder 1997): per permutation, the minimum of a random odd multiply-add of the 64-bit
+    shingle hashes, all songs at once in numpy. Banding (LSH) makes candidates: songs agreeing on
+    every row of some band, with the bands tuned to `lsh_threshold` (below `threshold`, for recall).
+    Every candidate's Jaccard is then computed exactly on its shingle sets, so no reported pair is
+    approximate; only a pair no band caught can be missed. Written with numpy rather than datasketch,
+    whose per-song Python MinHash objects cost seconds per thousand texts.
     """
-    from datasketch import MinHash, MinHashLSH
-
-    sets = [
-        {" ".join(toks[i : i + shingle]) for i in range(len(toks) - shingle + 1)} or ({" ".join(toks)} - {""})
-        for toks in token_lists
-    ]
-    lsh = MinHashLSH(threshold=lsh_threshold, num_perm=permutations)
-    signatures = MinHash.bulk([[x.encode("utf-8") for x in sh] for sh in sets], num_perm=permutations, seed=1)
-    for i, (sh, sig) in enumerate(zip(sets, signatures, strict=True)):
-        if sh:
-            lsh.insert(i, sig)
+    live = [i for i, sh in enumerate(shingle_sets) if len(sh)]
+    if len(live) < 2:
+        return []
+    values = np.concatenate([shingle_sets[i] for i in live])
+    starts = np.r_[0, np.cumsum([len(shingle_sets[i]) for i in live])[:-1]]
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(1, 2**63, size=permutations, dtype=np.uint64) | np.uint64(1)
+    add = rng.integers(0, 2**63, size=permutations, dtype=np.uint64)
+    signature = np.empty((len(live), permutations), dtype=np.uint64)
+    mixed = np.empty_like(values)
+    shifted = np.empty_like(values)
+    with np.errstate(over="ignore"):
+        for p in range(permutations):  # one permutation at a time, in place: cache-sized, no temporaries
+            np.multiply(values, mult[p], out=mixed)
+            mixed += add[p]
+            np.right_shift(mixed, np.uint64(29), out=shifted)
+            mixed ^= shifted
+            signature[:, p] = np.minimum.reduceat(mixed, starts)
+    bands, rows = _lsh_bands(permutations, lsh_threshold)
+    candidates: set[tuple[int, int]] = set()
+    for band in range(bands):
+        keys = (
+            np.ascontiguousarray(signature[:, band * rows : (band + 1) * rows]).view(f"V{8 * rows}").ravel()
+        )
+        _, bucket = np.unique(keys, return_inverse=True)
+        order = np.argsort(bucket, kind="stable")
+        sorted_bucket = bucket[order]
+        edges = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1], True])
+        for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+            if b - a > 1:
+                members = sorted(order[a:b].tolist())
+                candidates.update((x, y) for i, x in enumerate(members) for y in members[i + 1 :])
     pairs: list[tuple[str, str, float]] = []
-    for i, (sh, sig) in enumerate(zip(sets, signatures, strict=True)):
-        if not sh:
-            continue
-        for j in lsh.query(sig):
-            if j <= i:
-                continue
-            other = sets[j]
-            jac = len(sh & other) / len(sh | other)
-            if jac >= threshold - 1e-12:
-                x, y = sorted((ids[i], ids[j]))
-                pairs.append((x, y, round(jac, _ROUND)))
+    for x, y in candidates:
+        sx, sy = shingle_sets[live[x]], shingle_sets[live[y]]
+        shared = len(np.intersect1d(sx, sy, assume_unique=True))
+        jac = shared / (len(sx) + len(sy) - shared)
+        if jac >= threshold - 1e-12:
+            a_id, b_id = sorted((ids[live[x]], ids[live[y]]))
+            pairs.append((a_id, b_id, round(jac, _ROUND)))
     return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
 
 
@@ -882,10 +932,9 @@ def build_report(
 
     dup_of, dup_groups = _exact_duplicates(songs)
     pairs = minhash_near_duplicates(
-        [s.tokens for s in songs],
+        _song_shingles(phrases.flat, songs, settings.near_duplicate_shingle),
         ids,
         threshold=settings.near_duplicate_threshold,
-        shingle=settings.near_duplicate_shingle,
         permutations=settings.minhash_permutations,
         lsh_threshold=min(settings.minhash_lsh_threshold, settings.near_duplicate_threshold),
     )
