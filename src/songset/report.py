@@ -533,13 +533,11 @@ class _Flat:
         self.values = table[np.array(ids, dtype=np.int64)] if ids else np.zeros(0, dtype=np.uint64)
         self.song_of = np.array(song_of, dtype=np.int64)
         self.sentence_of = np.array(sentence_of, dtype=np.int64)
-        self.is_content = np.array(
-            [
-                t not in FUNCTION_WORDS and t not in NUMBER_WORDS and not _NUMBER_RE.match(t)
-                for t in self.tokens
-            ],
+        content = np.array(  # per distinct word, then looked up per token
+            [w not in FUNCTION_WORDS and w not in NUMBER_WORDS and not _NUMBER_RE.match(w) for w in vocab],
             dtype=np.int64,
         )
+        self.is_content = content[np.array(ids, dtype=np.int64)] if ids else np.zeros(0, dtype=np.int64)
 
     def windows(
         self, n_min: int, n_max: int, group: np.ndarray
