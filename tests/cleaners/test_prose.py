@@ -227,3 +227,11 @@ def test_new_vocabulary() -> None:
         out.tags.instruments
     )
     assert "mezzo-soprano" in out.caption.lower()
+
+
+def test_a_summary_heading_ends_with_its_line() -> None:
+    from songset.cleaners.rules import _read
+
+    doc = _read("Overall mood: joyful and bright.\nVocal characteristics - A clear tenor sings the verse.")
+    assert doc.summary == ["Overall mood: joyful and bright."]
+    assert doc.preamble == ["Vocal characteristics - A clear tenor sings the verse."]

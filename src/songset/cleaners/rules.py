@@ -4,11 +4,19 @@ It fills the same `CleanedContent` an LLM cleaner will, so the pipeline, the rep
 without a GPU or an API key, and so an LLM cleaner has a baseline to beat. The rules, in the order they
 apply:
 
+Before reading (`cleaners/prose.py`, one pure step each)
+    Unicode normalised; `<think>` reasoning split off (kept in `reasoning`); a lyric sheet, chat reply or
+    refusal is flagged and not read (caption "Music."); a text ending mid-sentence is flagged `truncated`;
+    percentages of the song become clock times; stamps written after their sentences are moved before
+    them; stamps after the song's end flag `timestamp_out_of_range`. After the sections: when the prose
+    names more sections without times than with, they are kept in order as `untimed_sections` (flag
+    `untimed_structure` when there are no timed ones). Tags are read with quoted text blanked.
+
 Reading the text
     Markdown emphasis, headings and bullets are stripped; each line is split into sentences and each
     sentence into clauses (at ",", ";", ": ", and before "while", "but", "then", "after", "where", ...).
     A sentence starting "Overall" / "In summary" / "In conclusion" (and the rest of its line) is the
-    summary: it feeds tags and the caption, never sections or events. Untimed sentences before the first
+    summary: it feeds tags and the caption, never sections or events; it ends with its line. Untimed sentences before the first
     timestamp are the preamble (also tags and caption only). An untimed sentence after a timestamped one
     continues it (its description and events), unless a blank line came between them and the timestamped
     one was more than a short header.
