@@ -329,8 +329,8 @@ def _item_sections(item: str) -> list[NamedSection]:
     if paren:
         head, body = paren.group(1), " ".join(x for x in (paren.group(2), body) if x)
     labels = _labels_in(head)
-    if not labels:
-        return []
+    if not labels or len(re.findall(r"[A-Za-z][\w-]*", head)) > 4:
+        return []  # a lead names its sections in a few words; "Verses hover around Fm7" is prose
     return [NamedSection(label, body.strip(" .,;")) for label, _, _ in labels]
 
 
@@ -349,10 +349,11 @@ def _prose_sections(text: str) -> list[NamedSection]:
 def untimed_sections(text: str) -> list[NamedSection]:
     """The sections the prose names in order without times, or [] when it names fewer than two.
 
-    Sources, first match wins: a block headed or opened as structure ("Song Structure & Dynamics -",
-    "Structurally, ...") read as a list (bullets, numbered items, arrow chains: each item's lead names its
-    sections) or as prose (clauses in order, a label repeated in the next clause kept once); else every
-    sentence naming a section, in order. "verse-chorus form" and "mirrors the intro" name no section.
+    Sources, first that names two wins: a block headed or opened as structure ("Song Structure &
+    Dynamics -", "Structurally, ...") read as a list (bullets, numbered items, arrow chains: each item's
+    lead, at most four words, names its sections) or as prose (clauses in order, a label repeated in the
+    next clause kept once); then any list of three or more items, any arrow chain, any block that "opens
+    with"; else every sentence naming a section, in order. "verse-chorus form" and "mirrors the intro" name no section.
     """
     blocks = heading_blocks(text)
     paragraphs = [Block(None, (ln,)) for b in blocks for ln in b.lines if len(b.lines) > 1]
@@ -365,9 +366,10 @@ def untimed_sections(text: str) -> list[NamedSection]:
             if block.text.rstrip().endswith(":") and i + 1 < len(blocks):
                 strong.append(blocks[i + 1])  # "Structurally, the song follows a ballad form:" + its list
     strong += [p for p in paragraphs if _STRUCTURE_START.search(p.text)]
+    lists = [b for b in blocks if sum(1 for ln in b.lines if _BULLET_START.match(ln)) >= 3]
     arrows = [Block(None, (ln,)) for ln in text.splitlines() if len(_ITEM_SPLIT.split(ln)) >= 3]
     weak = [b for b in blocks + paragraphs if _WEAK_CUE.search(b.text)]
-    for block in (*strong, *arrows, *weak):
+    for block in (*strong, *lists, *arrows, *weak):
         sections = _block_sections(block)
         if len(sections) >= 2:
             return sections
