@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from songset.report import (
@@ -18,7 +19,7 @@ from songset.report import (
     load_durations,
     load_sidecars,
     load_texts,
-    near_duplicate_pairs,
+    minhash_near_duplicates,
     normalise,
     plots_data,
     render_markdown,
@@ -209,8 +210,8 @@ def test_near_duplicate_with_one_word_changed() -> None:
 
 
 def test_near_duplicate_pairs_exact_jaccard() -> None:
-    sets = [{"a", "b", "c", "d"}, {"a", "b", "c", "e"}, {"a", "b", "c", "d"}, set()]
-    pairs = near_duplicate_pairs(sets, ["s0", "s1", "s2", "s3"], threshold=0.5, block=2)
+    sets = [np.array(sorted(x), dtype=np.uint64) for x in ({1, 2, 3, 4}, {1, 2, 3, 5}, {1, 2, 3, 4}, set())]
+    pairs = minhash_near_duplicates(sets, ["s0", "s1", "s2", "s3"], threshold=0.5, lsh_threshold=0.3)
     assert pairs == [("s0", "s2", 1.0), ("s0", "s1", 0.6), ("s1", "s2", 0.6)]
 
 
@@ -531,24 +532,25 @@ def test_planted_duplicates_near_duplicates_and_templates_are_found_and_ranked_f
 
 
 def test_near_duplicate_pairs_match_all_pairs_jaccard() -> None:
-    """Prefix filtering finds exactly the pairs a brute-force all-pairs Jaccard finds."""
+    """Above the reported threshold, MinHash LSH + exact verification finds what brute force finds."""
     import random
 
     rng = random.Random(11)
-    base = [{rng.randrange(60) for _ in range(rng.randint(1, 30))} for _ in range(40)]
-    sets = base + [set(list(s)[: max(1, len(s) - 2)]) | {999} for s in base[:15]]
+    base = [{rng.randrange(10**6) for _ in range(rng.randint(20, 60))} for _ in range(40)]
+    sets = base + [set(list(s)[: len(s) - 2]) | {10**7 + i} for i, s in enumerate(base[:15])]
     ids = [f"s{i:02d}" for i in range(len(sets))]
-    for t in (0.3, 0.5, 0.8):
-        want = sorted(
-            (
-                (ids[i], ids[j], round(len(a & b) / len(a | b), 4))
-                for i, a in enumerate(sets)
-                for j, b in enumerate(sets)
-                if i < j and len(a & b) / len(a | b) >= t
-            ),
-            key=lambda p: (-p[2], p[0], p[1]),
-        )
-        assert near_duplicate_pairs(sets, ids, threshold=t, block=7) == want
+    arrays = [np.array(sorted(x), dtype=np.uint64) for x in sets]
+    want = sorted(
+        (
+            (ids[i], ids[j], round(len(a & b) / len(a | b), 4))
+            for i, a in enumerate(sets)
+            for j, b in enumerate(sets)
+            if i < j and len(a & b) / len(a | b) >= 0.8
+        ),
+        key=lambda p: (-p[2], p[0], p[1]),
+    )
+    assert len(want) == 15
+    assert minhash_near_duplicates(arrays, ids, threshold=0.8) == want
 
 
 # ---- stacks and experiments --------------------------------------------------------------------------------

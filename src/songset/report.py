@@ -50,13 +50,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import sparse
 
 from songset.schemas import INSTRUMENTAL_LYRICS
 
 log = logging.getLogger(__name__)
 
-SHINGLE_SIZE = 5  # words per shingle for near_duplicate_pairs' default callers (whole-text Jaccard)
 FRAME_WORDS = 3  # words of an opening/closing sentence that make its frame
 MIN_CONTENT_WORDS = 2  # content words an n-gram needs before its reuse is template rather than English
 SONG_TOP_PHRASES = 3  # reused phrases kept per song, for the worst-offender table
@@ -437,71 +435,6 @@ def _exact_duplicates(songs: list[_Song]) -> tuple[dict[str, str], list[list[str
             out.append(ids)
             dup_of.update({other: ids[0] for other in ids[1:]})
     return dup_of, sorted(out)
-
-
-def near_duplicate_pairs(
-    shingle_sets: Sequence[Iterable[Any]], ids: Sequence[str], threshold: float, block: int = 4096
-) -> list[tuple[str, str, float]]:
-    """Every pair of sets with exact Jaccard similarity >= threshold (see `_similar_pairs`)."""
-    vocab: dict[Any, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    for r, shingles in enumerate(shingle_sets):
-        for sh in set(shingles):
-            cols.append(vocab.setdefault(sh, len(vocab)))
-            rows.append(r)
-    return _similar_pairs(
-        np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), ids, threshold, block
-    )
-
-
-def _similar_pairs(
-    rows: np.ndarray, cols: np.ndarray, ids: Sequence[str], threshold: float, block: int = 4096
-) -> list[tuple[str, str, float]]:
-    """All pairs with exact Jaccard >= threshold, found by prefix filtering, then verified exactly.
-
-    (rows, cols) are the distinct (set, element) memberships. Comparing all pairs costs n^2, and a
-    sparse product of the full matrix is nearly dense once a template's shingles sit in a third of
-    the songs. Prefix filtering (Chaudhuri et al. 2006; Bayardo et al. 2007, "all-pairs") is exact:
-    order every element by how few sets hold it; two sets with Jaccard >= t share at least
-    ceil(t * |x|) elements, so the |x| - ceil(t * |x|) + 1 rarest elements of each must already meet.
-    Common template shingles therefore never make candidates; only the (few) pairs sharing a rare
-    shingle are checked, with their exact intersection. Written here because no small, maintained,
-    dependency-free library does exact set-similarity joins (datasketch's MinHash LSH is approximate).
-    """
-    n = len(ids)
-    if n < 2 or not len(cols):
-        return []
-    n_cols = int(cols.max()) + 1
-    mat = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n_cols)
-    )  # float: products count shared elements exactly far beyond any text length
-    mat.sum_duplicates()
-    mat.data[:] = 1.0
-    sizes = np.diff(mat.indptr)
-    df = np.bincount(mat.indices, minlength=n_cols)
-    rank = np.empty(n_cols, dtype=np.int64)
-    rank[np.lexsort((np.arange(n_cols), df))] = np.arange(n_cols)
-    entry_row = np.repeat(np.arange(n), sizes)
-    order = np.lexsort((rank[mat.indices], entry_row))
-    pos = np.arange(len(order)) - mat.indptr[entry_row[order]]
-    prefix_len = sizes - np.ceil(threshold * sizes - 1e-9).astype(np.int64) + 1
-    keep = order[pos < prefix_len[entry_row[order]]]
-    prefix = sparse.csr_matrix(
-        (np.ones(len(keep), dtype=np.float64), (entry_row[keep], mat.indices[keep])), shape=(n, n_cols)
-    )
-    cand = sparse.triu(prefix @ prefix.T, k=1).tocoo()
-    a_all, b_all = cand.row.astype(np.int64), cand.col.astype(np.int64)
-    pairs: list[tuple[str, str, float]] = []
-    for start in range(0, len(a_all), block):
-        a, b = a_all[start : start + block], b_all[start : start + block]
-        shared = np.asarray(mat[a].multiply(mat[b]).sum(axis=1)).ravel()
-        jac = shared / (sizes[a] + sizes[b] - shared)
-        hit = jac >= threshold - 1e-12
-        for i, j, sim in zip(a[hit].tolist(), b[hit].tolist(), jac[hit].tolist(), strict=True):
-            x, y = sorted((ids[i], ids[j]))
-            pairs.append((x, y, round(sim, _ROUND)))
-    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
 
 
 # n-grams are counted as 64-bit rolling hashes over one flat token array (collisions: ~1e-7 for ten
