@@ -132,6 +132,8 @@ def test_untimed_sections_from_prose_lists_and_arrows() -> None:
     assert [s.label for s in untimed_sections(listed)] == ["intro", "verse", "bridge", "chorus", "outro"]
     form_only = "It follows a verse-chorus form with instrumental breaks; the beat builds tension."
     assert untimed_sections(form_only) == []
+    negated = "It opens with a short intro, then loops without dramatic breaks or contrasting bridges."
+    assert untimed_sections(negated) == []  # one section named: no structure
 
 
 def test_quoted_lyrics_are_blanked() -> None:

@@ -280,6 +280,7 @@ _NOT_A_SECTION_BEFORE = re.compile(
     r"(?:\b(?:than|like|unlike|mirrors?|echo(?:es)?|similar to|same as|of the)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+)?)$",
     re.IGNORECASE,
 )
+_NEGATED_CLAUSE = re.compile(r"\b(?:without|no|never|lacks?|lacking|instead of)\b[^,;.:()]*$", re.IGNORECASE)
 _STRUCTURE_HEADING = re.compile(r"\b(?:structur\w*|form|sections?|arrangement)\b", re.IGNORECASE)
 _STRUCTURE_START = re.compile(r"^\W*(?:structur|(?:the\s+)?(?:song\s+)?(?:structure|form)\b)", re.IGNORECASE)
 _WEAK_CUE = re.compile(r"\b(?:opens with|begins with|starts with|unfolds)\b", re.IGNORECASE)
@@ -304,8 +305,8 @@ def _labels_in(text: str) -> list[tuple[str, int, int]]:
             found.append((label, a, b))
     out = []
     for label, a, b in sorted(found, key=lambda f: f[1]):
-        if _NOT_A_SECTION_BEFORE.search(text[:a]):
-            continue
+        if _NOT_A_SECTION_BEFORE.search(text[:a]) or _NEGATED_CLAUSE.search(text[:a]):
+            continue  # "mirrors the intro", "without dramatic breaks or contrasting bridges"
         if label in _EVENT_LABELS and a > 0 and not _EVENT_LABEL_DETERMINER.search(text[:a]):
             continue
         if label == "solo" and re.match(r"\s+(?!section|break|passage)[a-z]", text[b:]):
