@@ -78,3 +78,22 @@ def test_annotate_clean_report_chain(tmp_path: Path) -> None:
     quality = json.loads((out / "quality.json").read_text())
     assert quality["songs"] == 2
     assert {"exact_duplicate_songs", "near_duplicate_pairs", "template_reuse", "per_song"} <= set(quality)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("clean", ("cleaner=rules", "max_caption_words", "default 60", "cleaner=openai", "schema_retries")),
+        ("report", ("template_min_other_songs", "default 3", "near_duplicate_shingle")),
+        ("annotate", ("annotator=descriptor", "annotator=openai_audio")),
+    ],
+)
+def test_help_lists_each_backends_settings_with_defaults(
+    command: str, expected: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for text in expected:
+        assert text in out, text

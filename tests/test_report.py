@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from songset.report import (
@@ -18,7 +19,7 @@ from songset.report import (
     load_durations,
     load_sidecars,
     load_texts,
-    near_duplicate_pairs,
+    minhash_near_duplicates,
     normalise,
     plots_data,
     render_markdown,
@@ -31,8 +32,10 @@ from songset.report import (
 SETTINGS = ReportSettings(
     ngram_min=3,
     ngram_max=6,
+    template_min_other_songs=1,
     template_min_song_share=0.3,
     near_duplicate_threshold=0.8,
+    near_duplicate_shingle=5,
     worst_songs=10,
     top_phrases=20,
 )
@@ -88,7 +91,7 @@ def per_song(report: QualityReport) -> dict[str, Any]:
 def test_settings_from_config_dict_ignores_target_and_rejects_typos() -> None:
     s = ReportSettings.model_validate({"_target_": "x.y", "ngram_min": 2, "ngram_max": 4, "worst_songs": 3})
     assert (s.ngram_min, s.ngram_max, s.worst_songs) == (2, 4, 3)
-    assert s.template_min_song_share == 0.3
+    assert (s.template_min_other_songs, s.template_min_song_share) == (3, 0.02)
     with pytest.raises(ValueError):
         ReportSettings.model_validate({"ngram_mim": 2})
     with pytest.raises(ValueError):
@@ -138,7 +141,7 @@ def test_template_corpus_has_high_reuse_but_no_duplicates() -> None:
     report = build(texts)
     assert report.songs == 8
     assert report.template_min_songs == 3  # ceil(0.3 * 7)
-    assert report.template_reuse > 0.45
+    assert report.template_reuse > 0.3  # n-grams with under two content words are English, not template
     assert report.skeleton_reuse == 1.0
     assert report.exact_duplicate_songs == 0
     assert all(p.duplicate_of is None for p in report.per_song)
@@ -172,7 +175,7 @@ def test_different_texts_have_low_reuse() -> None:
 def test_template_reuse_scores_the_templated_song_above_original_ones() -> None:
     texts = dict(DIFFERENT) | {f"t{i}": template_song(i) for i in range(4)}
     songs = per_song(build(texts))
-    assert min(songs[f"t{i}"].template_reuse for i in range(4)) > 0.45
+    assert min(songs[f"t{i}"].template_reuse for i in range(4)) > 0.3
     assert max(songs[k].template_reuse for k in DIFFERENT) == 0.0
 
 
@@ -207,8 +210,8 @@ def test_near_duplicate_with_one_word_changed() -> None:
 
 
 def test_near_duplicate_pairs_exact_jaccard() -> None:
-    sets = [{"a", "b", "c", "d"}, {"a", "b", "c", "e"}, {"a", "b", "c", "d"}, set()]
-    pairs = near_duplicate_pairs(sets, ["s0", "s1", "s2", "s3"], threshold=0.5, block=2)
+    sets = [np.array(sorted(x), dtype=np.uint64) for x in ({1, 2, 3, 4}, {1, 2, 3, 5}, {1, 2, 3, 4}, set())]
+    pairs = minhash_near_duplicates(sets, ["s0", "s1", "s2", "s3"], threshold=0.5, lsh_threshold=0.3)
     assert pairs == [("s0", "s2", 1.0), ("s0", "s1", 0.6), ("s1", "s2", 0.6)]
 
 
@@ -529,24 +532,25 @@ def test_planted_duplicates_near_duplicates_and_templates_are_found_and_ranked_f
 
 
 def test_near_duplicate_pairs_match_all_pairs_jaccard() -> None:
-    """Prefix filtering finds exactly the pairs a brute-force all-pairs Jaccard finds."""
+    """Above the reported threshold, MinHash LSH + exact verification finds what brute force finds."""
     import random
 
     rng = random.Random(11)
-    base = [{rng.randrange(60) for _ in range(rng.randint(1, 30))} for _ in range(40)]
-    sets = base + [set(list(s)[: max(1, len(s) - 2)]) | {999} for s in base[:15]]
+    base = [{rng.randrange(10**6) for _ in range(rng.randint(20, 60))} for _ in range(40)]
+    sets = base + [set(list(s)[: len(s) - 2]) | {10**7 + i} for i, s in enumerate(base[:15])]
     ids = [f"s{i:02d}" for i in range(len(sets))]
-    for t in (0.3, 0.5, 0.8):
-        want = sorted(
-            (
-                (ids[i], ids[j], round(len(a & b) / len(a | b), 4))
-                for i, a in enumerate(sets)
-                for j, b in enumerate(sets)
-                if i < j and len(a & b) / len(a | b) >= t
-            ),
-            key=lambda p: (-p[2], p[0], p[1]),
-        )
-        assert near_duplicate_pairs(sets, ids, threshold=t, block=7) == want
+    arrays = [np.array(sorted(x), dtype=np.uint64) for x in sets]
+    want = sorted(
+        (
+            (ids[i], ids[j], round(len(a & b) / len(a | b), 4))
+            for i, a in enumerate(sets)
+            for j, b in enumerate(sets)
+            if i < j and len(a & b) / len(a | b) >= 0.8
+        ),
+        key=lambda p: (-p[2], p[0], p[1]),
+    )
+    assert len(want) == 15
+    assert minhash_near_duplicates(arrays, ids, threshold=0.8) == want
 
 
 # ---- stacks and experiments --------------------------------------------------------------------------------
@@ -560,7 +564,8 @@ def test_stack_group_key() -> None:
     assert stack_group({"backend": "descriptor", "model_id": None}) == "descriptor"
     prov = {"backend": "af3_hf", "model_id": "nvidia/audio-flamingo-3-hf", "adapter": "think"}
     assert stack_group(prov) == "af3_hf:nvidia/audio-flamingo-3-hf+think"
-    assert stack_group(prov | {"prompt": {"sha256": "abcdef0123456789"}}).endswith("+think#abcdef01")
+    # the prompt is not part of the stack: its variants are grouped under it
+    assert stack_group(prov | {"prompt": {"sha256": "abcdef0123456789"}}) == stack_group(prov)
     assert stack_group(None) == "unknown"
 
 
@@ -596,7 +601,7 @@ def test_by_stack_measures_each_stack_on_its_own(tmp_path: Path) -> None:
     stacks = data["by_stack"]
     assert set(stacks) == {"descriptor", "af3_hf:nvidia/af3"}
     assert stacks["descriptor"]["songs"] == 8 and stacks["af3_hf:nvidia/af3"]["songs"] == 6
-    assert stacks["descriptor"]["template_reuse"] > 0.45
+    assert stacks["descriptor"]["template_reuse"] > 0.3
     assert stacks["af3_hf:nvidia/af3"]["template_reuse"] == 0.0
     assert set(stacks["descriptor"]) >= {
         "songs",
@@ -636,8 +641,8 @@ def test_compare_two_experiments(tmp_path: Path) -> None:
     assert [s.id for s in c.songs] == sorted(s.id for s in c.songs) or len(c.songs) == 6
     assert len(c.songs) == 6 and c.only_b == ["extra"] and c.only_a == []
     first = c.songs[0]
-    assert first.template_reuse_a > 0.45 and first.template_reuse_b == 0.0
+    assert first.template_reuse_a > 0.3 and first.template_reuse_b == 0.0
     assert first.text_a == template_song(int(first.id[1:]))
     ta, tb = c.metrics["template_reuse"]
-    assert ta is not None and tb is not None and ta > 0.45 and tb == 0.0
+    assert ta is not None and tb is not None and ta > 0.3 and tb == 0.0
     assert c.metrics["songs"] == (6, 7)

@@ -44,7 +44,7 @@ def test_page_shows_the_headline_numbers() -> None:
         ("near-duplicate pairs", len(report.near_duplicate_pairs)),
     ):
         assert f'<div class="v">{value}</div><div class="k">{label}</div>' in html
-    assert report.template_reuse > 0.2
+    assert report.template_reuse > 0.1  # English glue (under two content words) is not template
     assert f'<div class="v">{_fmt(report.template_reuse)}</div><div class="k">template reuse' in html
     for heading in ("Distributions", "Worst songs", "Reused phrases in context", "Failures", "Sidecars"):
         assert heading in html

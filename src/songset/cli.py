@@ -276,11 +276,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(f.status == "FAIL" for f in findings) else 0
 
 
+class _SettingsHelpParser(argparse.ArgumentParser):
+    """A subcommand parser whose --help ends with its backends' settings, computed only when asked."""
+
+    settings_help: Any = None
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return f"{text}\n{self.settings_help()}\n" if self.settings_help else text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="songset", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_SettingsHelpParser)
+    from songset import settings_help
 
     p = sub.add_parser("compose", help="compose conf/ into params.yaml (what `dvc exp run` does)")
     p.add_argument("items", nargs="*", metavar="OVERRIDE")
@@ -291,12 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("items", nargs="+", metavar="AUDIO|OVERRIDE")
     p.add_argument("-o", "--output", required=True)
     _add_run_flags(p)
+    p.settings_help = lambda: settings_help.group_help("annotator")
     p.set_defaults(func=cmd_annotate)
 
     p = sub.add_parser("clean", help="raw annotation JSON -> clean annotation JSON")
     p.add_argument("items", nargs="+", metavar="RAW.json|OVERRIDE")
     p.add_argument("-o", "--output", required=True)
     _add_run_flags(p)
+    p.settings_help = lambda: settings_help.group_help("cleaner")
     p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser("estimate", help="audio -> duration, bpm, key, meter")
@@ -321,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--compare", metavar="OTHER_DIR", help="another experiment's raw annotations, side by side"
     )
+    p.settings_help = settings_help.report_help
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("schema", help="export JSON Schema of every file songset writes")

@@ -15,12 +15,20 @@ Definitions (all on lowercased word tokens, timestamps such as `0:15` or `[0:00-
 * exact duplicates: equal token sequences (so case, whitespace, punctuation and timestamps are ignored).
   Within a group of equal texts the first id (sorted) is the original; every other member gets
   `duplicate_of` = that id and is counted in `exact_duplicate_songs` (the songs one could drop).
-* near duplicates: exact set Jaccard over word 5-gram shingles of whole texts, pairs at or above
-  `near_duplicate_threshold`, found without comparing all pairs (prefix filtering, see `_similar_pairs`).
+* near duplicates: set Jaccard over word `near_duplicate_shingle`-gram shingles (3: two changed words
+  in 90 change at most 6 of 88 shingles, Jaccard >= 0.87, where 5-grams fall to 0.80) of whole texts,
+  pairs at or above `near_duplicate_threshold`. Candidates come from MinHash LSH (an LSH threshold
+  below the reported one, for recall), each verified with its exact Jaccard.
 * template reuse: a song's distinct word n-grams (n = ngram_min..ngram_max, never across a sentence
-  boundary) that occur in at least K = max(1, ceil(template_min_song_share * (N - 1))) other songs,
-  as a share of all its distinct n-grams. The listed phrases are grown past ngram_max while they stay
-  in K + 1 songs, and a phrase found in exactly the same songs as a longer one is not listed.
+  boundary) that occur in at least K other songs, as a share of all its distinct n-grams, where
+  K = max(template_min_other_songs, ceil(template_min_song_share * (N - 1))), capped at N - 1: an
+  absolute floor for small sets (20 songs: 3 others) and a relative one for large ones (20,000 songs:
+  400). An n-gram with fewer than two content words ("a sense of", "in the mix") is ordinary English,
+  never template. The listed phrases are grown past ngram_max while they stay in K + 1 songs, and a
+  phrase found in exactly the same songs as a longer one is not listed.
+* frame templates: the first `FRAME_WORDS` words of a song's first sentence (its opening frame, "this
+  track is") and of its last sentence (its closing frame, "overall the track"), listed when K other
+  songs share them: a frame is a small share of a long text's n-grams, so template reuse alone hides it.
 * skeleton reuse: the share of a song's sentences whose skeleton occurs in at least K other songs.
   Skeletons with fewer than two non-X tokens ("X", "the X") say nothing about style and are left out.
 * within repetition: mean of (1 - distinct-3) and the repeated-sentence share (sentences that repeat
@@ -42,13 +50,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import sparse
 
 from songset.schemas import INSTRUMENTAL_LYRICS
 
 log = logging.getLogger(__name__)
 
-SHINGLE_SIZE = 5  # words per shingle for near-duplicate Jaccard
+FRAME_WORDS = 3  # words of an opening/closing sentence that make its frame
+MIN_CONTENT_WORDS = 2  # content words an n-gram needs before its reuse is template rather than English
 SONG_TOP_PHRASES = 3  # reused phrases kept per song, for the worst-offender table
 MIN_SKELETON_SIGNAL = 2  # non-X tokens a skeleton needs before its reuse means anything
 _ROUND = 4  # decimals in the JSON, so re-runs give byte-equal files and short DVC diffs
@@ -66,7 +74,14 @@ _MARKER_RE = re.compile(
     re.MULTILINE,
 )
 # An inline time: "enters at 0:15", "(1:02)", "from 0:30-0:45".
-_INLINE_TIME_RE = re.compile(rf"\(\s*{_RANGE}\s*\)|{_RANGE}")
+# Percentages of the song ("0-18%") and seconds with units ("at 45 seconds", "the 30-second mark") are
+# times too: never words of a phrase, a segment or a near duplicate.
+_PERCENT_RANGE = r"\d{1,3}(?:\.\d+)?\s*%?\s*(?:-|‑|–|—|to)\s*\d{1,3}(?:\.\d+)?\s*%"
+_SECONDS_TEXT = r"\b\d+(?:\.\d+)?(?:\s*|-)(?:seconds?|secs?)\b(?:\s+mark\b)?"
+_INLINE_TIME_RE = re.compile(  # the lookahead fails fast where no time can start (most positions)
+    rf"(?=[(\d])(?:\(\s*(?:{_RANGE}|{_PERCENT_RANGE})\s*\)|{_RANGE}|{_PERCENT_RANGE}|{_SECONDS_TEXT})",
+    re.IGNORECASE,
+)
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 _SKELETON_TOKEN_RE = re.compile(r"NUMTIME|[^\W_]+(?:['’\-][^\W_]+)*|,")
@@ -186,8 +201,14 @@ class ReportSettings(BaseModel):
 
     ngram_min: int = Field(3, ge=1)
     ngram_max: int = Field(6, ge=1)
-    template_min_song_share: float = Field(0.3, ge=0, le=1)
+    template_min_other_songs: int = Field(3, ge=1, description="K's absolute floor (other songs)")
+    template_min_song_share: float = Field(0.02, ge=0, le=1, description="K's relative floor")
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
+    near_duplicate_shingle: int = Field(3, ge=1, description="words per near-duplicate shingle")
+    minhash_permutations: int = Field(128, ge=16)
+    minhash_lsh_threshold: float = Field(
+        0.5, gt=0, le=1, description="candidate threshold, below the reported"
+    )
     worst_songs: int = Field(10, ge=0)
     top_phrases: int = Field(20, ge=0)
 
@@ -254,10 +275,19 @@ class SongQuality(BaseModel):
     top_phrases: list[str] = Field(description="this song's most widely shared template phrases")
 
 
+class FrameTemplate(BaseModel):
+    position: str = Field(description="opening (first sentence) or closing (last sentence)")
+    frame: str
+    songs: int
+
+
 class StackSummary(BaseModel):
-    """The headline figures of one annotator stack + prompt, measured on its own outputs only."""
+    """The headline figures of one annotator stack (backend + model), measured on its own outputs only."""
 
     songs: int
+    prompts: dict[str, int] = Field(
+        default_factory=dict, description="prompt sha256[:8] -> texts: the prompt variants of this stack"
+    )
     template_reuse: float
     skeleton_reuse: float
     within_repetition: float
@@ -280,6 +310,7 @@ class QualityReport(BaseModel):
     near_duplicate_songs: int
     template_reuse: float
     template_min_songs: int = Field(description="K: other songs a phrase or skeleton must appear in")
+    frame_templates: list[FrameTemplate] = Field(default_factory=list)
     skeleton_reuse: float
     within_repetition: float
     repeated_sentence_share: float
@@ -382,9 +413,13 @@ def _compression_ratio(normalised: str) -> float:
 # ---- corpus-level analysis ---------------------------------------------------------------------------------
 
 
-def template_threshold(n_songs: int, share: float) -> int:
-    """K: how many OTHER songs must share a phrase before it counts as template phrasing."""
-    return max(1, math.ceil(share * (n_songs - 1) - 1e-9))
+def template_threshold(n_songs: int, share: float, floor: int = 1) -> int:
+    """K: how many OTHER songs must share a phrase before it counts as template phrasing.
+
+    The larger of an absolute floor and a share of the other songs, never more than there are others.
+    """
+    relative = math.ceil(share * (n_songs - 1) - 1e-9)
+    return max(1, min(max(floor, relative), n_songs - 1))
 
 
 def _exact_duplicates(songs: list[_Song]) -> tuple[dict[str, str], list[list[str]]]:
@@ -400,71 +435,6 @@ def _exact_duplicates(songs: list[_Song]) -> tuple[dict[str, str], list[list[str
             out.append(ids)
             dup_of.update({other: ids[0] for other in ids[1:]})
     return dup_of, sorted(out)
-
-
-def near_duplicate_pairs(
-    shingle_sets: Sequence[Iterable[Any]], ids: Sequence[str], threshold: float, block: int = 4096
-) -> list[tuple[str, str, float]]:
-    """Every pair of sets with exact Jaccard similarity >= threshold (see `_similar_pairs`)."""
-    vocab: dict[Any, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    for r, shingles in enumerate(shingle_sets):
-        for sh in set(shingles):
-            cols.append(vocab.setdefault(sh, len(vocab)))
-            rows.append(r)
-    return _similar_pairs(
-        np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), ids, threshold, block
-    )
-
-
-def _similar_pairs(
-    rows: np.ndarray, cols: np.ndarray, ids: Sequence[str], threshold: float, block: int = 4096
-) -> list[tuple[str, str, float]]:
-    """All pairs with exact Jaccard >= threshold, found by prefix filtering, then verified exactly.
-
-    (rows, cols) are the distinct (set, element) memberships. Comparing all pairs costs n^2, and a
-    sparse product of the full matrix is nearly dense once a template's shingles sit in a third of
-    the songs. Prefix filtering (Chaudhuri et al. 2006; Bayardo et al. 2007, "all-pairs") is exact:
-    order every element by how few sets hold it; two sets with Jaccard >= t share at least
-    ceil(t * |x|) elements, so the |x| - ceil(t * |x|) + 1 rarest elements of each must already meet.
-    Common template shingles therefore never make candidates; only the (few) pairs sharing a rare
-    shingle are checked, with their exact intersection. Written here because no small, maintained,
-    dependency-free library does exact set-similarity joins (datasketch's MinHash LSH is approximate).
-    """
-    n = len(ids)
-    if n < 2 or not len(cols):
-        return []
-    n_cols = int(cols.max()) + 1
-    mat = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n, n_cols)
-    )  # float: products count shared elements exactly far beyond any text length
-    mat.sum_duplicates()
-    mat.data[:] = 1.0
-    sizes = np.diff(mat.indptr)
-    df = np.bincount(mat.indices, minlength=n_cols)
-    rank = np.empty(n_cols, dtype=np.int64)
-    rank[np.lexsort((np.arange(n_cols), df))] = np.arange(n_cols)
-    entry_row = np.repeat(np.arange(n), sizes)
-    order = np.lexsort((rank[mat.indices], entry_row))
-    pos = np.arange(len(order)) - mat.indptr[entry_row[order]]
-    prefix_len = sizes - np.ceil(threshold * sizes - 1e-9).astype(np.int64) + 1
-    keep = order[pos < prefix_len[entry_row[order]]]
-    prefix = sparse.csr_matrix(
-        (np.ones(len(keep), dtype=np.float64), (entry_row[keep], mat.indices[keep])), shape=(n, n_cols)
-    )
-    cand = sparse.triu(prefix @ prefix.T, k=1).tocoo()
-    a_all, b_all = cand.row.astype(np.int64), cand.col.astype(np.int64)
-    pairs: list[tuple[str, str, float]] = []
-    for start in range(0, len(a_all), block):
-        a, b = a_all[start : start + block], b_all[start : start + block]
-        shared = np.asarray(mat[a].multiply(mat[b]).sum(axis=1)).ravel()
-        jac = shared / (sizes[a] + sizes[b] - shared)
-        hit = jac >= threshold - 1e-12
-        for i, j, sim in zip(a[hit].tolist(), b[hit].tolist(), jac[hit].tolist(), strict=True):
-            x, y = sorted((ids[i], ids[j]))
-            pairs.append((x, y, round(sim, _ROUND)))
-    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
 
 
 # n-grams are counted as 64-bit rolling hashes over one flat token array (collisions: ~1e-7 for ten
@@ -496,6 +466,11 @@ class _Flat:
         self.values = table[np.array(ids, dtype=np.int64)] if ids else np.zeros(0, dtype=np.uint64)
         self.song_of = np.array(song_of, dtype=np.int64)
         self.sentence_of = np.array(sentence_of, dtype=np.int64)
+        content = np.array(  # per distinct word, then looked up per token
+            [w not in FUNCTION_WORDS and w not in NUMBER_WORDS and not _NUMBER_RE.match(w) for w in vocab],
+            dtype=np.int64,
+        )
+        self.is_content = content[np.array(ids, dtype=np.int64)] if ids else np.zeros(0, dtype=np.int64)
 
     def windows(
         self, n_min: int, n_max: int, group: np.ndarray
@@ -565,11 +540,14 @@ class _Phrases:
         first = np.ones(len(keys), dtype=bool)
         first[1:] = (keys[1:] != keys[:-1]) | (song[1:] != song[:-1])
         keys, song, starts, lengths = keys[first], song[first], starts[first], lengths[first]
+        # ordinary English ("a sense of", "in the mix"): too few content words to be anyone's template
+        content = np.r_[0, np.cumsum(flat.is_content)]
+        english = (content[starts + lengths] - content[starts]) < MIN_CONTENT_WORDS
         # runs of one key: its songs, each once
         run_start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, int)
         run_len = np.diff(np.r_[run_start, len(keys)])
         df = np.repeat(run_len, run_len)
-        is_template = df - 1 >= k
+        is_template = (df - 1 >= k) & ~english
         distinct = np.bincount(song, minlength=n_songs)
         shared = np.bincount(song, weights=is_template, minlength=n_songs)
         self.reuse = np.divide(shared, distinct, out=np.zeros(n_songs), where=distinct > 0)
@@ -577,11 +555,11 @@ class _Phrases:
         self.template: dict[str, int] = {}
         self.songs_of: dict[str, np.ndarray] = {}
         for rs, rl in zip(run_start.tolist(), run_len.tolist(), strict=True):
-            if rl - 1 >= k:
+            if rl - 1 >= k and not english[rs]:
                 gram = flat.text(int(starts[rs]), int(lengths[rs]))
                 self.template[gram] = rl
                 self.songs_of[gram] = song[rs : rs + rl]
-        template_keys = keys[run_start[run_len - 1 >= k]]
+        template_keys = keys[run_start[(run_len - 1 >= k) & ~english[run_start]]]
         n_max = settings.ngram_max
         seeds: list[int] = []
         for n, st, h in parts:
@@ -590,25 +568,111 @@ class _Phrases:
         self.longer = _longer_phrases(flat, seeds, n_max, k + 1)
 
 
-def _shingle_memberships(songs: Sequence[_Song], flat: _Flat) -> tuple[np.ndarray, np.ndarray]:
-    """(song, shingle) pairs: word 5-grams of the whole text; a shorter text is one shingle, itself."""
-    rows: list[np.ndarray] = []
-    keys: list[np.ndarray] = []
-    for _, st, h in flat.windows(SHINGLE_SIZE, SHINGLE_SIZE, flat.song_of):
-        rows.append(flat.song_of[st])
-        keys.append(h)
-    short = [
-        (si, zlib.crc32(s.normalised.encode("utf-8")))
-        for si, s in enumerate(songs)
-        if 0 < len(s.tokens) < SHINGLE_SIZE
-    ]
-    if short:
-        rows.append(np.array([si for si, _ in short], dtype=np.int64))
-        keys.append(np.array([(1 << 63) | c for _, c in short], dtype=np.uint64))
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    _, cols = np.unique(np.concatenate(keys), return_inverse=True)
-    return np.concatenate(rows), cols.ravel().astype(np.int64)
+def frame_templates(sentence_tokens: Sequence[Sequence[Sequence[str]]], k: int) -> list[FrameTemplate]:
+    """Opening and closing frames (first FRAME_WORDS words of the first/last sentence) shared by > k songs."""
+    found: list[FrameTemplate] = []
+    for position, index in (("opening", 0), ("closing", -1)):
+        counts: Counter[str] = Counter()
+        for sentences in sentence_tokens:
+            full = [t for t in sentences if len(t) >= FRAME_WORDS]
+            if full:
+                counts[" ".join(full[index][:FRAME_WORDS])] += 1
+        found += [
+            FrameTemplate(position=position, frame=frame, songs=c)
+            for frame, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if c - 1 >= k
+        ]
+    return found
+
+
+def _lsh_bands(permutations: int, threshold: float) -> tuple[int, int]:
+    """(bands, rows): the banding whose S-curve threshold (1/bands)^(1/rows) is highest at or below
+    `threshold`, so pairs at the reported threshold almost always share a band (Leskovec et al., MMDS 3.4)."""
+    options = [(permutations // r, r) for r in range(1, permutations + 1) if permutations % r == 0]
+    below = [(b, r) for b, r in options if (1 / b) ** (1 / r) <= threshold]
+    return max(below, key=lambda br: (1 / br[0]) ** (1 / br[1])) if below else options[-1]
+
+
+def _song_shingles(flat: _Flat, songs: Sequence[_Song], shingle: int) -> list[np.ndarray]:
+    """Each song's distinct shingle hashes (word `shingle`-grams of the whole text), sorted."""
+    parts = list(flat.windows(shingle, shingle, flat.song_of))
+    per_song: list[list[np.ndarray]] = [[] for _ in songs]
+    if parts:
+        _, starts, hashes = parts[0]
+        song = flat.song_of[starts]
+        order = np.argsort(song, kind="stable")
+        song, hashes = song[order], hashes[order]
+        bounds = np.searchsorted(song, np.arange(len(songs) + 1))
+        for si in range(len(songs)):
+            per_song[si].append(hashes[bounds[si] : bounds[si + 1]])
+    out = []
+    for si, s in enumerate(songs):
+        found = np.concatenate(per_song[si]) if per_song[si] else np.zeros(0, dtype=np.uint64)
+        if not len(found) and s.tokens:  # shorter than one shingle: the whole text is its one shingle
+            found = np.array([(1 << 63) | zlib.crc32(s.normalised.encode("utf-8"))], dtype=np.uint64)
+        out.append(np.unique(found))
+    return out
+
+
+def minhash_near_duplicates(
+    shingle_sets: Sequence[np.ndarray],
+    ids: Sequence[str],
+    *,
+    threshold: float,
+    permutations: int = 128,
+    lsh_threshold: float = 0.5,
+    seed: int = 0x5EED,
+) -> list[tuple[str, str, float]]:
+    """Pairs of sets (sorted uint64 shingle hashes) with exact Jaccard >= threshold.
+
+    MinHash (Broder 1997): per permutation, the minimum of a random odd multiply-add of the 64-bit
+    shingle hashes, all songs at once in numpy. Banding (LSH) makes candidates: songs agreeing on
+    every row of some band, with the bands tuned to `lsh_threshold` (below `threshold`, for recall).
+    Every candidate's Jaccard is then computed exactly on its shingle sets, so no reported pair is
+    approximate; only a pair no band caught can be missed. Written with numpy rather than datasketch,
+    whose per-song Python MinHash objects cost seconds per thousand texts.
+    """
+    live = [i for i, sh in enumerate(shingle_sets) if len(sh)]
+    if len(live) < 2:
+        return []
+    values = np.concatenate([shingle_sets[i] for i in live])
+    starts = np.r_[0, np.cumsum([len(shingle_sets[i]) for i in live])[:-1]]
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(1, 2**63, size=permutations, dtype=np.uint64) | np.uint64(1)
+    add = rng.integers(0, 2**63, size=permutations, dtype=np.uint64)
+    signature = np.empty((len(live), permutations), dtype=np.uint64)
+    mixed = np.empty_like(values)
+    shifted = np.empty_like(values)
+    with np.errstate(over="ignore"):
+        for p in range(permutations):  # one permutation at a time, in place: cache-sized, no temporaries
+            np.multiply(values, mult[p], out=mixed)
+            mixed += add[p]
+            np.right_shift(mixed, np.uint64(29), out=shifted)
+            mixed ^= shifted
+            signature[:, p] = np.minimum.reduceat(mixed, starts)
+    bands, rows = _lsh_bands(permutations, lsh_threshold)
+    candidates: set[tuple[int, int]] = set()
+    for band in range(bands):
+        keys = (
+            np.ascontiguousarray(signature[:, band * rows : (band + 1) * rows]).view(f"V{8 * rows}").ravel()
+        )
+        _, bucket = np.unique(keys, return_inverse=True)
+        order = np.argsort(bucket, kind="stable")
+        sorted_bucket = bucket[order]
+        edges = np.flatnonzero(np.r_[True, sorted_bucket[1:] != sorted_bucket[:-1], True])
+        for a, b in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+            if b - a > 1:
+                members = sorted(order[a:b].tolist())
+                candidates.update((x, y) for i, x in enumerate(members) for y in members[i + 1 :])
+    pairs: list[tuple[str, str, float]] = []
+    for x, y in candidates:
+        sx, sy = shingle_sets[live[x]], shingle_sets[live[y]]
+        shared = len(np.intersect1d(sx, sy, assume_unique=True))
+        jac = shared / (len(sx) + len(sy) - shared)
+        if jac >= threshold - 1e-12:
+            a_id, b_id = sorted((ids[live[x]], ids[live[y]]))
+            pairs.append((a_id, b_id, round(jac, _ROUND)))
+    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
 
 
 def _maximal_phrases(template: dict[str, int]) -> list[str]:
@@ -775,7 +839,7 @@ def build_report(
 
     songs = [_Song(sid, texts[sid]) for sid in sorted(texts)]
     ids = [s.id for s in songs]
-    k = template_threshold(len(songs), settings.template_min_song_share)
+    k = template_threshold(len(songs), settings.template_min_song_share, settings.template_min_other_songs)
 
     # phrases: document frequency of each n-gram; template = shared by >= K other songs
     phrases = _Phrases(songs, settings, k)
@@ -798,7 +862,13 @@ def build_report(
         skel_songs.update(set(informative))
 
     dup_of, dup_groups = _exact_duplicates(songs)
-    pairs = _similar_pairs(*_shingle_memberships(songs, phrases.flat), ids, settings.near_duplicate_threshold)
+    pairs = minhash_near_duplicates(
+        _song_shingles(phrases.flat, songs, settings.near_duplicate_shingle),
+        ids,
+        threshold=settings.near_duplicate_threshold,
+        permutations=settings.minhash_permutations,
+        lsh_threshold=min(settings.minhash_lsh_threshold, settings.near_duplicate_threshold),
+    )
     near: dict[str, list[str]] = defaultdict(list)
     for a, b, _ in pairs:
         near[a].append(b)
@@ -867,6 +937,7 @@ def build_report(
         near_duplicate_songs=len(near),
         template_reuse=mean_of("template_reuse"),
         template_min_songs=k,
+        frame_templates=frame_templates([s.sentence_tokens for s in songs], k),
         skeleton_reuse=mean_of("skeleton_reuse"),
         within_repetition=mean_of("within_repetition"),
         repeated_sentence_share=mean_of("repeated_sentence_share"),
@@ -1059,6 +1130,11 @@ def render_markdown(report: QualityReport) -> str:
         if r.top_phrases
         else ["none"]
     )
+    if r.frame_templates:
+        out += ["", "## Frame templates", "", "Opening/closing sentence frames shared by many songs.", ""]
+        out += _table(
+            ("position", "frame", "songs"), ((f.position, f.frame, f.songs) for f in r.frame_templates)
+        )
     out += ["", "## Top sentence skeletons", ""]
     out += (
         _table(
@@ -1167,12 +1243,20 @@ class AnnotationRecord(NamedTuple):
     id: str
     group: str
     text: str
+    prompt: str = ""  # sha256[:8] of the prompt; variants of one stack share its group
+
+
+def prompt_of(provenance: Any) -> str:
+    """sha256[:8] of the prompt that produced the text, or "" when there was none."""
+    prompt = provenance.get("prompt") if isinstance(provenance, dict) else None
+    return str(prompt.get("sha256") or "")[:8] if isinstance(prompt, dict) else ""
 
 
 def stack_group(provenance: Any) -> str:
-    """`backend[:model_id][+adapter][#prompt sha256[:8]]`, e.g. `af3_hf:nvidia/audio-flamingo-3-hf+think`.
+    """`backend[:model_id][+adapter]`, e.g. `af3_hf:nvidia/audio-flamingo-3-hf+think`.
 
-    The settings are left out on purpose: a stack is the model and the prompt, compared across runs.
+    Settings and prompt are left out on purpose: a stack is the model; its prompt variants are counted
+    under it (`StackSummary.prompts`), so one model asked two ways is one group, not many one-song groups.
     """
     if not isinstance(provenance, dict):
         return "unknown"
@@ -1181,9 +1265,6 @@ def stack_group(provenance: Any) -> str:
         key += f":{provenance['model_id']}"
     if provenance.get("adapter"):
         key += f"+{provenance['adapter']}"
-    prompt = provenance.get("prompt")
-    if isinstance(prompt, dict) and prompt.get("sha256"):
-        key += f"#{str(prompt['sha256'])[:8]}"
     return key
 
 
@@ -1194,7 +1275,7 @@ def load_annotations(directory: Path) -> list[AnnotationRecord]:
     same song may appear once per group; twice in one group is an error naming both files.
     """
     root = Path(directory)
-    seen: dict[tuple[str, str], Path] = {}
+    seen: dict[tuple[str, str, str], Path] = {}
     out: list[AnnotationRecord] = []
     for path in sorted(root.rglob("*.json")):
         try:
@@ -1210,32 +1291,49 @@ def load_annotations(directory: Path) -> list[AnnotationRecord]:
         if not isinstance(text, str):
             continue
         sid, group = _song_id(path, data), stack_group(data.get("provenance"))
-        if (sid, group) in seen:
-            raise ValueError(f"{path}: song id {sid!r} of stack {group!r} is also in {seen[sid, group]}")
-        seen[sid, group] = path
-        out.append(AnnotationRecord(sid, group, text))
-    return sorted(out, key=lambda r: (r.group, r.id))
+        prompt = prompt_of(data.get("provenance"))
+        if (sid, group, prompt) in seen:
+            raise ValueError(
+                f"{path}: song id {sid!r} of stack {group!r} is also in {seen[sid, group, prompt]}"
+            )
+        seen[sid, group, prompt] = path
+        out.append(AnnotationRecord(sid, group, text, prompt))
+    return sorted(out, key=lambda r: (r.group, r.id, r.prompt))
+
+
+def _song_key(r: AnnotationRecord, records: Sequence[AnnotationRecord]) -> str:
+    """The song id, with `#prompt` when the same stack wrote this song under several prompts."""
+    twice = sum(1 for o in records if o.group == r.group and o.id == r.id) > 1
+    return f"{r.id}#{r.prompt}" if twice else r.id
 
 
 def corpus_texts(records: Sequence[AnnotationRecord]) -> dict[str, str]:
     """Report key -> text: the song id for one stack; `group/id` when several stacks are pooled."""
     several = len({r.group for r in records}) > 1
-    return {(f"{r.group}/{r.id}" if several else r.id): r.text for r in records}
+    return {
+        (f"{r.group}/{_song_key(r, records)}" if several else _song_key(r, records)): r.text for r in records
+    }
 
 
 def song_of_key(key: str, records: Sequence[AnnotationRecord]) -> str:
     """The song id behind a `corpus_texts` key."""
-    return key.rsplit("/", 1)[-1] if len({r.group for r in records}) > 1 else key
+    song = key.rsplit("/", 1)[-1] if len({r.group for r in records}) > 1 else key
+    return song.split("#", 1)[0]
 
 
 def stack_summaries(records: Sequence[AnnotationRecord], settings: ReportSettings) -> dict[str, StackSummary]:
     """The headline figures per stack group, each stack's template reuse measured among its own outputs."""
     groups: dict[str, dict[str, str]] = defaultdict(dict)
+    prompts: dict[str, Counter[str]] = defaultdict(Counter)
     for r in records:
-        groups[r.group][r.id] = r.text
+        groups[r.group][_song_key(r, records)] = r.text
+        prompts[r.group][r.prompt or "none"] += 1
     if len(groups) == 1:
         return {}  # the headline is that stack's; build_report's by_stack is filled by the caller
-    return {g: summarise(build_report(texts, settings=settings)) for g, texts in sorted(groups.items())}
+    return {
+        g: summarise(build_report(texts, settings=settings)).model_copy(update={"prompts": dict(prompts[g])})
+        for g, texts in sorted(groups.items())
+    }
 
 
 def summarise(report: QualityReport) -> StackSummary:

@@ -148,6 +148,30 @@ class Event(Model):
         return self
 
 
+class UntimedSection(Model):
+    """A section the prose names in order but places at no time ("opens with ..., then the verse ...")."""
+
+    order: int = Field(ge=1, description="1-based position in the song as the prose tells it")
+    label: str
+    description: str = ""
+
+
+# Why a cleaned annotation needs a person's look: the text is no description (lyric_sheet, chat_reply,
+# refusal, no_description), was cut at the token limit, placed times after the song's end (clamped), or
+# told the structure without times (untimed_structure: sections are in `untimed_sections`).
+CleanFlag = Literal[
+    "lyric_sheet",
+    "chat_reply",
+    "refusal",
+    "no_description",
+    "truncated",
+    "timestamp_out_of_range",
+    "untimed_structure",
+]
+CLEAN_FLAGS: tuple[str, ...] = CleanFlag.__args__  # type: ignore[attr-defined]
+NOT_A_DESCRIPTION: frozenset[str] = frozenset({"lyric_sheet", "chat_reply", "refusal", "no_description"})
+
+
 class Tags(Model):
     genre: list[str] = Field(default_factory=list)
     mood: list[str] = Field(default_factory=list)
@@ -167,6 +191,9 @@ class CleanAnnotation(Model):
     rich_details: str = Field(
         description="the full prose the caption was distilled from, kept for traceability"
     )
+    untimed_sections: list[UntimedSection] = Field(default_factory=list)
+    reasoning: str = Field("", description="the annotator's <think> text, kept apart from the description")
+    flags: list[CleanFlag] = Field(default_factory=list)
     provenance: dict[str, Provenance] = Field(description="one block per stage that fed this file")
 
     @model_validator(mode="after")

@@ -237,7 +237,9 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
 
     overridden: list[str] = []
     omitted: dict[str, str] = {}
-    flags: list[str] = []
+    flags: list[str] = list(
+        clean.flags
+    )  # lyric_sheet, untimed_structure, ...: the cleaner's doubts travel on
 
     def pick(field: str, human: Any, estimate: Any, confidence: float, threshold: float) -> Any:
         if human is not None:

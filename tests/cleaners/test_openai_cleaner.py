@@ -145,9 +145,52 @@ def test_answers_breaking_the_schema_twice_fail_that_song(tmp_path: Path, server
 
 def test_unknown_event_type_or_language_is_a_schema_break(tmp_path: Path, server: FakeServer) -> None:
     bad_type = answer(events=[{"start": 1, "end": 2, "type": "explosion", "intensity": 0.5}])
-    server.script = [ok(bad_type), ok(answer(vocal_language="english"))]
+    server.script = [ok(bad_type), ok(answer(vocal_language="Klingon"))]
     result = run(tmp_path, server)
-    assert "vocal_language 'english'" in result.summary.failed[0].reason
+    assert "vocal_language" in result.summary.failed[0].reason
+
+
+def test_language_name_and_free_section_label_are_mapped_not_failed(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    """A server that ignores the schema answers "English" and "Verse 1": one request, no paid retry."""
+    sections = [
+        {"start": 0, "end": 10, "label": "Intro", "description": "bass alone"},
+        {"start": 10, "end": 40, "label": "Verse 1", "description": "trio"},
+        {"start": 40, "end": 60, "label": "the part after", "description": "?"},
+    ]
+    server.script = [ok(answer(vocal_language="English", vocal_presence="vocal", sections=sections))]
+    result = run(tmp_path, server)
+    assert result.summary.computed == ["song0"] and len(server.requests) == 1
+    clean = CleanAnnotation.model_validate_json((tmp_path / "clean" / "song0.json").read_text())
+    assert clean.vocal_language == "en"
+    assert [s.label for s in clean.sections] == ["intro", "verse", "section 3"]
+
+
+def test_schema_sent_has_enums_and_the_prompt_states_the_duration(tmp_path: Path, server: FakeServer) -> None:
+    server.script = [ok(answer())]
+    run(tmp_path, server)
+    body = server.requests[0]["body"]
+    schema = json.dumps(body["response_format"]["json_schema"]["schema"])
+    assert '"yue"' in schema and '"pre-chorus"' in schema and '"vocal_entry"' in schema
+    assert '"unknown"' not in schema.split('"vocal_language"')[1].split("}")[0]  # null means unknown
+    assert "between 0 and 95.0" in body["messages"][1]["content"]
+
+
+def test_reasoning_is_not_sent_as_the_description(tmp_path: Path, server: FakeServer) -> None:
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    path = raw_file(raw_dir, "song0")
+    data = json.loads(path.read_text())
+    data["text"] = (
+        "<think>Maybe a tango? No, a jazz trio.</think><answer>A jazz trio with brushed drums.</answer>"
+    )
+    path.write_text(json.dumps(data))
+    server.script = [ok(answer())]
+    run(tmp_path, server)
+    assert "tango" not in server.requests[0]["body"]["messages"][1]["content"]
+    clean = CleanAnnotation.model_validate_json((tmp_path / "clean" / "song0.json").read_text())
+    assert clean.reasoning.startswith("Maybe a tango") and "tango" not in clean.rich_details
 
 
 def test_refusal_is_a_failure_with_the_reason(tmp_path: Path, server: FakeServer) -> None:

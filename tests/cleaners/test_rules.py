@@ -271,7 +271,7 @@ def test_descriptor_and_prose_validate_through_clean_song() -> None:
         out = validated(text, duration)
         assert out.provenance["clean"].backend == "rules"
         assert out.provenance["clean"].settings == {"max_caption_words": 60, "infer_moods": False}
-        assert out.provenance["clean"].extra["backend_version"] == "1"
+        assert out.provenance["clean"].extra["backend_version"] == "2"
 
 
 # ---- caption, robustness, determinism ----------------------------------------------------------------------
@@ -318,7 +318,7 @@ def test_deterministic() -> None:
 
 def test_identity_and_mood_inference() -> None:
     ident = RulesCleaner(max_caption_words=40, infer_moods=True).identity()
-    assert (ident.backend, ident.version, ident.libraries) == ("rules", "1", ("songset", "pydantic"))
+    assert (ident.backend, ident.version, ident.libraries) == ("rules", "2", ("songset", "pydantic"))
     assert ident.settings == {"max_caption_words": 40, "infer_moods": True}
     quiet_minor = "A slow, quiet piece in a minor key; very quiet and sparse from 0:30 to 1:00."
     assert clean(quiet_minor, 60.0).tags.mood == []

@@ -11,7 +11,16 @@ from pydantic import Field
 from songset.backend import BackendIdentity
 from songset.provenance import make_provenance
 from songset.runner import SongJob
-from songset.schemas import CleanAnnotation, Event, Model, RawAnnotation, Section, Tags
+from songset.schemas import (
+    CleanAnnotation,
+    CleanFlag,
+    Event,
+    Model,
+    RawAnnotation,
+    Section,
+    Tags,
+    UntimedSection,
+)
 
 
 class CleanedContent(Model):
@@ -24,6 +33,9 @@ class CleanedContent(Model):
     vocal_presence: Literal["vocal", "instrumental", "unknown"] = "unknown"
     vocal_language: str | None = None
     rich_details: str
+    untimed_sections: list[UntimedSection] = Field(default_factory=list)
+    reasoning: str = ""
+    flags: list[CleanFlag] = Field(default_factory=list)
 
 
 class Cleaner(ABC):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from songset.backend import BackendIdentity
 from songset.cleaners.base import CleanedContent, Cleaner
+from songset.cleaners.prose import normalise_unicode, split_reasoning
 from songset.openai_client import public_url, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
@@ -28,18 +29,49 @@ from songset.schemas import (
     Tags,
     check_timeline,
 )
+from songset.vocab import LANGUAGES, SECTION_LABELS, find_terms
 
-OPENAI_VERSION = "1"
+OPENAI_VERSION = "2"
+
+# Closed sets go into the JSON schema as enums, so a server that honours structured outputs cannot answer
+# outside them; the validators below map the usual free answers ("English", "Verse 1") for servers that don't.
+LanguageCode = Literal[tuple(c for c in VALID_LANGUAGES if c != "unknown")]  # type: ignore[valid-type]
+UNNAMED_SECTION = "unnamed"
+SectionLabel = Literal[(*SECTION_LABELS, UNNAMED_SECTION)]  # type: ignore[valid-type]
+_NO_LANGUAGE = {"", "none", "null", "unknown", "n/a", "instrumental", "no vocals"}
+
+
+def language_code(value: Any) -> Any:
+    """'English' -> 'en', 'EN' -> 'en', 'unknown' -> None; anything else is left for the schema to reject."""
+    if not isinstance(value, str):
+        return value
+    low = value.strip().lower()
+    if low in _NO_LANGUAGE:
+        return None
+    if low in VALID_LANGUAGES:
+        return low
+    return LANGUAGES.get(low, LANGUAGES.get(low.split()[-1] if low.split() else low, value))
+
+
+def section_label(value: Any) -> Any:
+    """'Verse 1' -> 'verse', 'Final Chorus' -> 'chorus', 'section 3' -> 'unnamed'."""
+    if not isinstance(value, str) or value in SECTION_LABELS or value == UNNAMED_SECTION:
+        return value
+    found = find_terms(value, SECTION_LABELS, plurals=False, negation=False)
+    return found[0] if found else UNNAMED_SECTION
 
 
 class AnswerSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: float = Field(description="seconds from the start of the song")
     end: float = Field(description="seconds from the start of the song")
-    label: str = Field(
-        description="intro, verse, pre-chorus, chorus, bridge, solo, breakdown, drop, outro, ..."
-    )
+    label: SectionLabel = Field(description=f"one of the section types; '{UNNAMED_SECTION}' when unnamed")
     description: str
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _label(cls, value: Any) -> Any:
+        return section_label(value)
 
 
 class AnswerEvent(BaseModel):
@@ -64,7 +96,12 @@ class CleanAnswer(BaseModel):
     sections: list[AnswerSection]
     events: list[AnswerEvent]
     vocal_presence: Literal["vocal", "instrumental", "unknown"]
-    vocal_language: str | None = Field(description="ISO 639-1 code of the sung language, or null")
+    vocal_language: LanguageCode | None = Field(description="ISO 639-1 code of the sung language, or null")
+
+    @field_validator("vocal_language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        return language_code(value)
 
 
 class OpenAICleaner(Cleaner):
@@ -137,9 +174,15 @@ class OpenAICleaner(Cleaner):
         return self.clean_with_details(raw)[0]
 
     def clean_with_details(self, raw: RawAnnotation) -> tuple[CleanedContent, dict[str, Any]]:
+        reasoned = split_reasoning(normalise_unicode(raw.text))  # the model's <think> is not the description
+        duration = f"{raw.duration:.1f}"
         messages: list[dict[str, str]] = [
             {"role": "system", "content": self.prompt.text},
-            {"role": "user", "content": f"Song duration: {raw.duration:.1f} s\n\nAnnotation:\n{raw.text}"},
+            {
+                "role": "user",
+                "content": f"Song duration: {duration} s (every start and end must lie between 0 and "
+                f"{duration})\n\nAnnotation:\n{reasoned.answer}",
+            },
         ]
         usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         response_ids: list[str] = []
@@ -151,7 +194,7 @@ class OpenAICleaner(Cleaner):
                 if message.refusal:
                     raise SongError(f"{self.model} refused: {message.refusal}")
                 try:
-                    content = self._to_content(message.parsed, raw)
+                    content = self._to_content(message.parsed, raw, reasoned.answer, reasoned.reasoning)
                     return content, self._details(usage, response_ids)
                 except (ValueError, ValidationError) as exc:
                     problem = _describe(exc)
@@ -201,8 +244,19 @@ class OpenAICleaner(Cleaner):
             return None, reply, "the answer was empty"
         return completion, reply, ""
 
-    def _to_content(self, answer: CleanAnswer, raw: RawAnnotation) -> CleanedContent:
-        sections = sorted((Section(**s.model_dump()) for s in answer.sections), key=lambda s: s.start)
+    def _to_content(
+        self, answer: CleanAnswer, raw: RawAnnotation, description: str, reasoning: str
+    ) -> CleanedContent:
+        ordered = sorted(answer.sections, key=lambda s: s.start)
+        sections = [
+            Section(
+                start=s.start,
+                end=s.end,
+                label=f"section {i}" if s.label == UNNAMED_SECTION else s.label,
+                description=s.description,
+            )
+            for i, s in enumerate(ordered, start=1)
+        ]
         events = sorted((Event(**e.model_dump()) for e in answer.events), key=lambda e: e.start)
         check_timeline(sections, events, raw.duration)
         language = answer.vocal_language
@@ -217,7 +271,8 @@ class OpenAICleaner(Cleaner):
             events=events,
             vocal_presence=answer.vocal_presence,
             vocal_language=language,
-            rich_details=raw.text,
+            rich_details=description,
+            reasoning=reasoning,
         )
 
     def _details(self, usage: dict[str, int], response_ids: list[str]) -> dict[str, Any]:

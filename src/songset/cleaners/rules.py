@@ -4,11 +4,19 @@ It fills the same `CleanedContent` an LLM cleaner will, so the pipeline, the rep
 without a GPU or an API key, and so an LLM cleaner has a baseline to beat. The rules, in the order they
 apply:
 
+Before reading (`cleaners/prose.py`, one pure step each)
+    Unicode normalised; `<think>` reasoning split off (kept in `reasoning`); a lyric sheet, chat reply or
+    refusal is flagged and not read (caption "Music."); a text ending mid-sentence is flagged `truncated`;
+    percentages of the song become clock times; stamps written after their sentences are moved before
+    them; stamps after the song's end flag `timestamp_out_of_range`. After the sections: when the prose
+    names more sections without times than with, they are kept in order as `untimed_sections` (flag
+    `untimed_structure` when there are no timed ones). Tags are read with quoted text blanked.
+
 Reading the text
     Markdown emphasis, headings and bullets are stripped; each line is split into sentences and each
     sentence into clauses (at ",", ";", ": ", and before "while", "but", "then", "after", "where", ...).
     A sentence starting "Overall" / "In summary" / "In conclusion" (and the rest of its line) is the
-    summary: it feeds tags and the caption, never sections or events. Untimed sentences before the first
+    summary: it feeds tags and the caption, never sections or events; it ends with its line. Untimed sentences before the first
     timestamp are the preamble (also tags and caption only). An untimed sentence after a timestamped one
     continues it (its description and events), unless a blank line came between them and the timestamped
     one was more than a short header.
@@ -97,7 +105,19 @@ from dataclasses import dataclass, field
 
 from songset.backend import BackendIdentity
 from songset.cleaners.base import CleanedContent, Cleaner
-from songset.schemas import EVENT_TYPES, Event, RawAnnotation, Section, Tags
+from songset.cleaners.prose import (
+    is_truncated,
+    move_trailing_stamps,
+    normalise_unicode,
+    percent_to_clock,
+    split_reasoning,
+    sung_language,
+    text_kind,
+    untimed_sections,
+    without_quotes,
+)
+from songset.schemas import EVENT_TYPES, Event, RawAnnotation, Section, Tags, UntimedSection
+from songset.timecode import CLOCK_PATTERN, clock_seconds
 from songset.vocab import (
     ENTRY_VERBS,
     EVENT_PATTERNS,
@@ -121,7 +141,7 @@ from songset.vocab import (
 
 # ---- timestamps --------------------------------------------------------------------------------------------
 
-_CLOCK = re.compile(r"(?<![\w:.])(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d(?:\.\d+)?)(?!\w|:\d)")
+_CLOCK = re.compile(rf"(?<![\w:.]){CLOCK_PATTERN}(?!\w|:\d)")
 _UNIT = r"(?:secs?|seconds?|s)"
 _SECONDS = re.compile(rf"(?<![\w.:])(\d{{1,4}}(?:\.\d+)?)(\s*|-){_UNIT}\b(\s+mark)?", re.IGNORECASE)
 _SECONDS_RANGE = re.compile(
@@ -187,8 +207,7 @@ def _stamps(text: str) -> tuple[list[_Stamp], list[_Stamp]]:
             continue
         ranges.append(_Stamp(m.start(), m.end(), float(m.group(1)), float(m.group(2))))
     for m in _CLOCK.finditer(text):
-        hours = int(m.group(1)) if m.group(1) else 0
-        tokens.append((m.start(), m.end(), hours * 3600 + int(m.group(2)) * 60 + float(m.group(3))))
+        tokens.append((m.start(), m.end(), clock_seconds(m.group(1), m.group(2), m.group(3))))
     for m in _SECONDS.finditer(text):
         if any(r.pos <= m.start() < r.endpos for r in ranges):
             continue
@@ -220,6 +239,18 @@ def _stamps(text: str) -> tuple[list[_Stamp], list[_Stamp]]:
         i += 1
     stamps.sort(key=lambda s: s.pos)
     return stamps, untils
+
+
+def stamps_out_of_range(text: str, duration: float, slack: float = 0.5) -> list[float]:
+    """Every stamp time of the prose after the song's end (they get clamped, so the song is flagged)."""
+    found: list[float] = []
+    for line in text.splitlines():
+        for sentence in _sentences(_clean_line(line)):
+            for clause in _clauses(sentence):
+                stamps, untils = _stamps(clause)
+                for st in (*stamps, *untils):
+                    found += [t for t in (st.start, st.end) if t is not None and t > duration + slack]
+    return found
 
 
 def strip_timestamps(text: str) -> str:
@@ -336,6 +367,8 @@ def _read(text: str) -> _Doc:
             gap = True
             continue
         line_is_summary = bool(_OVERALL.match(line))
+        if mode == "summary" and not line_is_summary:
+            mode = "units" if current is not None else "preamble"  # a summary ends with its line
         for sentence in _sentences(line):
             if line_is_summary or _OVERALL.match(sentence):
                 summary.append(sentence)
@@ -829,6 +862,14 @@ def _arc_from_events(events: Sequence[Event]) -> str | None:
     return ", ".join(phrases[:4]) or None
 
 
+def _arc_from_untimed(labels: Sequence[str]) -> str | None:
+    """'intro, verse, chorus, bridge, outro' from sections named without times: the form, for the caption."""
+    if len(labels) < 2:
+        return None
+    form = list(dict.fromkeys(labels))
+    return "-".join(form[:6]) + " form"
+
+
 def _first_sentences(doc: _Doc, text: str) -> str:
     pool = doc.summary + doc.preamble + [u.full_text for u in doc.units]
     if not pool:
@@ -860,6 +901,9 @@ def _compose_caption(parts: Sequence[str], fallback: str, max_words: int) -> str
 # ---- the cleaner -------------------------------------------------------------------------------------------
 
 
+UNUSABLE_CAPTION = "Music."  # the caption of a flagged non-description; the flag keeps it out of training
+
+
 class RulesCleaner(Cleaner):
     """Deterministic prose reader: a baseline an LLM cleaner must beat, and the no-GPU default."""
 
@@ -872,17 +916,31 @@ class RulesCleaner(Cleaner):
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
             backend="rules",
-            version="1",
+            version="2",
             settings={"max_caption_words": self.max_caption_words, "infer_moods": self.infer_moods},
             libraries=("songset", "pydantic"),
         )
 
     def clean(self, raw: RawAnnotation) -> CleanedContent:
-        text = raw.text
-        if not text.strip():
+        if not raw.text.strip():
             raise ValueError(f"{raw.id}: the annotation text is empty")
         duration = float(raw.duration)
         descriptor = _is_descriptor(raw)
+        reasoned = split_reasoning(normalise_unicode(raw.text))
+        text = reasoned.answer
+        kind = text_kind(text)
+        if kind != "description" or not text.strip():
+            # not a description of the music: flagged for a person, never read for tags or sections
+            return CleanedContent(
+                caption=UNUSABLE_CAPTION,
+                rich_details=text,
+                reasoning=reasoned.reasoning,
+                flags=[kind if kind != "description" else "no_description"],
+            )
+        flags: list[str] = ["truncated"] if is_truncated(text) else []
+        text = move_trailing_stamps(percent_to_clock(text, duration))
+        if stamps_out_of_range(text, duration):
+            flags.append("timestamp_out_of_range")
         doc = _read(text)
 
         labelled = {u.order: _label_and_description(u) for u in doc.units}
@@ -896,29 +954,40 @@ class RulesCleaner(Cleaner):
             )
             for i, s in enumerate(spans, start=1)
         ]
+        untimed = [] if descriptor else untimed_sections(text)
+        if len(untimed) <= len(sections):
+            untimed = []  # the timed sections already tell the structure
+        elif not sections:
+            flags.append("untimed_structure")
         events = _events(doc.units, spans, duration)
 
         flat = " ".join(_clean_line(line) for line in text.splitlines())
-        genres, moods, instruments, textures, tempo, mode = _song_tags(doc, flat, descriptor)
+        unquoted = without_quotes(text)  # quoted lyrics and titles name no genre, mood or instrument
+        tag_doc, tag_flat = _read(unquoted), " ".join(_clean_line(line) for line in unquoted.splitlines())
+        genres, moods, instruments, textures, tempo, mode = _song_tags(tag_doc, tag_flat, descriptor)
         if not moods and self.infer_moods:
             levels = loudness_levels(" ".join(u.full_text for u in doc.units) or flat)
             inferred = _infer_mood(mode, tempo, levels)
             moods = [inferred] if inferred else []
 
-        presence = _vocal_presence(flat, " ".join(doc.summary))
+        presence = _vocal_presence(tag_flat, " ".join(tag_doc.summary))
         language = None
         if presence != "instrumental":
-            language = _vocal_language(_sentences(flat))
+            language = sung_language(tag_flat) or _vocal_language(_sentences(tag_flat))
             if language is not None:
                 presence = "vocal"
-        styles = find_terms(_VOCAL_RANGE.sub(" ", flat), VOCAL_STYLES)
+        styles = find_terms(_VOCAL_RANGE.sub(" ", tag_flat), VOCAL_STYLES)
 
         vocal_part = (
             ", ".join(styles)
             if styles
             else {"vocal": "vocals", "instrumental": "instrumental"}.get(presence, "")
         )
-        arc = _arc_from_summary(" ".join(doc.summary)) or _arc_from_events(events)
+        arc = (
+            _arc_from_summary(" ".join(doc.summary))
+            or _arc_from_events(events)
+            or _arc_from_untimed([s.label for s in untimed])
+        )
         parts = [
             *genres[:3],
             *moods[:3],
@@ -939,4 +1008,10 @@ class RulesCleaner(Cleaner):
             vocal_presence=presence,  # type: ignore[arg-type]
             vocal_language=language,
             rich_details=text,
+            untimed_sections=[
+                UntimedSection(order=i, label=s.label, description=s.description)
+                for i, s in enumerate(untimed, start=1)
+            ],
+            reasoning=reasoned.reasoning,
+            flags=flags,
         )
