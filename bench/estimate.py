@@ -299,7 +299,8 @@ def run_set(
         )
         if scored and not marks and not other_err:
             continue
-        label = f"{t.bpm or '-'} bpm, {t.key or '-'}, {t.meter or '-'}/4"
+        meter = "-" if t.meter is None else "6/8" if t.meter == "6" else f"{t.meter}/4"
+        label = f"{t.bpm or '-'} bpm, {t.key or '-'}, {meter}"
         theirs = " | ".join(
             f"{name} {_fmt_bpm(r)} bpm, {r.key}" for (name, _), r in zip(methods[1:], rs[1:], strict=True)
         )

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devset", type=Path, default=DEVSET)
     ap.add_argument("--half", default="tune", choices=("tune", "check"))
-    ap.add_argument("--data", type=Path, default=ROOT.parent.parent / "shared/data/acestep-generated")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/acestep-generated")
     ap.add_argument("--synthetic", type=int, default=24, help="synthetic songs (seed 0)")
     args = ap.parse_args(argv)
     sets: dict[str, list[Track]] = {"devset": load_devset(args.devset)[args.half], "synthetic": []}
