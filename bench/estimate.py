@@ -49,6 +49,8 @@ from songset.sidecars import SidecarSettings  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
+TEMPO_BANDS = ((0.0, 90.0, "< 90"), (90.0, 135.0, "90-135"), (135.0, 1e9, ">= 135"))
+DEVSET = Path("~/.cache/songset/bench/devset").expanduser()
 # Informal labels for the CC recordings (see ../shared/data/README.md): only what is known.
 CC_LABELS = {
     "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy": {"key": "E minor"},
@@ -109,6 +111,7 @@ class Track:
     key: str | None = None
     meter: str | None = None
     style: str | None = None  # synthetic arrangement
+    drums: bool | None = None  # whether a drum kit plays (None: not labelled)
 
 
 class Ours:
@@ -250,7 +253,12 @@ def run_set(
         kept = [(t, rs[0]) for t, rs in part if conf(rs[0]) is not None and conf(rs[0]) >= threshold]
         if part:
             wrong = sum(not right(t, o) for t, o in kept)
-            summary.append((f"{name} in sidecar / wrong there", [f"{len(kept)}/{len(part)} / {wrong}"]))
+            summary.append(
+                (
+                    f"{name} in sidecar / wrong there",
+                    [f"{len(kept)}/{len(part)} ({100 * len(kept) / len(part):.0f}%) / {wrong}"],
+                )
+            )
     decode = sum(t.decode_s for t in tracks)
     seconds = [(decode + sum(rs[i].seconds for _, rs in rows)) / minutes for i in range(n)]
     summary.append(("s per min of audio (1 core)", [f"{x:.2f}" for x in seconds]))
@@ -258,6 +266,8 @@ def run_set(
     print(f"{'':32s}" + "".join(f" {name:>22s}" for name, _ in methods))
     for name, values in summary:
         print(f"{name:32s}" + "".join(f" {v:>22s}" for v in values + ["n/a"] * (n - len(values))))
+    if scored and with_bpm:
+        print_tempo_bands(with_bpm, [name for name, _ in methods], thresholds.min_bpm_confidence)
     styles = sorted({t.style for t, _ in rows if t.style})
     if len(styles) > 1:
         print("\nsongset per arrangement:  tempo Acc1 | key exact | meter")
@@ -289,7 +299,8 @@ def run_set(
         )
         if scored and not marks and not other_err:
             continue
-        label = f"{t.bpm or '-'} bpm, {t.key or '-'}, {t.meter or '-'}/4"
+        meter = "-" if t.meter is None else "6/8" if t.meter == "6" else f"{t.meter}/4"
+        label = f"{t.bpm or '-'} bpm, {t.key or '-'}, {meter}"
         theirs = " | ".join(
             f"{name} {_fmt_bpm(r)} bpm, {r.key}" for (name, _), r in zip(methods[1:], rs[1:], strict=True)
         )
@@ -306,6 +317,40 @@ def run_set(
     print(
         f"songset s/min per track: min {min(per_song):.2f}, median {np.median(per_song):.2f}, max {max(per_song):.2f}"
     )
+
+
+def print_tempo_bands(rows: list[tuple[Track, list[Result]]], names: list[str], threshold: float) -> None:
+    """Tempo Acc1/Acc2 per tempo band (by label) and drums / no drums, with songset's written/wrong bpm."""
+    print(f"\ntempo by band: Acc1 / Acc2 per method; songset's bpm in sidecar (>= {threshold}) / wrong there")
+    print(f"  {'band':22s}" + "".join(f" {n:>22s}" for n in names) + f" {'written / wrong':>18s}")
+    kits = sorted({t.drums for t, _ in rows}, key=str)
+    for low, high, band in TEMPO_BANDS:
+        for kit in [None] if kits == [None] else [None, *kits]:
+            part = [(t, rs) for t, rs in rows if low <= t.bpm < high and (kit is None or t.drums == kit)]
+            if not part:
+                continue
+            label = band + ("" if kit is None else " drums" if kit else " no drums")
+            cells = []
+            for i in range(len(names)):
+                acc1 = sum(tempo_ok(rs[i].bpm, t.bpm) for t, rs in part)
+                acc2 = sum(tempo_ok2(rs[i].bpm, t.bpm) for t, rs in part)
+                cells.append(f"{acc1}/{len(part)} / {acc2}/{len(part)}")
+            kept = [(t, rs[0]) for t, rs in part if (rs[0].bpm_conf or 0.0) >= threshold]
+            wrong = sum(not tempo_ok(o.bpm, t.bpm) for t, o in kept)
+            print(f"  {label:22s}" + "".join(f" {c:>22s}" for c in cells) + f" {len(kept):>10d} / {wrong}")
+
+
+def load_devset(folder: Path) -> dict[str, list[Track]]:
+    """The rendered dev set (bench/devset.py), as {"tune": [...], "check": [...]}."""
+    with (folder / "labels.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    halves: dict[str, list[Track]] = {"tune": [], "check": []}
+    for r, t in zip(rows, load_tracks([folder / r["file"] for r in rows]), strict=True):
+        # 2/4 and 4/4 give the same accent pattern: the estimator reports duple meters as "4"
+        t.bpm, t.key, t.meter = float(r["bpm"]), r["key"], "4" if r["meter"] == "2" else r["meter"]
+        t.drums, t.style = r["drums"] == "1", f"{r['meter']}{'+drums' if r['drums'] == '1' else ''}"
+        halves[r["half"]].append(t)
+    return halves
 
 
 def load_tracks(paths: list[Path], check: bool = True) -> list[Track]:
@@ -343,7 +388,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--essentia", action="store_true", help="also compare Essentia (AGPL; `pip install essentia` first)"
     )
+    ap.add_argument("--devset", type=Path, default=DEVSET, help="rendered dev set (bench/devset.py)")
+    ap.add_argument(
+        "--sets",
+        default="acestep,synthetic,devset,cc",
+        help="comma-separated data sets to run: acestep, synthetic, devset, cc",
+    )
     args = ap.parse_args(argv)
+    sets = set(args.sets.split(","))
     others: list[Method] = [("librosa baseline", baseline)]
     if args.essentia:
         others.append(("essentia", essentia_method))
@@ -352,7 +404,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"songset estimator {ident.backend} v{ident.version}; threads pinned to 1")
 
     labels = args.data / "labels.csv"
-    if labels.is_file():
+    if "acestep" not in sets:
+        pass
+    elif labels.is_file():
         with labels.open() as f:
             rows = list(csv.DictReader(f))
         tracks = load_tracks([args.data / r["file"] for r in rows])
@@ -367,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"\n=== acestep-generated: skipped, {labels} not found ===")
 
-    if args.synthetic > 0:
+    if "synthetic" in sets and args.synthetic > 0:
         tracks = []
         for s in synthetic_songs(args.synthetic, seed=args.seed):
             audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
@@ -375,8 +429,21 @@ def main(argv: list[str] | None = None) -> None:
             tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter), s.style))
         run_set(f"synthetic (seed {args.seed})", tracks, others, explain_keys=args.explain_keys)
 
+    if "devset" not in sets:
+        pass
+    elif (args.devset / "labels.csv").is_file():
+        for half, tracks in load_devset(args.devset).items():
+            title = (
+                "tuning half (settings may be fitted here)"
+                if half == "tune"
+                else "checking half (quote this)"
+            )
+            run_set(f"devset {title}", tracks, others)
+    else:
+        print(f"\n=== devset: skipped, {args.devset / 'labels.csv'} not found (python bench/devset.py) ===")
+
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"
-    paths = sorted(p for p in cc.glob("*.ogg"))
+    paths = sorted(p for p in cc.glob("*.ogg")) if "cc" in sets else []
     if paths:
         tracks = load_tracks(paths, check=False)  # the trumpet loop is under 10 s
         for t in tracks:

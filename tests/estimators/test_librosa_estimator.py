@@ -17,13 +17,17 @@ from songset.estimators.librosa_estimator import (
     DRUMLESS_CONFIDENCE_FACTOR,
     DRUMLESS_SHARE,
     DRUMMED_SHARE,
+    LEVEL_MARGIN,
     LEVEL_RATIOS,
+    UNDECIDED_SHARE,
+    LevelCandidate,
     LibrosaEstimator,
     _phase_evenness,
     estimate_key,
     estimate_meter,
     estimate_tempo,
     extract_features,
+    level_confidence,
     percussion_factor,
 )
 from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
@@ -242,6 +246,31 @@ def test_fast_backbeat_is_not_read_at_half_time(bpm: float) -> None:
     assert close_to(estimate_tempo(extract_features(make_audio(backbeat(bpm, 24)))).bpm, bpm)
 
 
+def _level(bpm: float, score: float) -> LevelCandidate:
+    return LevelCandidate(bpm, support=0.5, evenness=1.0, subdivision=0.2, score=score, chord_change=0.0)
+
+
+def test_bpm_confidence_follows_the_level_margin() -> None:
+    clear = (_level(150.0, 3.0), _level(75.0, 3.0 - LEVEL_MARGIN))
+    assert level_confidence(clear, LEVEL_MARGIN) == (1.0, False)
+    half_way = (_level(150.0, 3.0), _level(75.0, 3.0 - 0.6 * LEVEL_MARGIN))
+    assert level_confidence(half_way, LEVEL_MARGIN) == (pytest.approx(0.6), False)
+    assert level_confidence((_level(150.0, 3.0),), LEVEL_MARGIN) == (1.0, False)
+
+
+@pytest.mark.parametrize("runner_up", [75.0, 300.0, 50.0])
+def test_a_close_half_or_double_leaves_the_octave_undecided(runner_up: float) -> None:
+    close = (_level(150.0, 3.0), _level(runner_up, 3.0 - 0.5 * UNDECIDED_SHARE * LEVEL_MARGIN))
+    assert level_confidence(close, LEVEL_MARGIN) == (0.0, True)
+
+
+def test_a_close_non_octave_runner_up_only_lowers_the_confidence() -> None:
+    """x3/2 or x2/3 is another reading of the pulse, not a half/double: no undecided octave to report."""
+    close = (_level(150.0, 3.0), _level(100.0, 3.0 - 0.5 * UNDECIDED_SHARE * LEVEL_MARGIN))
+    factor, undecided = level_confidence(close, LEVEL_MARGIN)
+    assert not undecided and 0.0 < factor < UNDECIDED_SHARE
+
+
 def test_beat_evenness_takes_each_position_at_its_strongest_band() -> None:
     kick_band = np.tile([1.0, 0.1], 12)
     snare_band = np.tile([0.2, 0.9], 12)
@@ -276,7 +305,23 @@ def test_details_list_the_metrical_levels_weighed(drums_4_4) -> None:
     levels = drums_4_4.details["tempo_levels"]
     assert levels and close_to(levels[0]["bpm"], drums_4_4.bpm or 0.0, tol=0.001)
     assert {"bpm", "evenness", "subdivision", "chord_change", "score"} <= set(levels[0])
+    assert drums_4_4.details["tempo_octave_undecided"] is None
+    assert drums_4_4.details["tempo_level_margin"] >= LEVEL_MARGIN
     json.dumps(drums_4_4.details, allow_nan=False)
+
+
+def test_an_undecided_octave_is_named_in_details_and_kept_out() -> None:
+    """Chords over quiet clicks whose beat positions are uneven (evenness ~0.3 at 120). Under a prior
+    broad enough to weigh 240 (the eighths) as fairly as 120, the two score within UNDECIDED_SHARE of
+    LEVEL_MARGIN: neither is written, and both are named."""
+    n = 24 * SR
+    mix = 0.5 * np.concatenate([drum_track(120, 4, 8)] * 2)[:n] + chord_track(A_MINOR, 2.0, 3)[:n]
+    est = LibrosaEstimator(tempo_prior_bpm=100.0, tempo_prior_octaves=1.0).estimate(make_audio(mix))
+    readings = est.details["tempo_octave_undecided"]
+    assert readings is not None and est.bpm == readings[0], est.details["tempo_levels"]
+    assert sorted(round(r / 120.0) for r in readings) == [1, 2]
+    assert est.bpm_confidence == 0.0
+    assert any("half/double" in w for w in est.warnings)
 
 
 def test_drums_change_no_chords_at_any_level(drums_4_4) -> None:
@@ -567,7 +612,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "7"
+    assert ident.backend == "librosa" and ident.version == "8"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 

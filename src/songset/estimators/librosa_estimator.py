@@ -25,8 +25,9 @@ from songset.schemas import BPM_MAX, BPM_MIN
 # 5: beat evenness per onset band, in twos only, weighed 1.5-2.5; x3/2 penalty 1.0; lag 6 beyond lag 2
 # counts as triple; combined key profile; 6: meter gated by the beat grid's steadiness, not the bpm's
 # confidence; levels that change chord on most beats marked down; 7: bpm confidence lowered for drumless
-# audio (percussive share)
-BACKEND_VERSION = "7"
+# audio (percussive share); 8: bpm confidence scales with the chosen level's margin, an undecided
+# half/double gets confidence 0 and is named in details
+BACKEND_VERSION = "8"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -39,6 +40,14 @@ CHROMA_OCTAVES = 7
 CHROMA_BINS_PER_OCTAVE = 36
 BASS_MAX_HZ = 200.0
 LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
+# The tempo prior (log-normal, centre and width in octaves) weighs the beat levels with their evidence.
+# Swept on the dev set's tuning half, synthetic seed 0 and acestep-generated (bench/tune_tempo.py):
+# widening or raising it (110 BPM / 1 octave) lifts the rendered folk tunes from 67% to 77% Acc1 but
+# drops acestep-generated from 94% to 53% (its electronic songs are then read at double time); no
+# setting beats this one over the three sets together (71 of 89 right), so it stays: the prior only
+# trades one kind of music for another, the octave evidence itself has to improve.
+TEMPO_PRIOR_BPM = 90.0
+TEMPO_PRIOR_OCTAVES = 0.6
 PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
 LEVEL_WEIGHT = 0.75  # log-score weight of `metrical_level_evidence` against the prior and support
 EVENNESS_WEIGHT = 1.5  # within that evidence, log evenness against log subdivision (1.0) ...
@@ -64,6 +73,14 @@ CHORD_CHANGE_WEIGHT = 1.0  # log-score penalty per floor's worth of median chang
 DRUMLESS_SHARE = 0.25
 DRUMMED_SHARE = 0.32
 DRUMLESS_CONFIDENCE_FACTOR = 0.5
+# The bpm is only as sure as the beat level's win: its confidence scales with the log-score margin over
+# the next level, reaching full at LEVEL_MARGIN (bench/tune_tempo.py: larger margins cut right bpm
+# from acestep-generated's sidecars, 82% -> 65% at 0.5, without removing a wrong one).
+# Below UNDECIDED_SHARE of it, with a half, double, third or triple as the runner-up, the octave is called
+# undecided: the details name both readings and the bpm confidence goes to 0 (left out of the sidecar).
+LEVEL_MARGIN = 0.25
+UNDECIDED_SHARE = 0.5
+OCTAVE_RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
 
 
 # ---- features ----------------------------------------------------------------------------------------------
@@ -247,6 +264,8 @@ class TempoEstimate:
     pulse_confidence: float = 0.0  # confidence in the beat grid, whichever level of it is the beat
     levels: tuple[LevelCandidate, ...] = ()  # the metrical levels weighed, best first
     percussion_factor: float = 1.0  # the confidence's factor for a lack of drums (`percussion_factor()`)
+    level_margin: float = 0.0  # log-score margin of the chosen level over the next (inf: no other level)
+    undecided: tuple[float, float] | None = None  # (bpm, its half/double ...) when the audio cannot tell
 
 
 def percussion_factor(percussive_share: float) -> float:
@@ -416,7 +435,11 @@ def choose_metrical_level(
 
 
 def estimate_tempo(
-    features: Features, prior_bpm: float = 90.0, prior_octaves: float = 0.6, n_candidates: int = 5
+    features: Features,
+    prior_bpm: float = TEMPO_PRIOR_BPM,
+    prior_octaves: float = TEMPO_PRIOR_OCTAVES,
+    n_candidates: int = 5,
+    level_margin: float = LEVEL_MARGIN,
 ) -> TempoEstimate:
     """Tempo in two steps: the best-supported pulse period, then which of its multiples is the beat.
 
@@ -448,7 +471,8 @@ def estimate_tempo(
     family = [period * ratio for ratio in LEVEL_RATIOS]
     other = next((i for i in peaks[1:] if not any(_near(float(grid[i]), f) for f in family)), None)
     period_ambiguity = float(score[other]) if other is not None else 0.0
-    level_ambiguity = math.exp(levels[1].score - levels[0].score) if len(levels) > 1 else 0.0
+    margin = levels[0].score - levels[1].score if len(levels) > 1 else math.inf
+    level_ambiguity = math.exp(-margin)
     if len(levels) > 1 and level_ambiguity >= period_ambiguity:
         runner_bpm: float | None = round(levels[1].bpm, 1)
     else:
@@ -462,9 +486,10 @@ def estimate_tempo(
 
     stability, pulse_stability = _tempo_stability(features, period, bpm, grid, prior)
     strength = float(np.clip((levels[0].support - 0.05) / 0.4, 0.0, 1.0))
-    ambiguity = max(period_ambiguity, level_ambiguity)
     drums = percussion_factor(features.percussive_share)
-    confidence = strength * stability * (1.0 - 0.5 * ambiguity**2) * drums
+    level_factor, octave_undecided = level_confidence(levels, level_margin)
+    undecided = (round(bpm, 1), round(levels[1].bpm, 1)) if octave_undecided else None
+    confidence = strength * stability * (1.0 - 0.5 * period_ambiguity**2) * level_factor * drums
     pulse_confidence = strength * pulse_stability * (1.0 - 0.5 * period_ambiguity**2)
     return TempoEstimate(
         bpm=round(bpm, 1),
@@ -477,7 +502,26 @@ def estimate_tempo(
         pulse_confidence=float(np.clip(pulse_confidence, 0.0, 1.0)),
         levels=levels,
         percussion_factor=drums,
+        level_margin=margin,
+        undecided=undecided,
     )
+
+
+def level_confidence(levels: tuple[LevelCandidate, ...], level_margin: float) -> tuple[float, bool]:
+    """(factor on the bpm confidence, whether the octave is undecided) from the chosen level's margin.
+
+    The factor rises linearly with the margin over the next level to 1 at `level_margin`. Below
+    UNDECIDED_SHARE of that, a runner-up at half, double, a third or three times the bpm means the
+    audio does not settle the octave: the factor is then 0, so the bpm is not written.
+    """
+    if len(levels) < 2:
+        return 1.0, False
+    margin = levels[0].score - levels[1].score
+    factor = float(np.clip(margin / level_margin, 0.0, 1.0))
+    octave = any(_near(levels[1].bpm, levels[0].bpm * r) for r in OCTAVE_RELATIVES)
+    if factor < UNDECIDED_SHARE and octave:
+        return 0.0, True
+    return factor, False
 
 
 def _refine_peak(grid: np.ndarray, score: np.ndarray, i: int) -> float:
@@ -735,8 +779,8 @@ class LibrosaEstimator(Estimator):
         self,
         sample_rate: int = 22050,
         hop_length: int = 512,
-        tempo_prior_bpm: float = 90.0,
-        tempo_prior_octaves: float = 0.6,
+        tempo_prior_bpm: float = TEMPO_PRIOR_BPM,
+        tempo_prior_octaves: float = TEMPO_PRIOR_OCTAVES,
         key_profile: str = DEFAULT_PROFILE,
     ) -> None:
         try:
@@ -773,6 +817,11 @@ class LibrosaEstimator(Estimator):
         warnings: list[str] = []
         if tempo.bpm is None:
             warnings.append("tempo: no periodic onsets found; bpm left empty")
+        if tempo.undecided is not None:
+            warnings.append(
+                f"tempo: the beat may be {tempo.undecided[0]} or {tempo.undecided[1]} bpm (half/double not"
+                " decidable from the audio); bpm confidence set to 0"
+            )
         if key.keyscale is None:
             warnings.append("key: no pitched content found; keyscale left empty")
         if meter.is_default:
@@ -799,6 +848,9 @@ class LibrosaEstimator(Estimator):
             "tempo_pulse_confidence": _r4(tempo.pulse_confidence),
             "tempo_runner_up": tempo.runner_up_bpm,
             "tempo_percussion_factor": _r4(tempo.percussion_factor),
+            "tempo_level_margin": None if math.isinf(tempo.level_margin) else _r4(tempo.level_margin),
+            # both readings when half/double cannot be decided from the audio (the bpm is then left out)
+            "tempo_octave_undecided": list(tempo.undecided) if tempo.undecided else None,
             "percussive_share": _r4(features.percussive_share),
             "key_scores": [{"key": k, "correlation": _r4(v)} for k, v in key.scores],
             "key_profile": self.key_profile,

@@ -1,0 +1,286 @@
+"""Render the tempo dev set: public-domain folk tunes from the music21 corpus at known tempo.
+
+    python bench/devset.py [--out ~/.cache/songset/bench/devset] [--per-meter 12] [--seconds 25] [--seed 0]
+
+Tunes in 2/4, 3/4, 4/4 and 6/8 with a major or minor key (modal tunes are left out: their key label
+would be a guess) are drawn from the corpus's ABC collections (Ryan's Mammoth, O'Neill's 1850, the
+Essen folk songs, Aird's Airs ...). Each tune is rendered twice with FluidSynth and a General MIDI
+soundfont: once alone (one GM melody instrument) and once with a GM drum part added here (kick, snare,
+closed hi-hat in a pattern for its meter), at two tempos from a grid spread evenly over 55-200 BPM, so
+every tempo band has drummed and drumless clips. The beat is the quarter note in 2/4, 3/4 and 4/4 and
+the dotted quarter in 6/8, as tempo data sets label them. Tunes are looped to fill the clip.
+
+Tunes are split by tune (never one render in each half) into a "tune" half, the only one any setting
+may be fitted on, and a "check" half that the README quotes. Everything follows from `--seed`, so the
+same arguments render the same set; `labels.csv` in the output folder lists every clip.
+
+Needs the `bench` extra (music21, mido) and `fluidsynth` + `fluid-soundfont-gm` (Debian packages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SR = 22050
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+METERS = {"2/4": 2, "3/4": 3, "4/4": 4, "C": 4, "6/8": 6}  # ABC M: field -> our meter label
+BEAT_QL = {2: 1.0, 3: 1.0, 4: 1.0, 6: 1.5}  # quarter lengths per labelled beat
+BAR_QL = {2: 2.0, 3: 3.0, 4: 4.0, 6: 3.0}
+# GM programs for the melody: plucked, bowed, blown and struck, so onsets range from sharp to soft.
+PROGRAMS = (0, 24, 40, 73, 21, 46, 71, 11, 56, 68)
+KICK, SNARE, HAT = 36, 38, 42
+# Drum hits per bar as (position in eighths, note, velocity): a plain groove for each meter.
+DRUMS = {
+    2: [(0, KICK, 110), (2, SNARE, 100)] + [(e, HAT, 70) for e in range(4)],
+    3: [(0, KICK, 110), (2, SNARE, 90), (4, SNARE, 90)] + [(e, HAT, 70) for e in range(6)],
+    4: [(0, KICK, 110), (2, SNARE, 100), (4, KICK, 105), (6, SNARE, 100)] + [(e, HAT, 70) for e in range(8)],
+    6: [(0, KICK, 110), (3, SNARE, 100)] + [(e, HAT, 70) for e in range(6)],
+}
+BPM_LOW, BPM_HIGH = 55.0, 200.0
+TICKS = 480  # MIDI ticks per quarter note
+
+
+@dataclass(frozen=True)
+class Tune:
+    source: str  # corpus-relative ABC file
+    number: str  # X: field
+    title: str
+    meter: int
+    key: str  # e.g. "G major", "E minor"
+    text: str  # the tune's ABC text
+
+
+ABC_PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def abc_key(field: str) -> str | None:
+    """ABC K: field as "<tonic> major|minor"; None for modes (dor, mix ...), which have no such label."""
+    m = re.fullmatch(r"([A-Ga-g])([#b]?)\s*(m|min|minor|maj|major)?", field.strip(), flags=re.IGNORECASE)
+    if not m:
+        return None
+    tonic = m.group(1).upper() + m.group(2)
+    mode = "minor" if (m.group(3) or "").lower() in ("m", "min", "minor") else "major"
+    return f"{tonic} {mode}"
+
+
+def find_tunes() -> list[Tune]:
+    """Every single-meter, major/minor tune in the corpus's ABC files, in a stable order."""
+    from music21 import corpus
+
+    tunes = []
+    for path in sorted(corpus.getCorePaths(fileExtensions=("abc",))):
+        text = Path(path).read_text(errors="replace")
+        source = str(path).split("/corpus/")[-1]
+        for block in re.split(r"(?m)^(?=X:)", text):
+            number = re.search(r"(?m)^X:\s*(\S+)", block)
+            meters = re.findall(r"(?m)^M:\s*(\S+)", block)
+            keys = re.findall(r"(?m)^K:\s*([^\n%]+)", block)
+            if not number or len(set(meters)) != 1 or meters[0] not in METERS or len(set(keys)) != 1:
+                continue
+            key = abc_key(keys[0])
+            title = re.search(r"(?m)^T:\s*(.+)", block)
+            if key:
+                tunes.append(
+                    Tune(
+                        source,
+                        number.group(1),
+                        title.group(1).strip() if title else "",
+                        METERS[meters[0]],
+                        key,
+                        block,
+                    )
+                )
+    return tunes
+
+
+def note_events(tune: Tune) -> tuple[list[tuple[float, float, int]], float, float]:
+    """(onset, length, midi pitch) in quarter lengths, the first downbeat's offset, the tune's length."""
+    from music21 import converter
+
+    score = converter.parseData(tune.text, format="abc")
+    part = score.parts[0] if hasattr(score, "parts") and score.parts else score
+    measures = list(part.getElementsByClass("Measure"))
+    bar = BAR_QL[tune.meter]
+    # a pickup (anacrusis) bar is shorter than a full one: the first downbeat is where it ends
+    first_downbeat = 0.0
+    if measures and measures[0].duration.quarterLength < bar - 1e-6:
+        first_downbeat = float(measures[0].duration.quarterLength)
+    events = []
+    for n in part.flatten().notes:
+        for p in n.pitches:
+            if n.duration.quarterLength > 0:
+                events.append((float(n.offset), float(n.duration.quarterLength), int(p.midi)))
+    end = max((o + d for o, d, _ in events), default=0.0)
+    return events, first_downbeat, end
+
+
+def write_midi(
+    path: Path,
+    tune: Tune,
+    bpm: float,
+    seconds: float,
+    program: int,
+    drums: bool,
+) -> None:
+    """The tune looped to `seconds` at `bpm` (beats of its meter), with a drum part if asked."""
+    import mido
+
+    events, first_downbeat, end = note_events(tune)
+    if not events:
+        raise ValueError(f"{tune.source} X:{tune.number}: no notes")
+    bar = BAR_QL[tune.meter]
+    quarter_bpm = bpm * BEAT_QL[tune.meter]
+    total_ql = seconds * quarter_bpm / 60.0 + bar
+    loop = math.ceil(end / bar - 1e-6) * bar  # whole bars, so every repeat keeps the drums' downbeats
+    messages: list[tuple[float, int, mido.Message]] = []  # (ql, order, message): offs before ons
+    repeat = 0
+    while repeat * loop < total_ql:
+        for onset, length, pitch in events:
+            at = repeat * loop + onset
+            if at >= total_ql:
+                continue
+            # players lean on downbeats and beats: a mild accent, as any performance has
+            position = (at - first_downbeat) % bar
+            velocity = 92 if position < 1e-6 else 80 if (position / BEAT_QL[tune.meter]) % 1 < 1e-6 else 68
+            messages.append((at, 1, mido.Message("note_on", channel=0, note=pitch, velocity=velocity)))
+            messages.append((at + 0.95 * length, 0, mido.Message("note_off", channel=0, note=pitch)))
+        repeat += 1
+    if drums:
+        bar_start = first_downbeat - bar if first_downbeat > 0 else 0.0
+        while bar_start < total_ql:
+            for eighth, note, velocity in DRUMS[tune.meter]:
+                at = bar_start + 0.5 * eighth
+                if 0 <= at < total_ql:
+                    messages.append((at, 1, mido.Message("note_on", channel=9, note=note, velocity=velocity)))
+                    messages.append((at + 0.25, 0, mido.Message("note_off", channel=9, note=note)))
+            bar_start += bar
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(quarter_bpm)))
+    track.append(mido.Message("program_change", channel=0, program=program))
+    now = 0
+    for at, _, message in sorted(messages, key=lambda m: (m[0], m[1])):
+        tick = round(at * TICKS)
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi = mido.MidiFile(ticks_per_beat=TICKS)
+    midi.tracks.append(track)
+    midi.save(path)
+
+
+def render(midi_path: Path, out_path: Path, seconds: float, soundfont: Path) -> None:
+    """FluidSynth to a WAV, cut to `seconds` with a short fade, peak-normalised, saved as FLAC."""
+    wav = midi_path.with_suffix(".wav")
+    subprocess.run(
+        [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-g",
+            "0.5",
+            "-r",
+            str(SR),
+            "-F",
+            str(wav),
+            str(soundfont),
+            str(midi_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    y, sr = sf.read(wav, dtype="float32")
+    y = y.mean(axis=1) if y.ndim == 2 else y
+    y = y[: int(seconds * sr)]
+    fade = int(0.05 * sr)
+    y[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    y = 0.9 * y / max(float(np.abs(y).max()), 1e-9)
+    sf.write(out_path, y, sr, format="FLAC")
+
+
+def choose(tunes: list[Tune], per_meter: int, rng: np.random.Generator) -> list[Tune]:
+    """`per_meter` tunes of each meter, drawn without replacement, one per title at most."""
+    chosen = []
+    for meter in sorted(set(METERS.values())):
+        pool = [t for t in tunes if t.meter == meter]
+        seen: set[str] = set()
+        for i in rng.permutation(len(pool)):
+            tune = pool[int(i)]
+            if tune.title.lower() in seen:
+                continue
+            seen.add(tune.title.lower())
+            chosen.append(tune)
+            if sum(t.meter == meter for t in chosen) == per_meter:
+                break
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("~/.cache/songset/bench/devset").expanduser())
+    ap.add_argument("--per-meter", type=int, default=12, help="tunes per meter (each rendered twice)")
+    ap.add_argument("--seconds", type=float, default=25.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--soundfont", type=Path, default=SOUNDFONT)
+    args = ap.parse_args(argv)
+    if not shutil.which("fluidsynth") or not args.soundfont.is_file():
+        raise SystemExit("needs fluidsynth and a GM soundfont: apt-get install fluidsynth fluid-soundfont-gm")
+    rng = np.random.default_rng(args.seed)
+    tunes = choose(find_tunes(), args.per_meter, rng)
+    n_renders = 2 * len(tunes)
+    tempos = np.linspace(BPM_LOW, BPM_HIGH, n_renders)[rng.permutation(n_renders)]
+    # split by tune, half of each meter to each side
+    half = {}
+    for meter in sorted(set(METERS.values())):
+        of_meter = [t for t in tunes if t.meter == meter]
+        for rank, i in enumerate(rng.permutation(len(of_meter))):
+            half[id(of_meter[int(i)])] = "tune" if rank % 2 == 0 else "check"
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, tune in enumerate(tunes):
+            program = PROGRAMS[int(rng.integers(len(PROGRAMS)))]
+            for drums in (False, True):
+                bpm = round(float(tempos[2 * index + drums]), 1)
+                name = f"{index:03d}_{tune.meter}_{'drums' if drums else 'nodrums'}_{bpm:.1f}.flac"
+                midi_path = Path(tmp) / f"{index}_{drums}.mid"
+                try:
+                    write_midi(midi_path, tune, bpm, args.seconds, program, drums)
+                    render(midi_path, args.out / name, args.seconds, args.soundfont)
+                except Exception as exc:  # one unreadable tune must not sink the set
+                    print(f"skipped {tune.source} X:{tune.number}: {exc}")
+                    continue
+                rows.append(
+                    {
+                        "file": name,
+                        "bpm": bpm,
+                        "key": tune.key,
+                        "meter": tune.meter,
+                        "drums": int(drums),
+                        "half": half[id(tune)],
+                        "piece": f"{tune.source}#{tune.number}",
+                        "title": tune.title,
+                        "program": program,
+                    }
+                )
+                print(f"{name}  {tune.key:9s}  {half[id(tune)]:5s}  {tune.title[:40]}")
+    tmp_labels = args.out / "labels.csv.tmp"
+    with tmp_labels.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp_labels.replace(args.out / "labels.csv")
+    print(f"{len(rows)} clips in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
