@@ -39,8 +39,8 @@ AF3_COMMIT = "c708168c7e2b9c4cdf5f4b8bc24034786e729324"
 AF3_DISTRIBUTION = "af3"  # the name in NVIDIA's pyproject.toml; the import name is `llava`
 THINK_FOLDER = "stage35"
 NON_LORA_FILE = "non_lora_trainables.bin"
-# NVIDIA's README (since c708168) asks for the "input audio" wording; their batch scripts before it, and
-# songset's own annotators, use "input music". Either one already in the prompt is kept, never doubled.
+# NVIDIA's README (since c708168) asks for the "input audio" wording, as songset's annotators send it; their
+# batch scripts before it used "input music". Either one already in the prompt is kept, never doubled.
 THINK_SUFFIX = "Please think and reason about the input audio before you respond."
 THINK_SUFFIXES = (THINK_SUFFIX, "Please think and reason about the input music before you respond.")
 # llava/utils/media.py runs AutoFeatureExtractor.from_pretrained(PREPROCESSOR_REPO) at import.
