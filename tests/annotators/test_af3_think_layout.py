@@ -42,14 +42,21 @@ def test_think_prompt_is_sound_then_text_then_the_readme_suffix(tiny_models: dic
         annotator.conversation(), tokenize=False, add_generation_prompt=True
     )
     user = rendered.split("<|im_start|>user\n", 1)[1]
-    assert user.startswith("<sound>") and user.endswith(f"\n{THINK_SUFFIX}<|im_end|>\n<|im_start|>assistant\n")
+    assert user.startswith("<sound>") and user.endswith(
+        f"\n{THINK_SUFFIX}<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert rendered.startswith("<|im_start|>system\nYou are a helpful assistant.")
 
 
 def test_think_folder_has_the_shipped_layout(tiny_models: dict[str, Path]) -> None:
     think = tiny_models["af3_think"] / "think"
     names = {path.name for path in think.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors", "config.json", "non_lora_trainables.bin"} <= names
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "config.json",
+        "non_lora_trainables.bin",
+    } <= names
 
 
 @pytest.mark.parametrize("annotator", ["af3_hf", "hf_endpoint", "openai_audio"])
