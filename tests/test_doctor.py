@@ -119,7 +119,8 @@ OLD_LLAVA_REQS = (
 
 def llava_repo(tmp_path: Path, reqs: str = LLAVA_REQS, handler_version: str | None = None) -> Path:
     folder = tmp_path / "llava-repo"
-    folder.mkdir()
+    folder.mkdir(parents=True)
+    shutil.copy(LLAVA / "requirements-no-deps.txt", folder)
     handler = (LLAVA / "handler.py").read_text()
     if handler_version is not None:
         handler = handler.replace('HANDLER_VERSION = "2"', f'HANDLER_VERSION = "{handler_version}"')
@@ -149,9 +150,13 @@ def test_llava_template_passes(capsys: pytest.CaptureFixture[str]) -> None:
             "names no audio-flamingo commit",
         ),
         (
+            ("torch==2.3.0", "torch==2.3.0\ntriton==3.1.0"),
+            "requires triton 2.3.0, so pip cannot resolve both",
+        ),
+        (
             (
-                "xgrammar==0.1.17",
-                "xgrammar==0.1.17\naf3 @ git+https://github.com/NVIDIA/audio-flamingo@c708168",
+                "loguru==0.7.3",
+                "loguru==0.7.3\naf3 @ git+https://github.com/NVIDIA/audio-flamingo@c708168",
             ),
             "pulls s2wrapper from git",
         ),
@@ -180,6 +185,10 @@ def test_llava_old_template_and_stale_handler(tmp_path: Path, capsys: pytest.Cap
     ):
         assert expected in out, expected
     assert "songset pins" not in out  # its own image: songset's pins are not the yardstick
+    template_copy = llava_repo(tmp_path / "b")
+    (template_copy / "requirements-no-deps.txt").unlink()
+    code, out = doctor(capsys, "--endpoint-repo", str(template_copy))
+    assert code == 0 and "WARN  llava triton: no requirements-no-deps.txt with triton==3.1.0" in out
 
 
 def test_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

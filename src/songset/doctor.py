@@ -229,10 +229,14 @@ LLAVA_IMPORTS = {
     "soundfile": "soundfile",
     "pydub": "pydub",
     "hydra-core": "hydra",
-    "termcolor": "termcolor",
     "loguru": "loguru",
-    "xgrammar": "xgrammar",
+    "matplotlib": "matplotlib",
 }
+# torch 2.3.0 requires triton 2.3.0, but llava's FP8 code imports triton.language.extra.cuda.libdevice (3.x):
+# NVIDIA's Dockerfile and environment_setup.sh force this one afterwards, and so does the template's
+# requirements-no-deps.txt (`pip install --no-deps`).
+AF3_TRITON = "3.1.0"
+NO_DEPS_FILE = "requirements-no-deps.txt"
 LLAVA_TEMPLATE = "serving/af3_llava_think"
 
 
@@ -342,6 +346,29 @@ def check_llava_requirements(requirements: Path) -> list[Finding]:
                 f"{AF3_COMMIT[:7]} ({LLAVA_TEMPLATE}/README.md)",
             )
         )
+    if "triton" in reqs:
+        findings.append(
+            Finding(
+                "FAIL",
+                "llava triton",
+                f"{requirements.name} pins {reqs['triton']}: torch=={AF3_PINS['torch']} requires triton 2.3.0, "
+                "so pip cannot resolve both (ResolutionImpossible)",
+                f"pin triton=={AF3_TRITON} in {NO_DEPS_FILE}, installed afterwards with --no-deps",
+            )
+        )
+    no_deps = requirements.parent / NO_DEPS_FILE
+    forced = {r.name.lower(): r for r in _read_requirements(no_deps)} if no_deps.is_file() else {}
+    if str(getattr(forced.get("triton"), "specifier", "")) != f"=={AF3_TRITON}":
+        findings.append(
+            Finding(
+                "WARN",
+                "llava triton",
+                f"no {NO_DEPS_FILE} with triton=={AF3_TRITON} beside {requirements.name}: with torch's triton 2.3.0 "
+                "llava.load fails with \"No module named 'FloatPointQuantizeTorch'\"",
+                f"install triton=={AF3_TRITON} with --no-deps after requirements.txt in the image "
+                f"(see {LLAVA_TEMPLATE}/{NO_DEPS_FILE})",
+            )
+        )
     commits = set(re.findall(r"\b[0-9a-f]{40}\b", text))
     if not commits:
         findings.append(
@@ -361,7 +388,7 @@ def check_llava_requirements(requirements: Path) -> list[Finding]:
                 "re-check NVIDIA's pins at that commit",
             )
         )
-    if not findings:
+    if not [f for f in findings if f.status == "FAIL"]:
         findings.append(
             Finding(
                 "PASS",
