@@ -179,7 +179,8 @@ def test_llava_old_template_and_stale_handler(tmp_path: Path, capsys: pytest.Cap
         "handler.py is version 1 but serving/af3_llava_think/handler.py is 2",
         "wants torch==2.5.1",
         "wants accelerate==1.1.1",
-        "does not pin it; NVIDIA's af3 pins torchvision==0.18.0",
+        "does not pin torchvision; NVIDIA's af3 pins torchvision==0.18.0",
+        "fix: add kaldiio==2.18.1 (as serving/af3_llava_think/requirements.txt does)",
         "lacks kaldiio",
         "names no audio-flamingo commit",
     ):

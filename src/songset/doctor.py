@@ -290,6 +290,16 @@ def check_llava_handler(repo: Path) -> Finding:
     return Finding("PASS", "llava handler", f"handler.py is the current template (version {found})")
 
 
+def _llava_template_pins() -> dict[str, str]:
+    """name -> "name==version" from the project's own Stack B requirements (the tested versions)."""
+    from songset.config import conf_dir
+
+    template = conf_dir().parent / LLAVA_TEMPLATE / "requirements.txt"
+    if not template.is_file():
+        return {}
+    return {r.name.lower(): f"{r.name}{r.specifier}" for r in _read_requirements(template)}
+
+
 def check_llava_requirements(requirements: Path) -> list[Finding]:
     """The endpoint image's requirements against what NVIDIA's af3 package and llava's imports need."""
     text = requirements.read_text(encoding="utf-8")
@@ -298,7 +308,7 @@ def check_llava_requirements(requirements: Path) -> list[Finding]:
     for name, version in AF3_PINS.items():
         req = reqs.get(name)
         if req is None or str(req.specifier) != f"=={version}":
-            found = f"wants {req}" if req else "does not pin it"
+            found = f"wants {req}" if req else f"does not pin {name}"
             why = (
                 "a torchvision built for another torch dies in llava.load: operator torchvision::nms does not exist"
                 if name == "torchvision"
@@ -312,6 +322,7 @@ def check_llava_requirements(requirements: Path) -> list[Finding]:
                     f"pin {name}=={version} (as {LLAVA_TEMPLATE}/requirements.txt does)",
                 )
             )
+    template_pins = _llava_template_pins()
     for name, module in LLAVA_IMPORTS.items():
         req = reqs.get(name)
         if req is None:
@@ -320,7 +331,7 @@ def check_llava_requirements(requirements: Path) -> list[Finding]:
                     "FAIL",
                     "llava imports",
                     f"{requirements.name} lacks {name}: llava imports `{module}` while loading the model",
-                    f"add {name}==VERSION (see {LLAVA_TEMPLATE}/requirements.txt)",
+                    f"add {template_pins.get(name, name + '==VERSION')} (as {LLAVA_TEMPLATE}/requirements.txt does)",
                 )
             )
     loose = sorted(str(r) for r in reqs.values() if not any(s.operator == "==" for s in r.specifier))
