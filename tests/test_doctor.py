@@ -84,7 +84,9 @@ def test_token_under_the_wrong_name(
     monkeypatch.delenv("HF_TOKEN")
     monkeypatch.setenv("hf_token", "hf_secretvalue123")
     code, out = doctor(capsys)
-    assert code == 1 and "hf_token is set but never read" in out and "hf_secretvalue123" not in out
+    assert (
+        code == 0 and "WARN  token: hf_token is set but never read" in out and "hf_secretvalue123" not in out
+    )
     monkeypatch.delenv("hf_token")
     monkeypatch.setenv("HUGGING_FACE_HUB_TOKEN", "hf_secretvalue123")
     code, out = doctor(capsys)
@@ -105,6 +107,99 @@ def test_endpoint_probe(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         good.close()
         wrong.close()
+
+
+LLAVA = PROJECT_ROOT / "serving/af3_llava_think"
+LLAVA_REQS = (LLAVA / "requirements.txt").read_text()
+# The template as it was before issue 23: torch 2.5.1 against af3's 2.3.0, no torchvision, no imports, a "tag".
+OLD_LLAVA_REQS = (
+    "# Install NVIDIA's audio-flamingo repository at the tag you deploy, then these.\n"
+    "transformers==4.46.0\npeft==0.14.0\naccelerate==1.1.1\ntorch==2.5.1\nsoundfile==0.13.1\n"
+)
+
+
+def llava_repo(tmp_path: Path, reqs: str = LLAVA_REQS, handler_version: str | None = None) -> Path:
+    folder = tmp_path / "llava-repo"
+    folder.mkdir(parents=True)
+    shutil.copy(LLAVA / "requirements-no-deps.txt", folder)
+    handler = (LLAVA / "handler.py").read_text()
+    if handler_version is not None:
+        handler = handler.replace('HANDLER_VERSION = "2"', f'HANDLER_VERSION = "{handler_version}"')
+    (folder / "handler.py").write_text(handler)
+    (folder / "requirements.txt").write_text(reqs)
+    return folder
+
+
+def test_llava_template_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(capsys, "--endpoint-repo", str(LLAVA))
+    assert code == 0, out
+    assert "PASS  llava handler" in out and "PASS  llava pins" in out and "c708168" in out
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("torch==2.3.0", "torch==2.5.1"), "wants torch==2.5.1; NVIDIA's af3 pins torch==2.3.0"),
+        (("torchvision==0.18.0", ""), "operator torchvision::nms does not exist"),
+        (("librosa==0.11.0", ""), "lacks librosa: llava imports `librosa`"),
+        (("openai-whisper==20240930", ""), "lacks openai-whisper: llava imports `whisper`"),
+        (("deepspeed==0.15.4", ""), "lacks deepspeed"),
+        (("kaldiio==2.18.1", ""), "lacks kaldiio"),
+        (("peft==0.14.0", "peft>=0.9"), "unpinned lines (peft>=0.9)"),
+        (
+            ("c708168c7e2b9c4cdf5f4b8bc24034786e729324", "the tag you deploy"),
+            "names no audio-flamingo commit",
+        ),
+        (
+            ("torch==2.3.0", "torch==2.3.0\ntriton==3.1.0"),
+            "requires triton 2.3.0, so pip cannot resolve both",
+        ),
+        (
+            (
+                "loguru==0.7.3",
+                "loguru==0.7.3\naf3 @ git+https://github.com/NVIDIA/audio-flamingo@c708168",
+            ),
+            "pulls s2wrapper from git",
+        ),
+    ],
+)
+def test_llava_conflicts_fail_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], expected: str
+) -> None:
+    assert edit[0] in LLAVA_REQS
+    code, out = doctor(capsys, "--endpoint-repo", str(llava_repo(tmp_path, LLAVA_REQS.replace(*edit))))
+    assert code == 1 and expected in out and "fix: " in out, out
+
+
+def test_llava_old_template_and_stale_handler(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(
+        capsys, "--endpoint-repo", str(llava_repo(tmp_path, OLD_LLAVA_REQS, handler_version="1"))
+    )
+    assert code == 1
+    for expected in (
+        "handler.py is version 1 but serving/af3_llava_think/handler.py is 2",
+        "wants torch==2.5.1",
+        "wants accelerate==1.1.1",
+        "does not pin torchvision; NVIDIA's af3 pins torchvision==0.18.0",
+        "fix: add kaldiio==2.18.1 (as serving/af3_llava_think/requirements.txt does)",
+        "lacks kaldiio",
+        "names no audio-flamingo commit",
+    ):
+        assert expected in out, expected
+    assert "songset pins" not in out  # its own image: songset's pins are not the yardstick
+    template_copy = llava_repo(tmp_path / "b")
+    (template_copy / "requirements-no-deps.txt").unlink()
+    code, out = doctor(capsys, "--endpoint-repo", str(template_copy))
+    assert code == 0 and "WARN  llava triton: no requirements-no-deps.txt with triton==3.1.0" in out
+
+
+def test_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = doctor(capsys, "--endpoint-repo", str(tmp_path / "nope"))
+    assert code == 1 and out.splitlines() == [f"FAIL  endpoint repo: {tmp_path / 'nope'} does not exist"]
+    code, out = doctor(capsys, "--requirements", str(tmp_path / "nope.txt"))
+    assert code == 1 and out.splitlines() == [
+        f"FAIL  requirements file: {tmp_path / 'nope.txt'} does not exist"
+    ]
 
 
 def _acestep_checkout(root: Path, *, scan_reads_json: bool) -> Path:

@@ -202,6 +202,216 @@ def check_pins(requirements: Path) -> list[Finding]:
     return findings
 
 
+# NVIDIA's `af3` package (github:NVIDIA/audio-flamingo, branch audio_flamingo_3, pyproject.toml at AF3_COMMIT)
+# pins these exactly: any other version beside it is pip's ResolutionImpossible, or, installed one after the
+# other, a runtime that breaks (torchvision built for another torch: "operator torchvision::nms does not exist").
+AF3_COMMIT = "c708168c7e2b9c4cdf5f4b8bc24034786e729324"
+AF3_PINS = {
+    "torch": "2.3.0",
+    "torchvision": "0.18.0",
+    "transformers": "4.46.0",
+    "accelerate": "0.34.2",
+    "numpy": "1.26.4",
+    "sentencepiece": "0.1.99",
+    "einops": "0.6.1",
+    "timm": "0.9.12",
+    "pytorchvideo": "0.1.5",
+    "opencv-python-headless": "4.8.0.76",
+    "bitsandbytes": "0.43.2",
+}
+# Distributions llava imports while `llava.load` runs that its pyproject does not require (installed with
+# --no-deps, it brings none of its own): the module each provides, found by loading it in a clean venv.
+LLAVA_IMPORTS = {
+    "peft": "peft",
+    "librosa": "librosa",
+    "openai-whisper": "whisper",
+    "deepspeed": "deepspeed",
+    "kaldiio": "kaldiio",
+    "soundfile": "soundfile",
+    "pydub": "pydub",
+    "hydra-core": "hydra",
+    "loguru": "loguru",
+    "matplotlib": "matplotlib",
+}
+# torch 2.3.0 requires triton 2.3.0, but llava's FP8 code imports triton.language.extra.cuda.libdevice (3.x):
+# NVIDIA's Dockerfile and environment_setup.sh force this one afterwards, and so does the template's
+# requirements-no-deps.txt (`pip install --no-deps`).
+AF3_TRITON = "3.1.0"
+NO_DEPS_FILE = "requirements-no-deps.txt"
+LLAVA_TEMPLATE = "serving/af3_llava_think"
+
+
+def _handler_tree(repo: Path) -> ast.Module | None:
+    try:
+        return ast.parse((repo / "handler.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return None
+
+
+def is_llava_stack(repo: Path) -> bool:
+    """A handler that imports NVIDIA's `llava` runtime (Stack B), which lives in its own environment."""
+    tree = _handler_tree(repo)
+    if tree is None:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "llava" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "llava":
+            return True
+    return False
+
+
+def _handler_version(tree: ast.Module | None) -> str | None:
+    for node in tree.body if tree else []:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "HANDLER_VERSION" for t in node.targets
+        ):
+            return str(ast.literal_eval(node.value))
+    return None
+
+
+def check_llava_handler(repo: Path) -> Finding:
+    """The repo's copy of serving/af3_llava_think/handler.py is the current one (older ones lack NVIDIA's
+    device placement, stage35 non-LoRA weights and the offline preprocessor config)."""
+    from songset.config import conf_dir
+
+    template = conf_dir().parent / LLAVA_TEMPLATE / "handler.py"
+    if not template.is_file():
+        return Finding("WARN", "llava handler", f"{template} not found: cannot compare the handler", "")
+    wanted = _handler_version(_handler_tree(template.parent))
+    found = _handler_version(_handler_tree(repo))
+    if found != wanted:
+        return Finding(
+            "FAIL",
+            "llava handler",
+            f"handler.py is version {found} but {LLAVA_TEMPLATE}/handler.py is {wanted}: older copies leave the "
+            "sound tower on the CPU, skip stage35/non_lora_trainables.bin and reach the Hub at import",
+            f"copy {LLAVA_TEMPLATE}/handler.py over it",
+        )
+    return Finding("PASS", "llava handler", f"handler.py is the current template (version {found})")
+
+
+def _llava_template_pins() -> dict[str, str]:
+    """name -> "name==version" from the project's own Stack B requirements (the tested versions)."""
+    from songset.config import conf_dir
+
+    template = conf_dir().parent / LLAVA_TEMPLATE / "requirements.txt"
+    if not template.is_file():
+        return {}
+    return {r.name.lower(): f"{r.name}{r.specifier}" for r in _read_requirements(template)}
+
+
+def check_llava_requirements(requirements: Path) -> list[Finding]:
+    """The endpoint image's requirements against what NVIDIA's af3 package and llava's imports need."""
+    text = requirements.read_text(encoding="utf-8")
+    reqs = {r.name.lower(): r for r in _read_requirements(requirements)}
+    findings = []
+    for name, version in AF3_PINS.items():
+        req = reqs.get(name)
+        if req is None or str(req.specifier) != f"=={version}":
+            found = f"wants {req}" if req else f"does not pin {name}"
+            why = (
+                "a torchvision built for another torch dies in llava.load: operator torchvision::nms does not exist"
+                if name == "torchvision"
+                else "pip cannot install it beside af3 (ResolutionImpossible), or one after the other breaks it"
+            )
+            findings.append(
+                Finding(
+                    "FAIL",
+                    "llava pins",
+                    f"{requirements.name} {found}; NVIDIA's af3 pins {name}=={version}: {why}",
+                    f"pin {name}=={version} (as {LLAVA_TEMPLATE}/requirements.txt does)",
+                )
+            )
+    template_pins = _llava_template_pins()
+    for name, module in LLAVA_IMPORTS.items():
+        req = reqs.get(name)
+        if req is None:
+            findings.append(
+                Finding(
+                    "FAIL",
+                    "llava imports",
+                    f"{requirements.name} lacks {name}: llava imports `{module}` while loading the model",
+                    f"add {template_pins.get(name, name + '==VERSION')} (as {LLAVA_TEMPLATE}/requirements.txt does)",
+                )
+            )
+    loose = sorted(str(r) for r in reqs.values() if not any(s.operator == "==" for s in r.specifier))
+    if loose:
+        findings.append(
+            Finding(
+                "FAIL",
+                "llava pins",
+                f"{requirements.name} has unpinned lines ({', '.join(loose)}): drift broke this endpoint before",
+                "pin every line with ==",
+            )
+        )
+    lines = [re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip() for line in text.splitlines()]
+    from_git = [line for line in lines if re.search(r"git\+|audio-flamingo|\baf3\b|\bllava\b", line)]
+    if from_git:
+        findings.append(
+            Finding(
+                "FAIL",
+                "llava source",
+                f"{requirements.name} installs {from_git[0]!r}: af3 with its dependencies pulls s2wrapper "
+                "from git and fights these pins, and a non-editable install leaves out llava's chat templates",
+                f"install the audio-flamingo checkout in the image with `pip install --no-deps -e .` at "
+                f"{AF3_COMMIT[:7]} ({LLAVA_TEMPLATE}/README.md)",
+            )
+        )
+    if "triton" in reqs:
+        findings.append(
+            Finding(
+                "FAIL",
+                "llava triton",
+                f"{requirements.name} pins {reqs['triton']}: torch=={AF3_PINS['torch']} requires triton 2.3.0, "
+                "so pip cannot resolve both (ResolutionImpossible)",
+                f"pin triton=={AF3_TRITON} in {NO_DEPS_FILE}, installed afterwards with --no-deps",
+            )
+        )
+    no_deps = requirements.parent / NO_DEPS_FILE
+    forced = {r.name.lower(): r for r in _read_requirements(no_deps)} if no_deps.is_file() else {}
+    if str(getattr(forced.get("triton"), "specifier", "")) != f"=={AF3_TRITON}":
+        findings.append(
+            Finding(
+                "WARN",
+                "llava triton",
+                f"no {NO_DEPS_FILE} with triton=={AF3_TRITON} beside {requirements.name}: with torch's triton 2.3.0 "
+                "llava.load fails with \"No module named 'FloatPointQuantizeTorch'\"",
+                f"install triton=={AF3_TRITON} with --no-deps after requirements.txt in the image "
+                f"(see {LLAVA_TEMPLATE}/{NO_DEPS_FILE})",
+            )
+        )
+    commits = set(re.findall(r"\b[0-9a-f]{40}\b", text))
+    if not commits:
+        findings.append(
+            Finding(
+                "FAIL",
+                "llava source",
+                f"{requirements.name} names no audio-flamingo commit (the repository has no tags to deploy)",
+                f"name the commit the image installs, e.g. # audio-flamingo {AF3_COMMIT}",
+            )
+        )
+    elif AF3_COMMIT not in commits:
+        findings.append(
+            Finding(
+                "WARN",
+                "llava source",
+                f"{requirements.name} names commit {sorted(commits)[0][:7]}; these checks know {AF3_COMMIT[:7]}",
+                "re-check NVIDIA's pins at that commit",
+            )
+        )
+    if not [f for f in findings if f.status == "FAIL"]:
+        findings.append(
+            Finding(
+                "PASS",
+                "llava pins",
+                f"{requirements.name} pins NVIDIA's af3 set and every llava import (audio-flamingo "
+                f"{AF3_COMMIT[:7]}); keep it out of songset's environment",
+            )
+        )
+    return findings
+
+
 def check_token() -> Finding:
     if os.environ.get(TOKEN_ENV):
         return Finding("PASS", "token", f"{TOKEN_ENV} is set")
@@ -215,7 +425,7 @@ def check_token() -> Finding:
     wrong = [name for name in WRONG_TOKEN_NAMES if os.environ.get(name)]
     if wrong:
         return Finding(
-            "FAIL",
+            "WARN",
             "token",
             f"{', '.join(wrong)} is set but never read: gated repos and endpoints will answer 401",
             f"export {TOKEN_ENV}=... (and unset {wrong[0]})",
@@ -283,8 +493,13 @@ def check_url(url: str, timeout_s: float = 60.0) -> Finding:
 
 
 def run_doctor(endpoint_repo: Path | None, requirements: Path | None, url: str | None) -> list[Finding]:
+    for given, what in ((endpoint_repo, "endpoint repo"), (requirements, "requirements file")):
+        if given is not None and not given.exists():
+            return [Finding("FAIL", what, f"{given} does not exist")]
     findings: list[Finding] = []
     model_type = None
+    if endpoint_repo is not None and is_llava_stack(endpoint_repo):
+        return _run_llava_doctor(endpoint_repo, requirements, url)
     if endpoint_repo is not None:
         findings.append(check_handler(endpoint_repo))
         model_type = _repo_model_type(endpoint_repo)
@@ -303,6 +518,27 @@ def run_doctor(endpoint_repo: Path | None, requirements: Path | None, url: str |
     findings.append(check_transformers(requirements, model_type))
     if requirements is not None:
         findings.extend(check_pins(requirements))
+    findings.append(check_token())
+    if url:
+        findings.append(check_url(url))
+    return findings
+
+
+def _run_llava_doctor(repo: Path, requirements: Path | None, url: str | None) -> list[Finding]:
+    """Stack B: its own image, so NVIDIA's pins are checked instead of songset's."""
+    findings = [check_handler(repo), check_llava_handler(repo)]
+    requirements = requirements or repo / "requirements.txt"
+    if requirements.is_file():
+        findings.extend(check_llava_requirements(requirements))
+    else:
+        findings.append(
+            Finding(
+                "FAIL",
+                "llava pins",
+                f"{repo} has no requirements.txt: nothing pins NVIDIA's torch 2.3.0 set",
+                f"copy {LLAVA_TEMPLATE}/requirements.txt next to handler.py",
+            )
+        )
     findings.append(check_token())
     if url:
         findings.append(check_url(url))

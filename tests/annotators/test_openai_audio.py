@@ -83,7 +83,7 @@ def test_valid_answer_request_shape_and_provenance(tmp_path: Path, server: FakeS
     body = request["body"]
     assert body["model"] == "served/af3" and body["max_tokens"] == 1024 and body["temperature"] == 0.0
     text_part, audio = body["messages"][0]["content"]
-    assert text_part["text"].endswith("Please think and reason about the input music before you respond.")
+    assert text_part["text"].endswith("Please think and reason about the input audio before you respond.")
     assert audio["type"] == "input_audio" and audio["input_audio"]["format"] == "wav"
     samples, rate = sf.read(io.BytesIO(base64.b64decode(audio["input_audio"]["data"])))
     assert rate == 16000 and len(samples) == 176000  # 11 s resampled to 16 kHz mono

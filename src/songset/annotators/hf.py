@@ -39,7 +39,9 @@ log = logging.getLogger("songset")
 HF_VERSION = "1"  # bump when a change here changes the text or segments for the same inputs
 SAMPLE_RATE = 16000  # every supported processor's Whisper-style feature extractor runs at 16 kHz
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-THINK_SUFFIX = "Please think and reason about the input music before you respond."
+# NVIDIA's README since audio-flamingo c708168 ("corrected thinking mode"); their older batch scripts said
+# "input music". Appended after a newline, as the README asks.
+THINK_SUFFIX = "Please think and reason about the input audio before you respond."
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 # m:ss / mm:ss / h:mm:ss clock stamps, optionally with decimals; not part of a longer number or ratio.
 _STAMP = re.compile(r"(?<![\d:.])(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)(\.\d+)?(?![\d:])")

@@ -20,8 +20,21 @@ _CHATML = (
     "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+# AF3's processor template as nvidia/audio-flamingo-3-hf ships it (Transformers' convert_audioflamingo3_to_hf.py,
+# checked by its test_processing_audioflamingo3.py::test_chat_template): a default system turn, and one
+# <sound> before the user's text whatever the order of the content parts.
+_AF3 = (
+    "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% set turn = namespace(text='', audio=False) %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'audio' %}{% set turn.audio = True %}"
+    "{% elif part['type'] == 'text' %}{% set turn.text = turn.text + part['text'] %}{% endif %}"
+    "{% endfor %}{% if turn.audio %}<sound>{% endif %}{{ turn.text }}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 TEMPLATES = {
-    "af3": _CHATML.replace("AUDIO_PLACEHOLDER", "<sound>"),
+    "af3": _AF3,
     "music_flamingo": _CHATML.replace("AUDIO_PLACEHOLDER", "<sound>"),
     "qwen2_audio": _CHATML.replace("AUDIO_PLACEHOLDER", "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n"),
 }
@@ -140,7 +153,6 @@ def build_think_adapter(folder: Path, seed: int = 1) -> Path:
     """
     import torch
     from peft import LoraConfig, get_peft_model
-    from safetensors.torch import save_file
     from transformers import AudioFlamingo3ForConditionalGeneration
 
     torch.manual_seed(seed)
@@ -151,7 +163,8 @@ def build_think_adapter(folder: Path, seed: int = 1) -> Path:
         f"model.multi_modal_projector.{k}": torch.randn_like(v) * 0.5
         for k, v in model.model.multi_modal_projector.state_dict().items()
     }
-    save_file(projector, str(think / "non_lora_trainables.safetensors"))
+    torch.save(projector, think / "non_lora_trainables.bin")  # the name and format the real think/ ships
+    model.config.save_pretrained(think)  # the real think/, like Transformers' tiny fixture, has a config.json
     lora = LoraConfig(
         r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False
     )
