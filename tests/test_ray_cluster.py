@@ -36,10 +36,10 @@ OBJECT_STORE = str(80 * 1024 * 1024)
 
 # Until issue 22 moves them out of data files, provenance and stage summaries carry the time a song was
 # computed and how long it took (`created_at`, `wall_time_s`; the audio LLMs also put their generate
-# time in `provenance.extra.seconds`); these are the only fields allowed to differ between two builds.
+# time in `provenance.extra`: `seconds`, `tokens_per_second`); these are the only fields allowed to differ between two builds.
 # After that merge, make both sets empty and the comparison is strictly byte for byte.
 VOLATILE_KEYS = frozenset({"created_at", "wall_time_s"})
-VOLATILE_EXTRA_KEYS = frozenset({"seconds"})
+VOLATILE_EXTRA_KEYS = frozenset({"seconds", "tokens_per_second"})
 
 
 def _free_port() -> int:

@@ -21,7 +21,6 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from songset.runner import (
@@ -74,12 +73,10 @@ class RayExecutor(Executor):
         max_retries: int = 3,
         max_in_flight: int | None = None,
         actors: int = 1,
-        ship_code: bool = False,
     ) -> None:
         """`address`: `auto` joins the running cluster, `local` starts a private one, or `host:port`.
 
-        `ship_code` sends this checkout's `songset` package to the workers (Ray runtime_env py_modules),
-        so a cluster whose image has the dependencies but an older songset runs this exact code.
+        Every node needs songset (same commit) and its dependencies installed, as in the cluster image.
         """
         try:
             import ray
@@ -90,7 +87,6 @@ class RayExecutor(Executor):
         self.max_retries = int(max_retries)
         self.max_in_flight = int(max_in_flight) if max_in_flight else None
         self.actors = max(1, int(actors))
-        self.ship_code = bool(ship_code)
 
     # ---- connection ---------------------------------------------------------------------------------
     def connect(self) -> None:
@@ -98,15 +94,9 @@ class RayExecutor(Executor):
         ray = self._ray
         if ray.is_initialized():
             return
-        runtime_env: dict[str, Any] = {}
-        if self.ship_code:
-            import songset
-
-            runtime_env["py_modules"] = [str(Path(songset.__file__).parent)]
         extra: dict[str, Any] = {"include_dashboard": False} if self.address == "local" else {}
         ray.init(
             address=self.address,
-            runtime_env=runtime_env or None,
             log_to_driver=False,  # per-song errors come back as values; worker chatter stays in Ray's logs
             **extra,
         )
