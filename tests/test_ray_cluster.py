@@ -36,8 +36,8 @@ OBJECT_STORE = str(80 * 1024 * 1024)
 
 # Until issue 22 moves them out of data files, provenance and stage summaries carry the time a song was
 # computed and how long it took (`created_at`, `wall_time_s`; the audio LLMs also put their generate
-# time in `provenance.extra`: `seconds`, `tokens_per_second`); these are the only fields allowed to differ between two builds.
-# After that merge, make both sets empty and the comparison is strictly byte for byte.
+# time in `provenance.extra`: `seconds`, `tokens_per_second`). These are the only fields allowed to
+# differ between two builds; after that merge, empty both sets and the comparison is byte for byte.
 VOLATILE_KEYS = frozenset({"created_at", "wall_time_s"})
 VOLATILE_EXTRA_KEYS = frozenset({"seconds", "tokens_per_second"})
 
@@ -305,3 +305,27 @@ def test_audio_llm_annotator_runs_in_ray_actors_like_in_process(
     assert_same_outputs(tmp_path / "local", tmp_path / "ray", "raw", "annotate")
     raw = json.loads((tmp_path / "ray" / "raw" / "clip_jazz.json").read_text())
     assert raw["provenance"]["extra"]["batch_size"] == 2
+
+
+def test_driver_killed_mid_stage_resumes_from_the_cache(
+    cluster: Cluster, local_build: Path, tmp_path: Path
+) -> None:
+    project = _project(tmp_path)
+    cmd = [sys.executable, "stages/estimate.py", "run.executor=ray", f"run.ray.address={cluster.address}"]
+    cache = project / "data" / "cache" / "estimate"
+    driver = subprocess.Popen(
+        cmd, cwd=project, env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 180
+    while driver.poll() is None and time.monotonic() < deadline and not list(cache.glob("*/*.json")):
+        time.sleep(0.01)
+    driver.kill()  # after its first song is cached, before the stage ends
+    driver.wait(timeout=30)
+    finished = len(list(cache.glob("*/*.json")))
+    assert 1 <= finished < len(SONGS), "the driver was not killed mid-stage"
+    rerun = subprocess.run(cmd, cwd=project, env=tool_env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    summary = stage_summary(project, "estimate")
+    assert len(summary["cached"]) == finished and not summary["failed"], summary
+    assert sorted(summary["cached"] + summary["computed"]) == sorted(SONGS), summary
+    assert_same_outputs(local_build, project, "data/metadata", "data/cache/estimate")
