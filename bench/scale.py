@@ -18,6 +18,7 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.expanduser("~/.cache/songset/numba"))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private instance: no token written to ~/.ray
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

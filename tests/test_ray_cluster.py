@@ -103,6 +103,10 @@ def _start_node(args: list[str], env: dict[str, str], log: Path) -> subprocess.P
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     temp_dir = Path(tempfile.mkdtemp(prefix="songset-ray-", dir="/tmp"))  # short: unix socket paths
+    # A throwaway cluster on 127.0.0.1: no auth token, so a token left in ~/.ray by another Ray instance
+    # cannot make the nodes and the drivers (this process and the stage processes) disagree.
+    saved_auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = tool_env(PYTHONPATH=str(SRC), RAY_USAGE_STATS_ENABLED="0")
     port = _free_port()
     common = [
@@ -136,6 +140,10 @@ def cluster() -> Iterator[Cluster]:
             ray.shutdown()
         cluster.stop()
         shutil.rmtree(temp_dir, ignore_errors=True)
+        if saved_auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_auth
 
 
 def _wait_for_gcs(port: int, starter: subprocess.Popen[bytes], log: Path) -> None:
