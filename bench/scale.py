@@ -66,10 +66,9 @@ def _noop(job: SongJob) -> str:
 def time_estimate(audio: Path, executor: Executor, workers: int) -> float:
     cfg = compose(config_dir=ROOT / "conf")
     songs = discover_songs(audio)
+    out = audio.parent / "metadata"
     started = time.perf_counter()
-    result = run_estimate(
-        songs, cfg.estimator, Path(tempfile.mkdtemp()), RunOptions(None, workers, executor=executor)
-    )
+    result = run_estimate(songs, cfg.estimator, out, RunOptions(None, workers, executor=executor))
     wall = time.perf_counter() - started
     assert not result.summary.failed, result.summary.failed
     return wall
@@ -95,12 +94,17 @@ def main() -> int:
     parser.add_argument("--overhead-songs", type=int, default=300)
     parser.add_argument("--song-minutes", type=float, default=3.5, help="song length for the projection")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="songset-scale-") as tmp:
+        return measure(Path(tmp), args)
 
+
+def measure(tmp: Path, args: argparse.Namespace) -> int:
     import ray
 
     from songset.ray_executor import RayExecutor
 
-    audio = Path(tempfile.mkdtemp(prefix="songset-scale-"))
+    audio = tmp / "audio"
+    audio.mkdir()
     for song in synthetic_songs(args.songs, seconds=args.seconds):
         sf.write(str(audio / f"{song.name}.wav"), song.samples, SR)
     audio_min = args.songs * args.seconds / 60.0
@@ -108,7 +112,8 @@ def main() -> int:
 
     rows: list[Row] = []
     overhead: dict[int, float] = {}
-    warm_up = Path(tempfile.mkdtemp(prefix="songset-scale-warm-"))
+    warm_up = tmp / "warm-up" / "audio"
+    warm_up.mkdir(parents=True)
     (warm_up / "one.wav").symlink_to(next(audio.glob("*.wav")))
     time_estimate(warm_up, LocalExecutor(), 1)  # numba JIT / cache load in this process, untimed
     for workers in (1, 2):
