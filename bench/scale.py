@@ -120,7 +120,13 @@ def measure(tmp: Path, args: argparse.Namespace) -> int:
         for run in ("1st", "2nd"):  # the fork pool inherits this warmed process: both runs are warm
             wall = time_estimate(audio, LocalExecutor(), workers)
             rows.append(Row("local", workers, run, wall, args.songs, audio_min))
-        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=workers,
+            include_dashboard=False,
+            log_to_driver=False,
+            _temp_dir=str(tmp / "ray"),  # the session goes with the temporary folder, not to /tmp/ray
+        )
         executor = RayExecutor(address="local")
         for run in ("cold", "warm", "warm"):
             wall = time_estimate(audio, executor, workers)
