@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install-hf: $(VENV)/.installed-hf
 
 $(VENV)/.installed-hf: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf,ray]"
 	touch $@
 
 warm: install

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 # The config groups whose `_target_` a stage instantiates: every backend of the group can run in that stage.
 STAGE_GROUPS = {"annotate": "annotator", "clean": "cleaner", "estimate": "estimator"}
 # Settings that change how songs are run, never what is built: listing them would rebuild for nothing.
-TRANSPORT_PARAMS = {"run.jobs"}
+# `run.*` is the chosen executor's settings block (`run.local`, `run.ray`), read by name at run time.
+TRANSPORT_PARAMS = {"run.jobs", "run.executor", "run.ray", "run.*"}
 
 
 def _dvc() -> dict:
@@ -104,30 +104,55 @@ def test_stage_that_can_read_a_prompt_depends_on_the_prompt_files(stage: str) ->
     assert ("conf/prompt" in deps) == reads_prompts, (stage, reads_prompts)
 
 
-def _cfg_reads(tree: ast.AST) -> set[str]:
-    """`cfg.a.b`, `cfg.a.get("b")` and `paths.x` (after `paths = cfg.paths`) read in code, as dotted keys."""
+DYNAMIC = "*"  # a key chosen at run time (`run_cfg.get(name)`): the executor's own settings block
+
+
+def _cfg_reads(tree: ast.AST, roots: dict[str, list[str]], helpers: frozenset[str] = frozenset()) -> set[str]:
+    """Config keys read in code, as dotted keys: `cfg.a.b`, `cfg.a.get("b")`, `paths.x` (after
+    `paths = cfg.paths`), and a helper's parameter bound to `cfg.a` (`roots` maps a name to its key prefix).
+    A block handed whole to a helper (`executor_of(cfg.run)`) is read where the helper reads it."""
     reads: set[str] = set()
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute) or isinstance(getattr(node, "parent", None), ast.Attribute):
+        parent = getattr(node, "parent", None)
+        if not isinstance(node, ast.Attribute) or isinstance(parent, ast.Attribute):
             continue
         chain: list[str] = []
         cur: ast.AST = node
         while isinstance(cur, ast.Attribute):
             chain.append(cur.attr)
             cur = cur.value
-        if not (isinstance(cur, ast.Name) and cur.id in ("cfg", "paths")):
+        if not (isinstance(cur, ast.Name) and cur.id in roots):
             continue
-        chain.reverse()
-        if cur.id == "paths":
-            chain.insert(0, "paths")
+        chain = roots[cur.id] + chain[::-1]
         if chain[-1] == "get":  # cfg.run.get("subset"): the key is the call's argument
-            call = getattr(node, "parent", None)
-            if not (isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant)):
+            if not (isinstance(parent, ast.Call) and parent.args):
                 continue
-            chain[-1] = str(call.args[0].value)
+            arg = parent.args[0]
+            chain[-1] = str(arg.value) if isinstance(arg, ast.Constant) else DYNAMIC
+        elif isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in helpers:
+            continue  # handed to a helper: counted by what the helper reads
         if chain != ["paths"]:
             reads.add(".".join(chain[:2]))
     return reads
+
+
+def _helper_calls(tree: ast.AST, roots: dict[str, list[str]], helpers: dict[str, ast.FunctionDef]):
+    """(helper, roots for its first parameter) for each call of a helper with a config block as argument."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in helpers):
+            continue
+        func = helpers[node.func.id]
+        params = [a.arg for a in func.args.args]
+        bound: dict[str, list[str]] = {}
+        for param, arg in zip(params, node.args, strict=False):
+            chain: list[str] = []
+            cur: ast.AST = arg
+            while isinstance(cur, ast.Attribute):
+                chain.append(cur.attr)
+                cur = cur.value
+            if isinstance(cur, ast.Name) and cur.id in roots:
+                bound[param] = roots[cur.id] + chain[::-1]
+        yield func, bound
 
 
 def _parented(tree: ast.AST) -> ast.AST:
@@ -144,10 +169,20 @@ def _stage_reads(stage: str) -> set[str]:
         for f in _parented(ast.parse((SRC / "songset" / "stage_main.py").read_text())).body
         if isinstance(f, ast.FunctionDef)
     }
-    reads = _cfg_reads(script)
-    called = {n.func.id for n in ast.walk(script) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    for name in called & set(helpers):
-        reads |= _cfg_reads(helpers[name])
+    names = frozenset(helpers)
+    base = {"cfg": [], "paths": ["paths"]}
+    reads = _cfg_reads(script, base, names)
+    todo = list(_helper_calls(script, base, helpers))
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        func, bound = todo.pop()
+        marker = (func.name, repr(sorted(bound.items())))
+        if marker in seen:
+            continue
+        seen.add(marker)
+        roots = {**base, **bound}
+        reads |= _cfg_reads(func, roots, names)
+        todo.extend(_helper_calls(func, roots, helpers))
     return reads
 
 

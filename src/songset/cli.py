@@ -44,9 +44,11 @@ def _default_cache_dir() -> Path:
 
 def _options(args: argparse.Namespace, cfg: Any) -> Any:
     from songset.pipeline import RunOptions
+    from songset.stage_main import executor_of
 
     cache = None if args.no_cache else Path(args.cache_dir or _default_cache_dir())
-    return RunOptions(cache_dir=cache, workers=max(1, int(args.jobs or cfg.run.jobs)))
+    workers = max(1, int(args.jobs or cfg.run.jobs))
+    return RunOptions(cache_dir=cache, workers=workers, executor=executor_of(cfg.run))
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:

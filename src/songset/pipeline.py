@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,16 @@ from songset.cleaners.base import Cleaner, clean_song
 from songset.config import instantiate, settings_of
 from songset.estimators.base import Estimator, estimate_song
 from songset.io import atomic_write_json, atomic_write_text, read_json, sha256_file, sha256_json
-from songset.runner import SongError, SongJob, StageResult, describe_error, run_stage, write_summary
+from songset.runner import (
+    Executor,
+    LocalExecutor,
+    SongError,
+    SongJob,
+    StageResult,
+    describe_error,
+    run_stage,
+    write_summary,
+)
 from songset.schemas import (
     CleanAnnotation,
     DatasetManifest,
@@ -43,6 +52,7 @@ from songset.validate import MANIFEST_NAME
 class RunOptions:
     cache_dir: Path | None  # None: no per-song cache (every song computed)
     workers: int = 1
+    executor: Executor = field(default_factory=LocalExecutor)  # run.executor: where songs are computed
 
 
 def _cache(options: RunOptions, stage: str) -> ResultCache | None:
@@ -105,6 +115,9 @@ def run_annotate(
         pre_failed=failed,
         compute_batch=functools.partial(annotate_songs, annotator=annotator) if batch_size > 1 else None,
         batch_size=batch_size,
+        executor=options.executor,
+        resources=annotator.resources(),
+        holds_model=not annotator.parallel_processes,
     )
 
 
@@ -124,6 +137,7 @@ def run_estimate(
         workers=options.workers,
         settings_sha256=sha256_json(parts),
         pre_failed=failed,
+        executor=options.executor,
     )
 
 
@@ -156,6 +170,7 @@ def run_clean(
         workers=options.workers,
         settings_sha256=sha256_json(parts),
         pre_failed=failed,
+        executor=options.executor,
     )
     result.summary.usage = usage_totals(result.outputs, result.summary.computed)
     return result
@@ -273,6 +288,7 @@ def run_sidecars(
         workers=1,  # assembling JSON is cheaper than starting processes
         settings_sha256=sha256_json(settings.model_dump()),
         pre_failed=failed,
+        executor=options.executor,
     )
     write_manifest(out_dir, result.outputs, lineage=lineage)
     return result

@@ -7,10 +7,12 @@ the others.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import time
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -66,6 +68,90 @@ def _compute_safely(compute: Callable[[SongJob], M], job: SongJob) -> tuple[M | 
         return None, describe_error(exc)
 
 
+Settle = Callable[[SongJob, Any, "str | None"], None]  # (job, result or None, error or None)
+
+
+@dataclass(frozen=True)
+class SongResources:
+    """What one song (or one model-holding actor) needs on a worker: CPUs for DSP, a GPU for an audio LLM."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+@dataclass(frozen=True)
+class StageWork(Generic[M]):
+    """Everything an executor needs to compute a stage's songs; it never writes outputs itself."""
+
+    stage: str
+    compute: Callable[[SongJob], M]
+    compute_batch: Callable[[list[SongJob]], list[M | Exception]] | None = None
+    batch_size: int = 1
+    workers: int = 1  # local process pool size
+    resources: SongResources = SongResources()
+    holds_model: bool = False  # loads a model: keep one copy per process/actor, never one per song
+
+
+class Executor(ABC):
+    """Where per-song functions run. `execute` calls `settle` once per job, in any order, on the driver."""
+
+    @abstractmethod
+    def execute(self, todo: list[SongJob], work: StageWork[Any], settle: Settle) -> None: ...
+
+
+class LocalExecutor(Executor):
+    """This machine: batches in this process, a fork process pool for `workers` > 1, else serially."""
+
+    def execute(self, todo: list[SongJob], work: StageWork[Any], settle: Settle) -> None:
+        if work.compute_batch is not None and work.batch_size > 1:
+            for start in range(0, len(todo), work.batch_size):
+                group = list(todo[start : start + work.batch_size])
+                for job, (result, error) in zip(group, compute_batch_safely(work, group), strict=True):
+                    settle(job, result, error)
+        elif work.workers > 1 and len(todo) > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=min(work.workers, len(todo)), mp_context=ctx) as pool:
+                futures: list[tuple[SongJob, Future[tuple[Any, str | None]]]] = [
+                    (job, pool.submit(_compute_safely, work.compute, job)) for job in todo
+                ]
+                for job, future in futures:
+                    try:
+                        result, error = future.result()
+                    except Exception as exc:  # a worker died (e.g. OOM-killed)
+                        result, error = None, f"worker failed: {describe_error(exc)}"
+                    settle(job, result, error)
+        else:
+            for job in todo:
+                settle(job, *_compute_safely(work.compute, job))
+
+
+def compute_batch_safely(work: StageWork[M], group: list[SongJob]) -> list[tuple[M | None, str | None]]:
+    """One batch through `compute_batch` (or song by song without one); one (result, error) per job."""
+    if work.compute_batch is None:
+        return [_compute_safely(work.compute, job) for job in group]
+    try:
+        results: list[M | Exception] = work.compute_batch(group)
+    except Exception as exc:  # the whole batch failed: each song says why
+        results = [exc] * len(group)
+    return [(None, describe_error(r)) if isinstance(r, Exception) else (r, None) for r in results]
+
+
+# run.executor -> "module:Class"; imported only when chosen, so optional extras stay optional.
+EXECUTORS: dict[str, str] = {
+    "local": "songset.runner:LocalExecutor",
+    "ray": "songset.ray_executor:RayExecutor",
+}
+
+
+def make_executor(name: str, settings: dict[str, Any] | None = None) -> Executor:
+    """The executor `run.executor` names, built from its settings (`run.<name>`); unknown names are refused."""
+    if name not in EXECUTORS:
+        raise ValueError(f"run.executor={name!r} is not one of {', '.join(sorted(EXECUTORS))}")
+    module_name, class_name = EXECUTORS[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**(settings or {}))
+
+
 def run_stage(
     stage: str,
     jobs: Sequence[SongJob],
@@ -79,8 +165,15 @@ def run_stage(
     pre_failed: Sequence[SongFailure] = (),
     compute_batch: Callable[[list[SongJob]], list[M | Exception]] | None = None,
     batch_size: int = 1,
+    executor: Executor | None = None,
+    resources: SongResources = SongResources(),
+    holds_model: bool = False,
 ) -> StageResult[M]:
-    """Run `compute` over `jobs`, reusing cached results, and write each output as soon as it exists."""
+    """Run `compute` over `jobs`, reusing cached results, and write each output as soon as it exists.
+
+    Only the computing is handed to `executor` (local processes by default, or a Ray cluster): cache
+    lookups, cache writes, outputs and the summary are done here, on the driver, whichever one runs.
+    """
     started = time.perf_counter()
     computed: list[str] = []
     cached: list[str] = []
@@ -116,33 +209,17 @@ def run_stage(
         finish(job, result)
         computed.append(job.id)
 
-    if compute_batch is not None and batch_size > 1:
-        for start in range(0, len(todo), batch_size):
-            group = list(todo[start : start + batch_size])
-            try:
-                results: list[M | Exception] = compute_batch(group)
-            except Exception as exc:  # the whole batch failed: each song says why
-                results = [exc] * len(group)
-            for job, res in zip(group, results, strict=True):
-                if isinstance(res, Exception):
-                    settle(job, None, describe_error(res))
-                else:
-                    settle(job, res, None)
-    elif workers > 1 and len(todo) > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-            futures: list[tuple[SongJob, Future[tuple[M | None, str | None]]]] = [
-                (job, pool.submit(_compute_safely, compute, job)) for job in todo
-            ]
-            for job, future in futures:
-                try:
-                    result, error = future.result()
-                except Exception as exc:  # a worker died (e.g. OOM-killed)
-                    result, error = None, f"worker failed: {describe_error(exc)}"
-                settle(job, result, error)
-    else:
-        for job in todo:
-            settle(job, *_compute_safely(compute, job))
+    work = StageWork(
+        stage=stage,
+        compute=compute,
+        compute_batch=compute_batch if batch_size > 1 else None,
+        batch_size=batch_size,
+        workers=workers,
+        resources=resources,
+        holds_model=holds_model,
+    )
+    if todo:
+        (executor or LocalExecutor()).execute(todo, work, settle)
     bar.close()
 
     order = {job.id: i for i, job in enumerate(jobs)}

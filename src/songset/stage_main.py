@@ -7,11 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
-from songset.config import load_params
+from songset.config import load_params, to_plain
 from songset.pipeline import RunOptions
+from songset.runner import Executor, make_executor
 from songset.songs import Song, discover_songs, select_songs
 
 
@@ -30,7 +32,16 @@ def stage_config() -> DictConfig:
 
 
 def run_options(cfg: DictConfig) -> RunOptions:
-    return RunOptions(cache_dir=Path(cfg.paths.cache), workers=max(1, int(cfg.run.jobs)))
+    return RunOptions(
+        cache_dir=Path(cfg.paths.cache), workers=max(1, int(cfg.run.jobs)), executor=executor_of(cfg.run)
+    )
+
+
+def executor_of(run_cfg: Any) -> Executor:
+    """`run.executor` (default local) built from its own settings block `run.<name>`, checked at start."""
+    name = str(run_cfg.get("executor") or "local")
+    settings = run_cfg.get(name)
+    return make_executor(name, to_plain(settings) if settings is not None else None)
 
 
 def guarded(main: Callable[[], int]) -> int:

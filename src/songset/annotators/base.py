@@ -12,7 +12,7 @@ from typing import Any
 
 from songset.backend import BackendIdentity
 from songset.provenance import make_provenance
-from songset.runner import SongJob
+from songset.runner import SongJob, SongResources
 from songset.schemas import RawAnnotation, Segment
 
 
@@ -34,6 +34,10 @@ class Annotator(ABC):
 
     batch_size: int = 1  # songs the pipeline may hand to annotate_batch at once
     parallel_processes: bool = True  # False for backends holding a model: one copy per stage, not per worker
+
+    def resources(self) -> SongResources:
+        """What one song (for model holders: one model copy) needs on a Ray worker; one CPU by default."""
+        return SongResources()
 
     def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
         """Several songs at once (GPU backends batch them); one result or that song's error per path."""

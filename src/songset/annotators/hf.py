@@ -32,6 +32,7 @@ from songset.annotators.hf_errors import (
 from songset.audio import load_audio
 from songset.backend import BackendIdentity
 from songset.prompts import load_prompt
+from songset.runner import SongResources
 from songset.schemas import Segment
 
 log = logging.getLogger("songset")
@@ -226,6 +227,11 @@ class HFAudioAnnotator(Annotator):
         state["_model"] = None  # each process loads its own copy on first use
         state["_processor"] = None
         return state
+
+    def resources(self) -> SongResources:
+        """A whole GPU per model copy when it runs on CUDA (set `device: cuda` when the driver has none)."""
+        device, _ = self.runtime()
+        return SongResources(num_cpus=1.0, num_gpus=1.0 if device.startswith("cuda") else 0.0)
 
     def text_prompt(self) -> str:
         """The exact user text sent with every window: the prompt file, plus the think suffix."""
