@@ -71,7 +71,7 @@ def test_value_just_below_its_own_threshold_is_dropped_with_reason(field: str) -
 @pytest.mark.parametrize("field", list(CONFIDENCE_FIELDS))
 def test_each_field_is_judged_by_its_own_threshold_only(field: str) -> None:
     """Raising every other threshold to 1.0 drops the other fields and leaves this one alone, and back."""
-    confidence, setting = CONFIDENCE_FIELDS[field]
+    _, setting = CONFIDENCE_FIELDS[field]
     strict_others = {s: (0.0 if s == setting else 1.0) for s in THRESHOLDS}
     sidecar = sidecar_for(meta=song_metadata(), settings=SidecarSettings(**strict_others))
     assert set(CONFIDENCE_FIELDS) & set(sidecar_json(sidecar)) == {field}
