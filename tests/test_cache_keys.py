@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from conftest import PROJECT_ROOT, clean_annotation, provenance, song_metadata
 
 from songset.annotators.openai_audio import OpenAIAudioAnnotator
 from songset.backend import BackendIdentity
-from songset.cache import cache_key
+from songset.cache import ResultCache, cache_key
 from songset.io import atomic_write_json
 from songset.pipeline import RunOptions, _audio_jobs, run_clean, run_sidecars
 from songset.schemas import PromptInfo, RawAnnotation
@@ -254,3 +255,48 @@ def test_editing_an_override_back_restores_the_cached_sidecar(tmp_path: Path) ->
     (project.data / "overrides" / "song.yaml").write_text("bpm: 90\n")
     summary, sidecar = project.run()
     assert summary.cached == ["song"] and sidecar["bpm"] == 90
+
+
+# ---- the on-disk format: shared with older checkouts and pushed with `dvc push` ------------------------
+
+
+def test_key_part_names_are_stable() -> None:
+    """Renaming a part re-keys every cache entry: a whole dataset re-annotated (and re-paid) for nothing."""
+    assert list(IDENTITY.key_parts()) == [
+        "backend",
+        "version",
+        "settings",
+        "model_id",
+        "model_revision",
+        "adapter",
+        "adapter_revision",
+        "prompt_sha256",
+    ]
+    assert IDENTITY.key_parts()["prompt_sha256"] == PROMPT.sha256
+
+
+def test_cache_layout_is_two_hex_digit_folders(tmp_path: Path) -> None:
+    """Entries pushed by one checkout are found by another only if the layout never changes."""
+    cache = ResultCache(tmp_path)
+    key = cache_key(x=1)
+    assert cache.path(key) == tmp_path / key[:2] / f"{key}.json"
+    cache.put(key, {"text": "Café, naïve — ünïcode"})
+    assert ResultCache(tmp_path).get(key) == {"text": "Café, naïve — ünïcode"}
+
+
+def test_sweep_counts_every_stale_file_and_survives_vanishing_ones(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    assert ResultCache(tmp_path / "missing").sweep_stale_temp_files() == 0
+    stale = []
+    for i in range(20):
+        path = tmp_path / f"{i:02x}" / f".entry{i}.json.tmp"
+        path.parent.mkdir()
+        path.write_text("{half")
+        os.utime(path, (1, 1))
+        stale.append(path)
+    # A temporary file another run renames away between listing and stat: must not stop the sweep.
+    (tmp_path / "0a" / ".gone.json.tmp").symlink_to(tmp_path / "nowhere")
+    fresh = tmp_path / "00" / ".running.json.tmp"
+    fresh.write_text("{half")
+    assert cache.sweep_stale_temp_files() == 20
+    assert not any(p.exists() for p in stale) and fresh.exists()
