@@ -39,6 +39,13 @@ class Target:
     why: str = ""
 
 
+# The override-disagreement tests of test_lineage.py; the rest of it (trace, edit) covers lineage.py.
+DISAGREEMENT_TESTS = (
+    "test_bpm_disagreement_beyond_8_percent_and_octaves_noted_apart",
+    "test_key_disagrees_only_when_neither_estimate_nor_runner_up",
+    "test_disagreement_lands_in_sidecar_warnings_and_trace",
+)
+
 TARGETS: dict[str, Target] = {
     "cache": Target(
         "src/songset/cache.py",
@@ -52,13 +59,17 @@ TARGETS: dict[str, Target] = {
     ),
     "pipeline_keys": Target(
         "src/songset/pipeline.py",
-        ("tests/test_cache_keys.py", "tests/test_git_lineage.py", "tests/test_lineage.py"),
+        ("tests/test_cache_keys.py", "tests/test_git_lineage.py"),
         functions=("x__audio_jobs__mutmut_*", "x_run_clean__mutmut_*", "x_run_sidecars__mutmut_*"),
         why="the per-song keys of the audio, clean and sidecar stages, and the lineage stamp",
     ),
     "sidecars": Target(
         "src/songset/sidecars.py",
-        ("tests/test_sidecars.py", "tests/test_sidecar_rules.py", "tests/test_lineage.py"),
+        (
+            "tests/test_sidecars.py",
+            "tests/test_sidecar_rules.py",
+            *(f"tests/test_lineage.py::{name}" for name in DISAGREEMENT_TESTS),
+        ),
         why="sidecar building, override precedence, confidence filters, key identity",
     ),
     "keys": Target(

@@ -29,7 +29,7 @@ from songset.schemas import (
 )
 from songset.tokens import count_tokens, fit_to_budget
 
-SIDECAR_VERSION = "2"  # 2: override-vs-estimate disagreement warnings
+SIDECAR_VERSION = "3"  # 2: override-vs-estimate warnings; 3: captions fitted with caption_tokenizer
 BPM_DISAGREEMENT = 0.08  # a human bpm this far from the estimate is reported
 
 
@@ -121,7 +121,9 @@ def compose_caption(
     prefix = f"{artist}, " if artist and settings.caption_prefix_artist else ""
     caption = base.strip()
     if not human:
-        caption = fit_to_budget(caption, budget - count_tokens(prefix, settings.caption_tokenizer))
+        caption = fit_to_budget(
+            caption, budget - count_tokens(prefix, settings.caption_tokenizer), settings.caption_tokenizer
+        )
         if caption != base.strip():
             flags.append("caption_shortened")
         if settings.caption_mode == "events":
