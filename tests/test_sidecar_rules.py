@@ -13,9 +13,16 @@ from typing import Any
 import pytest
 from conftest import clean_annotation, song_metadata
 
-from songset.runner import SongJob
-from songset.schemas import INSTRUMENTAL_LYRICS
-from songset.sidecars import SidecarSettings, build_sidecar, sidecar_json
+from songset.runner import SongError, SongJob
+from songset.schemas import INSTRUMENTAL_LYRICS, Override
+from songset.sidecars import (
+    SIDECAR_VERSION,
+    SidecarSettings,
+    build_sidecar,
+    override_disagreements,
+    parse_override,
+    sidecar_json,
+)
 
 # Every field with a confidence, the metadata field holding it, and its threshold setting.
 CONFIDENCE_FIELDS = {
@@ -179,3 +186,137 @@ def test_nothing_is_marked_overridden_without_an_override() -> None:
 def test_override_notes_travel_into_provenance() -> None:
     sidecar = sidecar_for(override="notes: counted by hand\n")
     assert sidecar.source.provenance["sidecar"].extra["override_notes"] == "counted by hand"
+
+
+# ---- what the sidecar records about itself ------------------------------------------------------------
+
+
+def test_omission_reasons_say_why_each_value_is_missing() -> None:
+    vocal = sidecar_for(clean=clean_annotation(vocal_presence="vocal", vocal_language="en"))
+    assert vocal.source.omitted == {"lyrics": "vocals heard but no lyrics file"}
+    unknown = sidecar_for(clean=clean_annotation(vocal_presence="unknown"))
+    assert unknown.source.omitted == {
+        "lyrics": "no lyrics file",
+        "language": "not stated by the annotation",
+    }
+    assert unknown.source.flags == []
+    loud = sidecar_for(meta=song_metadata(bpm=1000.0, bpm_confidence=1.0))
+    assert loud.source.omitted == {"bpm": "estimate 1000.0 outside 30-300"}
+
+
+def test_lyrics_file_saying_instrumental_makes_the_language_unknown() -> None:
+    sidecar = sidecar_for(clean=clean_annotation(vocal_presence="unknown"), lyrics=b"[Instrumental]\n")
+    assert sidecar.lyrics == INSTRUMENTAL_LYRICS and sidecar.language == "unknown"
+
+
+def test_source_carries_the_upstream_facts_unchanged() -> None:
+    clean = clean_annotation(tags={"genre": ["jazz"], "mood": ["relaxed"]})
+    meta = song_metadata(duration=95.12345, warnings=["song.ogg: clipped"])
+    sidecar = sidecar_for(clean=clean, meta=meta, lyrics=b"caf\xe9\n", attribution="Song by X, CC BY 4.0")
+    src = sidecar.source
+    assert sidecar.duration == 95.123
+    assert (src.audio_file, src.audio_sha256) == (meta.audio_file, meta.audio_sha256)
+    assert (src.rich_details, src.sections, src.events, src.tags) == (
+        clean.rich_details,
+        clean.sections,
+        clean.events,
+        clean.tags,
+    )
+    assert src.confidences == {"bpm": 0.8, "keyscale": 0.6, "timesignature": 0.7}
+    assert src.warnings == ["song.ogg: clipped", "data/lyrics/song.txt: not UTF-8, decoded as cp1252"]
+    assert src.attribution == "Song by X, CC BY 4.0"
+    assert list(src.provenance) == ["annotate", "clean", "estimate", "sidecar"]
+    assert src.provenance["estimate"] == meta.provenance
+
+
+def test_sidecar_provenance_names_its_key_settings_and_version() -> None:
+    settings = SidecarSettings(min_bpm_confidence=0.4, caption_mode="events")
+    prov = sidecar_for(settings=settings).source.provenance["sidecar"]
+    assert (prov.stage, prov.backend, prov.cache_key, prov.input_sha256) == (
+        "sidecar",
+        "sidecar",
+        "key",
+        "key",
+    )
+    assert prov.settings == settings.model_dump()
+    assert prov.extra == {"backend_version": SIDECAR_VERSION}
+    assert {"songset", "pydantic"} <= set(prov.library_versions)
+    assert prov.wall_time_s >= 0
+
+
+@pytest.mark.parametrize(("duration", "flagged"), [(240.0, False), (240.01, True)])
+def test_over_240s_flag_starts_just_past_the_cut(duration: float, flagged: bool) -> None:
+    meta = song_metadata(duration=duration)
+    clean = clean_annotation(duration=duration)
+    assert ("over_240s" in sidecar_for(clean=clean, meta=meta).source.flags) is flagged
+
+
+# ---- override files and disagreement -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_override_file_decides_nothing(text: str) -> None:
+    assert parse_override(text, "o.yaml") == Override()
+    assert parse_override(None, "o.yaml") is None
+    assert sidecar_for(override=text).source.overridden == []
+
+
+def test_override_errors_name_the_file_and_the_problem() -> None:
+    with pytest.raises(SongError, match=r"^o\.yaml: not valid YAML \("):
+        parse_override("bpm: [90\n", "o.yaml")
+    with pytest.raises(SongError, match=r"^o\.yaml: expected a mapping of fields, got list$"):
+        parse_override("- 90\n", "o.yaml")
+    with pytest.raises(SongError, match=r"^o\.yaml: bpm: .*; tempo: "):
+        parse_override("bpm: fast\ntempo: 90\n", "o.yaml")
+
+
+@pytest.mark.parametrize(
+    ("bpm", "warning"),
+    [
+        (131, None),  # 7.7% off: within 8%
+        (111, None),  # 8.7% under: see below
+        (243, "override bpm 243 is double the estimated 121.6 (tempo octave; check which one is felt)"),
+        (61, "override bpm 61 is half the estimated 121.6 (tempo octave; check which one is felt)"),
+        (100, "override bpm 100 differs from the estimated 121.6 by 18% (more than 8%)"),
+    ],
+)
+def test_bpm_disagreement_warnings_word_for_word(bpm: int, warning: str | None) -> None:
+    warnings, _ = override_disagreements(Override(bpm=bpm), song_metadata(bpm=121.6))
+    if bpm == 111:
+        assert warnings == ["override bpm 111 differs from the estimated 121.6 by 9% (more than 8%)"]
+    else:
+        assert warnings == ([warning] if warning else [])
+
+
+@pytest.mark.parametrize(("bpm", "disagrees"), [(93, False), (91, True), (107, False), (109, True)])
+def test_bpm_disagreement_starts_past_8_percent(bpm: int, disagrees: bool) -> None:
+    _, flags = override_disagreements(Override(bpm=bpm), song_metadata(bpm=100.0))
+    assert (flags == ["override_bpm_disagrees"]) is disagrees
+
+
+def test_octave_band_is_8_percent_around_double_and_half() -> None:
+    meta = song_metadata(bpm=100.0)
+    assert override_disagreements(Override(bpm=215), meta)[1] == ["override_bpm_octave"]
+    assert override_disagreements(Override(bpm=218), meta)[1] == ["override_bpm_disagrees"]
+    assert override_disagreements(Override(bpm=185), meta)[1] == ["override_bpm_octave"]
+    assert override_disagreements(Override(bpm=183), meta)[1] == ["override_bpm_disagrees"]
+    assert override_disagreements(Override(bpm=47), meta)[1] == ["override_bpm_octave"]
+    assert override_disagreements(Override(bpm=45), meta)[1] == ["override_bpm_disagrees"]
+
+
+def test_no_disagreement_without_an_estimate() -> None:
+    meta = song_metadata(bpm=None, keyscale=None)
+    assert override_disagreements(Override(bpm=90, keyscale="C major"), meta) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("human", "estimate", "disagrees"),
+    [("B# major", "C major", False), ("Cb major", "B major", False), ("E# minor", "F minor", False),
+     ("Fb major", "E major", False), ("C major", "C minor", True), ("D major", "C major", True)],
+)  # fmt: skip
+def test_key_identity_counts_enharmonic_spellings_equal(human: str, estimate: str, disagrees: bool) -> None:
+    meta = song_metadata(keyscale=estimate, key_runner_up=None)
+    warnings, flags = override_disagreements(Override(keyscale=human), meta)
+    assert (flags == ["override_key_disagrees"]) is disagrees
+    if disagrees:
+        assert warnings == [f"override keyscale {human} matches neither the estimate {estimate}"]
