@@ -139,3 +139,12 @@ def test_structure_line_is_empty_without_sections_or_events() -> None:
 def test_empty_artist_is_omitted_not_written_empty() -> None:
     data = sidecar_json(sidecar_for(settings=SidecarSettings(artist="")))
     assert "artist" not in data
+
+
+def test_no_structure_line_when_the_caption_fills_the_budget() -> None:
+    clean = clean_annotation()
+    full = sidecar_for(clean=clean).source.caption_tokens
+    settings = SidecarSettings(caption_mode="events", caption_token_budget=full)
+    sidecar = sidecar_for(clean=clean, settings=settings)
+    assert sidecar.caption == clean.caption
+    assert sidecar.source.flags == ["structure_line_shortened"]
