@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,14 @@ def test_sweep_counts_every_stale_file_and_survives_vanishing_ones(tmp_path: Pat
     fresh.write_text("{half")
     assert cache.sweep_stale_temp_files() == 20
     assert not any(p.exists() for p in stale) and fresh.exists()
+
+
+def test_temporary_files_are_swept_after_exactly_an_hour(tmp_path: Path) -> None:
+    path = tmp_path / "ab" / ".entry.json.tmp"
+    path.parent.mkdir()
+    path.write_text("{half")
+    now = time.time()
+    os.utime(path, (now - 3590, now - 3590))
+    assert ResultCache(tmp_path).sweep_stale_temp_files() == 0
+    os.utime(path, (now - 3600.5, now - 3600.5))
+    assert ResultCache(tmp_path).sweep_stale_temp_files() == 1
