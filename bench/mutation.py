@@ -74,7 +74,7 @@ TARGETS: dict[str, Target] = {
     ),
     "keys": Target(
         "src/songset/estimators/keys.py",
-        ("tests/estimators/test_keys.py",),
+        ("tests/estimators/test_keys.py", "tests/test_key_spelling.py"),
         functions=("x_spell_key__mutmut_*", "x_key_index_name__mutmut_*", "x_profile_parts__mutmut_*"),
         why="key spelling ACE-Step reads (F# minor, Bb major)",
     ),

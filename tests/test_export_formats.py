@@ -4,6 +4,7 @@ with a warning naming the file, and still listed in dataset.json for its trainer
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from conftest import clean_annotation, song_metadata, write_tone
@@ -56,3 +57,78 @@ def test_only_scanned_formats_export_without_warnings(tmp_path: Path) -> None:
     data = project(tmp_path, {"a": ".wav", "b": ".flac", "c": ".ogg"})
     result = export_dataset(data / "sidecars", data / "audio", tmp_path / "export")
     assert result.warnings == [] and len(result.songs) == 3
+
+
+def test_samples_hold_songset_values_under_the_builders_names_and_its_empty_defaults(tmp_path: Path) -> None:
+    """A vocal song with every value known, and one with nothing known beyond caption and duration."""
+    data = tmp_path / "data"
+    for song in ("known", "unknown"):
+        audio = write_tone(data / "audio" / f"{song}.wav", 11.0)
+        vocal = song == "known"
+        clean = clean_annotation(
+            song,
+            vocal_presence="vocal" if vocal else "unknown",
+            vocal_language="en" if vocal else None,
+            tags={"genre": ["jazz", "swing"] if vocal else []},
+        )
+        atomic_write_json(data / "clean" / f"{song}.json", clean)
+        meta = song_metadata(song, audio_file=audio.name, audio_sha256=sha256_file(audio))
+        if not vocal:
+            meta = meta.model_copy(update={"bpm": None, "keyscale": None, "timesignature": None})
+        atomic_write_json(data / "metadata" / f"{song}.json", meta)
+    (data / "lyrics").mkdir()
+    (data / "lyrics" / "known.txt").write_text("[Verse]\nla la la\n")
+    run_sidecars(
+        data / "clean",
+        data / "metadata",
+        data / "lyrics",
+        data / "overrides",
+        {},
+        data / "sidecars",
+        RunOptions(cache_dir=None),
+    )
+    out = tmp_path / "export"
+    export_dataset(data / "sidecars", data / "audio", out)
+    samples = {s["id"]: s for s in json.loads((out / "dataset.json").read_text())["samples"]}
+    caption = clean_annotation().caption
+    assert samples["known"] == {
+        "id": "known",
+        "audio_path": str((out / "known.wav").resolve()),
+        "filename": "known.wav",
+        "caption": caption,
+        "genre": "jazz, swing",
+        "lyrics": "[Verse]\nla la la",
+        "raw_lyrics": "[Verse]\nla la la",
+        "formatted_lyrics": "",
+        "bpm": 122,
+        "keyscale": "F# minor",
+        "timesignature": "4",
+        "duration": 95.0,
+        "language": "en",
+        "is_instrumental": False,
+        "custom_tag": "",
+        "labeled": True,
+        "prompt_override": None,
+    }
+    unknown = samples["unknown"]
+    assert (unknown["bpm"], unknown["keyscale"], unknown["timesignature"]) == (None, "", "")
+    assert (unknown["genre"], unknown["language"], unknown["custom_tag"]) == ("", "unknown", "")
+    # no lyrics known: the builder's own AudioSample defaults (acestep/training/dataset_builder_modules/
+    # models.py at f30aee4: lyrics "[Instrumental]", is_instrumental True), and no raw lyrics
+    assert (unknown["lyrics"], unknown["raw_lyrics"], unknown["is_instrumental"]) == (
+        "[Instrumental]",
+        "",
+        True,
+    )
+    metadata = json.loads((out / "dataset.json").read_text())["metadata"]
+    assert metadata["num_samples"] == 2 and metadata["all_instrumental"] is False
+
+
+def test_copy_mode_copies_and_counts_copies(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav", "b": ".flac"})
+    result = export_dataset(data / "sidecars", data / "audio", tmp_path / "export", link=False)
+    assert (result.linked, result.copied) == (0, 2)
+    assert os.stat(tmp_path / "export" / "a.wav").st_ino != os.stat(data / "audio" / "a.wav").st_ino
+    linked = export_dataset(data / "sidecars", data / "audio", tmp_path / "linked")
+    assert (linked.linked, linked.copied) == (2, 0)
+    assert os.stat(tmp_path / "linked" / "a.wav").st_ino == os.stat(data / "audio" / "a.wav").st_ino
