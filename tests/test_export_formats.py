@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from conftest import clean_annotation, song_metadata, write_tone
 
 from songset.export import ACESTEP_SCANNED, export_dataset
@@ -132,3 +133,20 @@ def test_copy_mode_copies_and_counts_copies(tmp_path: Path) -> None:
     linked = export_dataset(data / "sidecars", data / "audio", tmp_path / "linked")
     assert (linked.linked, linked.copied) == (2, 0)
     assert os.stat(tmp_path / "linked" / "a.wav").st_ino == os.stat(data / "audio" / "a.wav").st_ino
+
+
+def test_export_creates_nested_folders_and_names_the_dataset_songset_by_default(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav"})
+    out = tmp_path / "new" / "nested" / "export"
+    export_dataset(data / "sidecars", data / "audio", out)
+    assert json.loads((out / "dataset.json").read_text())["metadata"]["name"] == "songset"
+
+
+def test_nothing_to_export_says_what_to_run(tmp_path: Path) -> None:
+    (tmp_path / "sidecars").mkdir()
+    with pytest.raises(ValueError) as err:
+        export_dataset(tmp_path / "sidecars", tmp_path, tmp_path / "out")
+    assert (
+        str(err.value)
+        == f"{tmp_path / 'sidecars'}: no sidecars to export (run `dvc repro` or `dvc pull` first)"
+    )
