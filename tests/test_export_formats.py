@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import clean_annotation, song_metadata, write_tone
 
-from songset.export import ACESTEP_SCANNED, export_dataset
+from songset.export import ACESTEP_SCANNED, MARKER, export_dataset
 from songset.io import atomic_write_json, sha256_file
 from songset.pipeline import RunOptions, run_sidecars
 
@@ -150,3 +150,54 @@ def test_nothing_to_export_says_what_to_run(tmp_path: Path) -> None:
         str(err.value)
         == f"{tmp_path / 'sidecars'}: no sidecars to export (run `dvc repro` or `dvc pull` first)"
     )
+
+
+def test_unscanned_format_warning_word_for_word(tmp_path: Path) -> None:
+    data = project(tmp_path, {"apple": ".aiff"})
+    result = export_dataset(data / "sidecars", data / "audio", tmp_path / "export")
+    assert result.warnings == [
+        "apple.aiff: ACE-Step's folder scan reads only .flac .mp3 .ogg .opus .wav; "
+        "it is listed in dataset.json but convert it for a folder scan"
+    ]
+
+
+def test_unsafe_stem_is_skipped_with_a_warning_and_the_rest_export(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav", "b": ".wav"})
+    (data / "sidecars" / "a.json").rename(data / "sidecars" / "bad name.json")
+    result = export_dataset(data / "sidecars", data / "audio", tmp_path / "export")
+    assert result.songs == ["b"]
+    assert result.warnings == [f"{data / 'sidecars' / 'bad name.json'}: unsafe file stem, skipped"]
+
+
+def test_missing_audio_names_the_sidecar_song_and_folder(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav"})
+    (data / "audio" / "a.wav").unlink()
+    with pytest.raises(ValueError) as err:
+        export_dataset(data / "sidecars", data / "audio", tmp_path / "export")
+    assert str(err.value) == f"{data / 'sidecars' / 'a.json'}: no audio for song 'a' under {data / 'audio'}"
+
+
+def test_created_at_is_the_newest_sidecars_time(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav", "b": ".wav"})
+    times = [
+        json.loads((data / "sidecars" / f"{s}.json").read_text())["source"]["provenance"]["sidecar"][
+            "created_at"
+        ]
+        for s in ("a", "b")
+    ]
+    export_dataset(data / "sidecars", data / "audio", tmp_path / "export")
+    assert json.loads((tmp_path / "export" / "dataset.json").read_text())["metadata"]["created_at"] == max(
+        times
+    )
+
+
+def test_a_tampered_export_marker_never_removes_anything_outside_the_folder(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav"})
+    out = tmp_path / "export"
+    export_dataset(data / "sidecars", data / "audio", out)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / MARKER).write_text("../victim.txt\n.\n..\nold.wav\n")
+    (out / "old.wav").write_bytes(b"left over")
+    export_dataset(data / "sidecars", data / "audio", out)
+    assert victim.read_text() == "keep me" and not (out / "old.wav").exists()
