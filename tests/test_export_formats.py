@@ -13,6 +13,7 @@ from conftest import clean_annotation, song_metadata, write_tone
 from songset.export import ACESTEP_SCANNED, MARKER, export_dataset
 from songset.io import atomic_write_json, sha256_file
 from songset.pipeline import RunOptions, run_sidecars
+from songset.validate import MANIFEST_NAME
 
 
 def project(root: Path, files: dict[str, str]) -> Path:
@@ -201,3 +202,43 @@ def test_a_tampered_export_marker_never_removes_anything_outside_the_folder(tmp_
     (out / "old.wav").write_bytes(b"left over")
     export_dataset(data / "sidecars", data / "audio", out)
     assert victim.read_text() == "keep me" and not (out / "old.wav").exists()
+
+
+def test_dataset_metadata_and_notice_word_for_word(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav", "b": ".wav"})
+    manifest_path = data / "sidecars" / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(git_revision="f" * 40, params_sha256="e" * 64)
+    manifest_path.write_text(json.dumps(manifest))
+    notice = tmp_path / "NOTICE"
+    notice.write_text("songset\nproject notice\n\n\n")
+    out = tmp_path / "export"
+    export_dataset(data / "sidecars", data / "audio", out, notice=notice, name="my-style")
+    metadata = json.loads((out / "dataset.json").read_text())["metadata"]
+    del metadata["created_at"]
+    assert metadata == {
+        "name": "my-style",
+        "custom_tag": "",
+        "tag_position": "prepend",
+        "num_samples": 2,
+        "all_instrumental": True,
+        "genre_ratio": 0,
+        "songset_git_revision": "f" * 40,
+        "songset_params_sha256": "e" * 64,
+    }
+    assert (out / "NOTICE").read_text() == (
+        "songset\nproject notice\n\nSongs in this export and their credits:\n\n(none given)\n"
+    )
+    assert (out / MARKER).read_text() == "a.json\na.lyrics.txt\na.wav\nb.json\nb.lyrics.txt\nb.wav\n"
+
+
+def test_without_a_manifest_or_notice_the_export_still_builds(tmp_path: Path) -> None:
+    data = project(tmp_path, {"a": ".wav"})
+    (data / "sidecars" / MANIFEST_NAME).unlink()
+    out = tmp_path / "export"
+    (out).mkdir()
+    (out / MARKER).write_text("gone.wav\n")  # listed by an earlier export, deleted by hand since
+    export_dataset(data / "sidecars", data / "audio", out, notice=tmp_path / "no-such-NOTICE")
+    metadata = json.loads((out / "dataset.json").read_text())["metadata"]
+    assert metadata["songset_git_revision"] is None and metadata["songset_params_sha256"] is None
+    assert (out / "NOTICE").read_text() == "Songs in this export and their credits:\n\n(none given)\n"
