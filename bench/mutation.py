@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import difflib
 import fnmatch
 import json
@@ -70,6 +71,7 @@ TARGETS: dict[str, Target] = {
         (
             "tests/test_sidecars.py",
             "tests/test_sidecar_rules.py",
+            "tests/test_sidecar_text.py",
             *(f"tests/test_lineage.py::{name}" for name in DISAGREEMENT_TESTS),
         ),
         why="sidecar building, override precedence, confidence filters, key identity",
@@ -217,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=900.0, help="time limit per module (default 900)")
     parser.add_argument("--keep", type=Path, help="keep the scratch copies under this folder")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--only", nargs="+", default=(), metavar="FUNCTION", help="mutate only these functions (mutmut names)"
+    )
     args = parser.parse_args(argv)
     try:
         import mutmut  # noqa: F401
@@ -228,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name in args.modules or list(TARGETS):
         target = TARGETS[name]
+        if args.only:
+            target = dataclasses.replace(target, functions=tuple(f"x_{f}__mutmut_*" for f in args.only))
         print(f"[{name}] {target.source}: {target.why}", flush=True)
         result = run_target(name, target, args.budget_s, args.keep)
         results.append(result)
