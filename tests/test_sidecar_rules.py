@@ -320,3 +320,17 @@ def test_key_identity_counts_enharmonic_spellings_equal(human: str, estimate: st
     assert (flags == ["override_key_disagrees"]) is disagrees
     if disagrees:
         assert warnings == [f"override keyscale {human} matches neither the estimate {estimate}"]
+
+
+def test_a_broken_override_fails_the_song_naming_its_file() -> None:
+    with pytest.raises(SongError, match=r"^data/overrides/song\.yaml: bpm: "):
+        sidecar_for(override="bpm: fast\n")
+    bare = {
+        "clean": clean_annotation().model_dump(mode="json"),
+        "metadata": song_metadata().model_dump(mode="json"),
+    }
+    job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "override": "bpm: fast\n"})
+    with pytest.raises(SongError, match=r"^override: bpm: "):
+        build_sidecar(job, SidecarSettings())
+    job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "lyrics": b"caf\xe9"})
+    assert build_sidecar(job, SidecarSettings()).source.warnings == ["lyrics: not UTF-8, decoded as cp1252"]
