@@ -240,8 +240,8 @@ def test_sidecar_provenance_names_its_key_settings_and_version() -> None:
     )
     assert prov.settings == settings.model_dump()
     assert prov.extra == {"backend_version": SIDECAR_VERSION}
-    assert {"songset", "pydantic"} <= set(prov.library_versions)
-    assert prov.wall_time_s >= 0
+    assert set(prov.library_versions) == {"songset", "pydantic"}
+    assert 0 <= prov.wall_time_s < 60
 
 
 @pytest.mark.parametrize(("duration", "flagged"), [(240.0, False), (240.01, True)])
