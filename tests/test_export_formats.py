@@ -164,10 +164,10 @@ def test_unscanned_format_warning_word_for_word(tmp_path: Path) -> None:
 
 def test_unsafe_stem_is_skipped_with_a_warning_and_the_rest_export(tmp_path: Path) -> None:
     data = project(tmp_path, {"a": ".wav", "b": ".wav"})
-    (data / "sidecars" / "a.json").rename(data / "sidecars" / "bad name.json")
+    (data / "sidecars" / "a.json").rename(data / "sidecars" / "a bad.json")
     result = export_dataset(data / "sidecars", data / "audio", tmp_path / "export")
     assert result.songs == ["b"]
-    assert result.warnings == [f"{data / 'sidecars' / 'bad name.json'}: unsafe file stem, skipped"]
+    assert result.warnings == [f"{data / 'sidecars' / 'a bad.json'}: unsafe file stem, skipped"]
 
 
 def test_missing_audio_names_the_sidecar_song_and_folder(tmp_path: Path) -> None:
