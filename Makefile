@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/songset/numba
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install install-hf warm demo test lint params schemas clean-outputs
+.PHONY: install install-hf warm demo test lint params schemas clean-outputs mutation
 
 install: $(VENV)/.installed
 
@@ -43,3 +43,9 @@ params: install
 
 schemas: install
 	$(BIN)/songset schema -o schemas
+
+# Do the tests notice small wrong changes where a silent bug costs a training run? Minutes per module;
+# not part of `make test`. One module: `make mutation MODULES=sidecars`.
+mutation: install
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,mutation]"
+	$(BIN)/python bench/mutation.py $(MODULES)

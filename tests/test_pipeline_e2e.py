@@ -8,9 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import TEST_DATA, copy_project, cut_clip, repro, stage_summary
 
-from songset.schemas import KEYSCALE_PATTERN, VALID_LANGUAGES, Sidecar
+from songset.schemas import Sidecar
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +39,22 @@ def test_first_repro_builds_valid_sidecars(project: Path) -> None:
         sidecar = Sidecar.model_validate(data)
         assert sidecar.caption.strip()
         assert None not in data.values()
-        assert sidecar.keyscale is None or __import__("re").match(KEYSCALE_PATTERN, sidecar.keyscale)
-        assert sidecar.language is None or sidecar.language in VALID_LANGUAGES
+        # The schema already checks spelling; what it cannot check is that each value is the estimate's,
+        # written only at or above its own threshold, and otherwise omitted with the reason.
+        meta = json.loads((project / "data" / "metadata" / f"{song_id}.json").read_text())
+        thresholds = yaml.safe_load((project / "params.yaml").read_text())["sidecar"]
+        for field, confidence, setting in (
+            ("bpm", "bpm_confidence", "min_bpm_confidence"),
+            ("keyscale", "key_confidence", "min_key_confidence"),
+            ("timesignature", "timesignature_confidence", "min_timesignature_confidence"),
+        ):
+            if field in sidecar.source.overridden or meta[field] is None:
+                continue
+            if meta[confidence] >= thresholds[setting]:
+                expected = round(meta[field]) if field == "bpm" else meta[field]
+                assert data[field] == expected, (song_id, field)
+            else:
+                assert field not in data and "below" in sidecar.source.omitted[field], (song_id, field)
         assert 12.5 < sidecar.duration < 15.5
         assert set(sidecar.source.provenance) == {"annotate", "clean", "estimate", "sidecar"}
         assert sidecar.source.provenance["annotate"].backend == "descriptor"

@@ -403,7 +403,11 @@ def test_json_has_required_keys_and_plain_numbers() -> None:
     assert data["per_song"][0].keys() >= PER_SONG_KEYS
     for key in ("songs", "failures", "template_reuse", "skeleton_reuse", "within_repetition", "bpm_coverage"):
         assert isinstance(data[key], int | float) and not isinstance(data[key], bool)
-    assert data["near_duplicate_pairs"] == [] or isinstance(data["near_duplicate_pairs"][0], list)
+    assert data["near_duplicate_pairs"] == []  # four different songs: no pairs
+    texts["copy"] = texts["song1"]
+    pairs = json.loads(build(texts).model_dump_json())["near_duplicate_pairs"]
+    assert pairs and all(isinstance(p, list) and len(p) == 3 for p in pairs)
+    assert ["song1", "copy"] in [sorted(p[:2], key=["song1", "copy"].index) for p in pairs]
 
 
 def test_single_song_corpus() -> None:
@@ -638,7 +642,7 @@ def test_compare_two_experiments(tmp_path: Path) -> None:
     (b / "extra.json").write_text(raw("extra", LONG_TEXT))
     c = compare_annotation_dirs(a, b, SETTINGS, label_a="exp-template", label_b="exp-varied")
     assert (c.label_a, c.label_b) == ("exp-template", "exp-varied")
-    assert [s.id for s in c.songs] == sorted(s.id for s in c.songs) or len(c.songs) == 6
+    assert [s.id for s in c.songs] == sorted(s.id for s in c.songs)
     assert len(c.songs) == 6 and c.only_b == ["extra"] and c.only_a == []
     first = c.songs[0]
     assert first.template_reuse_a > 0.3 and first.template_reuse_b == 0.0

@@ -113,6 +113,7 @@ def test_cli_end_to_end_provenance_and_cache(
             f"annotator.model={model}",
             "annotator.prompt=events_v1",
             f"annotator.max_new_tokens={TOKENS}",
+            f"annotator.min_new_tokens={TOKENS}",  # only the prompt differs from `cfg`
         ]
     )
     changed = run_annotate(

@@ -1,0 +1,138 @@
+"""README "Secrets": the backends that read OPENAI_API_KEY and HF_TOKEN write them nowhere.
+
+The offline stack never reads a key, so a scan over its outputs passes by construction. Here the served
+annotators (`openai_audio`, `hf_endpoint`) and the LLM cleaner run against real HTTP servers on 127.0.0.1,
+through the command line, with a per-song cache, a failing song and every later stage; the servers must have
+received the secrets (so they were read and used), and no output file, cache entry, params file, report,
+printed line or log record (DEBUG included) may contain them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PROJECT_ROOT, song_metadata, write_tone
+from fake_openai import FakeServer, ok, send, server_error
+
+from songset.cli import main
+from songset.io import atomic_write_json
+from songset.lineage import lineage_stamp
+from songset.pipeline import RunOptions, run_sidecars, write_quality_report
+
+SECRETS = {
+    "OPENAI_API_KEY": "sk-SONGSETservedKey61f0",
+    "HF_TOKEN": "hf_SONGSETservedToken2b7d",
+}
+TEXT = "[0:00-0:05] A soft tone. [0:05-0:11] The tone holds, steady and warm."
+CLEAN_ANSWER = {
+    "caption": "A soft sustained tone, warm and steady",
+    "genre": ["ambient"],
+    "mood": ["calm"],
+    "instruments": ["synth"],
+    "texture": ["warm"],
+    "sections": [{"start": 0, "end": 11, "label": "drone", "description": "one tone"}],
+    "events": [],
+    "vocal_presence": "instrumental",
+    "vocal_language": None,
+}
+pytestmark = pytest.mark.timeout(180)
+
+
+def endpoint_answer(handler: Any) -> None:
+    send(handler, 200, {"text": TEXT, "provenance": {"model_type": "audioflamingo3", "seconds": 0.1}})
+
+
+@pytest.fixture
+def servers() -> Iterator[dict[str, FakeServer]]:
+    made = {
+        "audio": FakeServer(default=ok(TEXT, model="served/af3"), version="0.11.2"),
+        "endpoint": FakeServer(default=endpoint_answer),
+        "cleaner": FakeServer(default=ok(CLEAN_ANSWER)),
+    }
+    yield made
+    for server in made.values():
+        server.close()
+
+
+def test_served_stack_reads_the_secrets_and_writes_none_of_them(
+    tmp_path: Path,
+    servers: dict[str, FakeServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)  # prompts live under conf/
+    for name in ("HUGGING_FACE_HUB_TOKEN", "hf_token", "HUGGINGFACE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG)
+    work = tmp_path / "work"
+    audio = [write_tone(work / "audio" / f"song{i}.wav", 11.0, freq=220.0 + 110 * i) for i in range(2)]
+    cache = ["--cache-dir", str(work / "cache"), "--jobs", "1"]
+    served_audio = [
+        "annotator=openai_audio",
+        f"annotator.base_url={servers['audio'].url}",
+        "annotator.model=served/af3",
+    ]
+    endpoint = [
+        "annotator=hf_endpoint",
+        f"annotator.url={servers['endpoint'].root}/",
+        "annotator.max_retries=0",
+        "annotator.concurrency=1",
+    ]
+    cleaner = ["cleaner=openai", f"cleaner.base_url={servers['cleaner'].url}", "cleaner.model=test-model"]
+
+    assert main(["compose", "-o", str(work / "params.yaml"), *served_audio, *cleaner]) == 0
+    raw = work / "raw"
+    assert main(["annotate", *map(str, audio), "-o", str(raw), *cache, *served_audio]) == 0
+    servers["endpoint"].script = [server_error(500)]  # one song fails there, and its reason is printed
+    assert main(["annotate", *map(str, audio), "-o", str(work / "raw_endpoint"), *cache, *endpoint]) == 1
+    clean = work / "clean"
+    assert main(["clean", *map(str, sorted(raw.glob("*.json"))), "-o", str(clean), *cache, *cleaner]) == 0
+    assert main(["annotate", *map(str, audio), "-o", str(raw), *cache, *served_audio]) == 0  # from cache
+
+    # Each secret went over the wire: the backends really read them.
+    for server in (servers["audio"], servers["cleaner"]):
+        assert server.requests and {r["auth"] for r in server.requests} == {
+            f"Bearer {SECRETS['OPENAI_API_KEY']}"
+        }
+    assert {r["auth"] for r in servers["endpoint"].requests} == {f"Bearer {SECRETS['HF_TOKEN']}"}
+
+    metadata = work / "metadata"
+    for path in audio:
+        atomic_write_json(metadata / f"{path.stem}.json", song_metadata(path.stem, audio_file=path.name))
+    sidecars = work / "sidecars"
+    run_sidecars(
+        clean,
+        metadata,
+        work / "lyrics",
+        work / "overrides",
+        {},
+        sidecars,
+        RunOptions(cache_dir=work / "cache"),
+        lineage=lineage_stamp(PROJECT_ROOT, work / "params.yaml"),
+    )
+    write_quality_report(raw, work / "reports", {}, sidecar_dir=sidecars, metadata_dir=metadata)
+    assert main(["validate", str(sidecars), "-o", str(work / "reports" / "validation.json")]) == 0
+
+    captured = capsys.readouterr()
+    haystacks = {
+        "stdout": captured.out,
+        "stderr": captured.err,
+        "log": "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records),
+    }
+    for path in work.rglob("*"):
+        if path.is_file() and path.suffix != ".wav":
+            haystacks[str(path.relative_to(work))] = path.read_bytes().decode("utf-8", "replace")
+    assert "engine crashed" in captured.err or "500" in captured.err, "the failing song must be reported"
+    written = set(haystacks)
+    for expected in ("params.yaml", "raw/song0.json", "raw_endpoint", "clean/song0.json", "cache/"):
+        assert any(w.startswith(expected) for w in written), f"nothing written under {expected}"
+    for where, text in haystacks.items():
+        for name, secret in SECRETS.items():
+            assert secret not in text, f"{name} leaked into {where}"

@@ -1,0 +1,339 @@
+"""The sidecar rules a training run depends on, each pinned at its edge.
+
+README "Human overrides always win": an override beats every other source of the same field (the estimate,
+what the annotation declared, the lyrics file, the sidecar config). README "Sidecars": a value is kept at
+exactly its own `min_*_confidence` and dropped just below it, each field against its own threshold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import clean_annotation, song_metadata
+
+from songset.runner import SongError, SongJob
+from songset.schemas import INSTRUMENTAL_LYRICS, Override
+from songset.sidecars import (
+    SIDECAR_VERSION,
+    SidecarSettings,
+    build_sidecar,
+    override_disagreements,
+    parse_override,
+    sidecar_json,
+)
+
+# Every field with a confidence, the metadata field holding it, and its threshold setting.
+CONFIDENCE_FIELDS = {
+    "bpm": ("bpm_confidence", "min_bpm_confidence"),
+    "keyscale": ("key_confidence", "min_key_confidence"),
+    "timesignature": ("timesignature_confidence", "min_timesignature_confidence"),
+}
+# Thresholds all different, so a field judged against another field's threshold gives another answer.
+THRESHOLDS = {"min_bpm_confidence": 0.25, "min_key_confidence": 0.45, "min_timesignature_confidence": 0.65}
+
+
+def sidecar_for(
+    *, clean: Any = None, meta: Any = None, settings: SidecarSettings | None = None, **inputs: Any
+) -> Any:
+    data: dict[str, Any] = {
+        "clean": (clean or clean_annotation()).model_dump(mode="json"),
+        "metadata": (meta or song_metadata()).model_dump(mode="json"),
+        "lyrics": None,
+        "override": None,
+        "override_file": "data/overrides/song.yaml",
+        "lyrics_file": "data/lyrics/song.txt",
+    }
+    data.update(inputs)
+    job = SongJob(id="song", file=Path("song.json"), key="key", inputs=data)
+    return build_sidecar(job, settings or SidecarSettings())
+
+
+# ---- confidence thresholds ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", list(CONFIDENCE_FIELDS))
+def test_value_exactly_at_its_threshold_is_kept(field: str) -> None:
+    confidence, setting = CONFIDENCE_FIELDS[field]
+    settings = SidecarSettings(**THRESHOLDS)
+    sidecar = sidecar_for(meta=song_metadata(**{confidence: THRESHOLDS[setting]}), settings=settings)
+    assert field in sidecar_json(sidecar), sidecar.source.omitted
+    assert field not in sidecar.source.omitted
+
+
+@pytest.mark.parametrize("field", list(CONFIDENCE_FIELDS))
+def test_value_just_below_its_own_threshold_is_dropped_with_reason(field: str) -> None:
+    """Just under its own threshold, but above every other field's: only its own threshold drops it."""
+    confidence, setting = CONFIDENCE_FIELDS[field]
+    below = round(THRESHOLDS[setting] - 0.01, 2)
+    settings = SidecarSettings(**THRESHOLDS)
+    sidecar = sidecar_for(meta=song_metadata(**{confidence: below}), settings=settings)
+    assert field not in sidecar_json(sidecar)
+    assert sidecar.source.omitted[field] == f"confidence {below:.2f} below {THRESHOLDS[setting]:.2f}"
+    others = set(CONFIDENCE_FIELDS) - {field}
+    assert others <= set(sidecar_json(sidecar)), "the other fields are confident and must stay"
+
+
+@pytest.mark.parametrize("field", list(CONFIDENCE_FIELDS))
+def test_each_field_is_judged_by_its_own_threshold_only(field: str) -> None:
+    """Raising every other threshold to 1.0 drops the other fields and leaves this one alone, and back."""
+    _, setting = CONFIDENCE_FIELDS[field]
+    strict_others = {s: (0.0 if s == setting else 1.0) for s in THRESHOLDS}
+    sidecar = sidecar_for(meta=song_metadata(), settings=SidecarSettings(**strict_others))
+    assert set(CONFIDENCE_FIELDS) & set(sidecar_json(sidecar)) == {field}
+    strict_own = {s: (1.0 if s == setting else 0.0) for s in THRESHOLDS}
+    sidecar = sidecar_for(meta=song_metadata(), settings=SidecarSettings(**strict_own))
+    assert set(CONFIDENCE_FIELDS) & set(sidecar_json(sidecar)) == set(CONFIDENCE_FIELDS) - {field}
+
+
+def test_default_thresholds_are_the_documented_ones() -> None:
+    """README and conf/sidecar/default.yaml: 0.3 for bpm and key, 0.5 for the time signature."""
+    settings = SidecarSettings()
+    assert (settings.min_bpm_confidence, settings.min_key_confidence) == (0.3, 0.3)
+    assert settings.min_timesignature_confidence == 0.5
+    meta = song_metadata(bpm_confidence=0.4, key_confidence=0.4, timesignature_confidence=0.4)
+    data = sidecar_json(sidecar_for(meta=meta))
+    assert "bpm" in data and "keyscale" in data and "timesignature" not in data
+
+
+@pytest.mark.parametrize(("bpm", "kept"), [(29.4, False), (29.6, 30), (300.4, 300), (300.6, False)])
+def test_bpm_outside_acestep_range_is_omitted_after_rounding(bpm: float, kept: int | bool) -> None:
+    sidecar = sidecar_for(meta=song_metadata(bpm=bpm, bpm_confidence=1.0))
+    if kept:
+        assert sidecar.bpm == kept
+    else:
+        assert sidecar.bpm is None and "outside 30-300" in sidecar.source.omitted["bpm"]
+
+
+def test_unestimated_values_are_omitted_not_placeholders() -> None:
+    meta = song_metadata(bpm=None, keyscale=None, timesignature=None)
+    sidecar = sidecar_for(meta=meta)
+    data = sidecar_json(sidecar)
+    assert not {"bpm", "keyscale", "timesignature"} & set(data)
+    assert sidecar.source.omitted["bpm"] == "not estimated"
+    assert sidecar.source.omitted["keyscale"] == "not estimated"
+
+
+# ---- override precedence ------------------------------------------------------------------------------
+
+
+def test_override_beats_confident_estimates_and_records_it() -> None:
+    meta = song_metadata(bpm_confidence=1.0, key_confidence=1.0, timesignature_confidence=1.0)
+    override = "bpm: 90\nkeyscale: Bb major\ntimesignature: 3\n"
+    sidecar = sidecar_for(meta=meta, override=override)
+    assert (sidecar.bpm, sidecar.keyscale, sidecar.timesignature) == (90, "Bb major", "3")
+    assert sidecar.source.overridden == ["bpm", "keyscale", "timesignature"]
+
+
+def test_override_beats_estimates_too_unsure_to_write() -> None:
+    """A human value is written even where the estimate was dropped, and no omission reason is left."""
+    meta = song_metadata(bpm_confidence=0.0, key_confidence=0.0, timesignature_confidence=0.0, bpm=500.0)
+    sidecar = sidecar_for(meta=meta, override="bpm: 90\nkeyscale: Bb major\ntimesignature: 3\n")
+    assert (sidecar.bpm, sidecar.keyscale, sidecar.timesignature) == (90, "Bb major", "3")
+    assert not {"bpm", "keyscale", "timesignature"} & set(sidecar.source.omitted)
+
+
+def test_override_lyrics_beat_the_lyrics_file() -> None:
+    clean = clean_annotation(vocal_presence="vocal")
+    sidecar = sidecar_for(
+        clean=clean, lyrics=b"[Verse]\nfrom the file\n", override="lyrics: |\n  [Verse]\n  from the human\n"
+    )
+    assert sidecar.lyrics == "[Verse]\nfrom the human"
+    assert "lyrics" in sidecar.source.overridden
+
+
+def test_override_lyrics_beat_the_instrumental_default() -> None:
+    sidecar = sidecar_for(override="lyrics: |\n  [Chorus]\n  hum along\n")
+    assert sidecar.lyrics == "[Chorus]\nhum along" and sidecar.lyrics != INSTRUMENTAL_LYRICS
+
+
+def test_override_language_beats_config_and_annotation() -> None:
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="de")
+    sidecar = sidecar_for(clean=clean, override="language: fr\n", settings=SidecarSettings(language="es"))
+    assert (sidecar.language, sidecar.vocal_language) == ("fr", "fr")
+    assert "language" in sidecar.source.overridden
+
+
+def test_config_language_beats_the_annotation_when_no_override() -> None:
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="de")
+    sidecar = sidecar_for(clean=clean, settings=SidecarSettings(language="es"))
+    assert sidecar.language == "es" and "language" not in sidecar.source.overridden
+    assert sidecar_for(clean=clean).language == "de"
+
+
+def test_override_artist_beats_config_artist() -> None:
+    settings = SidecarSettings(artist="Config Band", caption_prefix_artist=True)
+    sidecar = sidecar_for(override="artist: Human Band\n", settings=settings)
+    assert sidecar.artist == "Human Band" and sidecar.caption.startswith("Human Band, ")
+    assert "artist" in sidecar.source.overridden
+    plain = sidecar_for(settings=settings)
+    assert plain.artist == "Config Band" and "artist" not in plain.source.overridden
+
+
+def test_override_caption_beats_the_annotation_caption() -> None:
+    sidecar = sidecar_for(override="caption: Solo harp, bright and sparse.\n")
+    assert sidecar.caption == "Solo harp, bright and sparse."
+    assert "caption" in sidecar.source.overridden
+
+
+def test_nothing_is_marked_overridden_without_an_override() -> None:
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="en")
+    sidecar = sidecar_for(clean=clean, lyrics=b"la la\n", settings=SidecarSettings(artist="X", language="en"))
+    assert sidecar.source.overridden == []
+
+
+def test_override_notes_travel_into_provenance() -> None:
+    sidecar = sidecar_for(override="notes: counted by hand\n")
+    assert sidecar.source.provenance["sidecar"].extra["override_notes"] == "counted by hand"
+
+
+# ---- what the sidecar records about itself ------------------------------------------------------------
+
+
+def test_omission_reasons_say_why_each_value_is_missing() -> None:
+    vocal = sidecar_for(clean=clean_annotation(vocal_presence="vocal", vocal_language="en"))
+    assert vocal.source.omitted == {"lyrics": "vocals heard but no lyrics file"}
+    unknown = sidecar_for(clean=clean_annotation(vocal_presence="unknown"))
+    assert unknown.source.omitted == {
+        "lyrics": "no lyrics file",
+        "language": "not stated by the annotation",
+    }
+    assert unknown.source.flags == []
+    loud = sidecar_for(meta=song_metadata(bpm=1000.0, bpm_confidence=1.0))
+    assert loud.source.omitted == {"bpm": "estimate 1000.0 outside 30-300"}
+
+
+def test_lyrics_file_saying_instrumental_makes_the_vocal_language_unknown_and_writes_no_language() -> None:
+    """ACE-Step's scan reads `language`, and "unknown" there marks the song vocal (issue 17, finding 4):
+    an instrumental states `vocal_language: unknown` only."""
+    sidecar = sidecar_for(clean=clean_annotation(vocal_presence="unknown"), lyrics=b"[Instrumental]\n")
+    assert sidecar.lyrics == INSTRUMENTAL_LYRICS
+    assert sidecar.language is None and sidecar.vocal_language == "unknown"
+
+
+def test_source_carries_the_upstream_facts_unchanged() -> None:
+    clean = clean_annotation(tags={"genre": ["jazz"], "mood": ["relaxed"]})
+    meta = song_metadata(duration=95.12345, warnings=["song.ogg: clipped"])
+    sidecar = sidecar_for(clean=clean, meta=meta, lyrics=b"caf\xe9\n", attribution="Song by X, CC BY 4.0")
+    src = sidecar.source
+    assert sidecar.duration == 95.123
+    assert (src.audio_file, src.audio_sha256) == (meta.audio_file, meta.audio_sha256)
+    assert (src.rich_details, src.sections, src.events, src.tags) == (
+        clean.rich_details,
+        clean.sections,
+        clean.events,
+        clean.tags,
+    )
+    assert src.confidences == {"bpm": 0.8, "keyscale": 0.6, "timesignature": 0.7}
+    assert src.warnings == ["song.ogg: clipped", "data/lyrics/song.txt: not UTF-8, decoded as cp1252"]
+    assert src.attribution == "Song by X, CC BY 4.0"
+    assert list(src.provenance) == ["annotate", "clean", "estimate", "sidecar"]
+    assert src.provenance["estimate"] == meta.provenance
+
+
+def test_sidecar_provenance_names_its_key_settings_and_version() -> None:
+    settings = SidecarSettings(min_bpm_confidence=0.4, caption_mode="events")
+    prov = sidecar_for(settings=settings).source.provenance["sidecar"]
+    assert (prov.stage, prov.backend, prov.cache_key, prov.input_sha256) == (
+        "sidecar",
+        "sidecar",
+        "key",
+        "key",
+    )
+    assert prov.settings == settings.model_dump()
+    assert prov.extra == {"backend_version": SIDECAR_VERSION}
+    assert set(prov.library_versions) == {"songset", "pydantic"}
+    assert 0 <= prov.wall_time_s < 60
+
+
+@pytest.mark.parametrize(("duration", "flagged"), [(240.0, False), (240.01, True)])
+def test_over_240s_flag_starts_just_past_the_cut(duration: float, flagged: bool) -> None:
+    meta = song_metadata(duration=duration)
+    clean = clean_annotation(duration=duration)
+    assert ("over_240s" in sidecar_for(clean=clean, meta=meta).source.flags) is flagged
+
+
+# ---- override files and disagreement -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_override_file_decides_nothing(text: str) -> None:
+    assert parse_override(text, "o.yaml") == Override()
+    assert parse_override(None, "o.yaml") is None
+    assert sidecar_for(override=text).source.overridden == []
+
+
+def test_override_errors_name_the_file_and_the_problem() -> None:
+    with pytest.raises(SongError, match=r"^o\.yaml: not valid YAML \("):
+        parse_override("bpm: [90\n", "o.yaml")
+    with pytest.raises(SongError, match=r"^o\.yaml: expected a mapping of fields, got list$"):
+        parse_override("- 90\n", "o.yaml")
+    with pytest.raises(SongError, match=r"^o\.yaml: bpm: .*; tempo: "):
+        parse_override("bpm: fast\ntempo: 90\n", "o.yaml")
+
+
+@pytest.mark.parametrize(
+    ("bpm", "warning"),
+    [
+        (131, None),  # 7.7% off: within 8%
+        (111, None),  # 8.7% under: see below
+        (243, "override bpm 243 is double the estimated 121.6 (tempo octave; check which one is felt)"),
+        (61, "override bpm 61 is half the estimated 121.6 (tempo octave; check which one is felt)"),
+        (100, "override bpm 100 differs from the estimated 121.6 by 18% (more than 8%)"),
+    ],
+)
+def test_bpm_disagreement_warnings_word_for_word(bpm: int, warning: str | None) -> None:
+    warnings, _ = override_disagreements(Override(bpm=bpm), song_metadata(bpm=121.6))
+    if bpm == 111:
+        assert warnings == ["override bpm 111 differs from the estimated 121.6 by 9% (more than 8%)"]
+    else:
+        assert warnings == ([warning] if warning else [])
+
+
+@pytest.mark.parametrize(("bpm", "disagrees"), [(93, False), (91, True), (107, False), (109, True)])
+def test_bpm_disagreement_starts_past_8_percent(bpm: int, disagrees: bool) -> None:
+    _, flags = override_disagreements(Override(bpm=bpm), song_metadata(bpm=100.0))
+    assert (flags == ["override_bpm_disagrees"]) is disagrees
+
+
+def test_octave_band_is_8_percent_around_double_and_half() -> None:
+    meta = song_metadata(bpm=100.0)
+    assert override_disagreements(Override(bpm=215), meta)[1] == ["override_bpm_octave"]
+    assert override_disagreements(Override(bpm=218), meta)[1] == ["override_bpm_disagrees"]
+    assert override_disagreements(Override(bpm=185), meta)[1] == ["override_bpm_octave"]
+    assert override_disagreements(Override(bpm=183), meta)[1] == ["override_bpm_disagrees"]
+    assert override_disagreements(Override(bpm=47), meta)[1] == ["override_bpm_octave"]
+    assert override_disagreements(Override(bpm=45), meta)[1] == ["override_bpm_disagrees"]
+
+
+def test_no_disagreement_without_an_estimate() -> None:
+    meta = song_metadata(bpm=None, keyscale=None)
+    assert override_disagreements(Override(bpm=90, keyscale="C major"), meta) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("human", "estimate", "disagrees"),
+    [("B# major", "C major", False), ("Cb major", "B major", False), ("E# minor", "F minor", False),
+     ("Fb major", "E major", False), ("C major", "C minor", True), ("D major", "C major", True)],
+)  # fmt: skip
+def test_key_identity_counts_enharmonic_spellings_equal(human: str, estimate: str, disagrees: bool) -> None:
+    meta = song_metadata(keyscale=estimate, key_runner_up=None)
+    warnings, flags = override_disagreements(Override(keyscale=human), meta)
+    assert (flags == ["override_key_disagrees"]) is disagrees
+    if disagrees:
+        assert warnings == [f"override keyscale {human} matches neither the estimate {estimate}"]
+
+
+def test_a_broken_override_fails_the_song_naming_its_file() -> None:
+    with pytest.raises(SongError, match=r"^data/overrides/song\.yaml: bpm: "):
+        sidecar_for(override="bpm: fast\n")
+    bare = {
+        "clean": clean_annotation().model_dump(mode="json"),
+        "metadata": song_metadata().model_dump(mode="json"),
+    }
+    job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "override": "bpm: fast\n"})
+    with pytest.raises(SongError, match=r"^override: bpm: "):
+        build_sidecar(job, SidecarSettings())
+    job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "lyrics": b"caf\xe9"})
+    assert build_sidecar(job, SidecarSettings()).source.warnings == ["lyrics: not UTF-8, decoded as cp1252"]
