@@ -108,7 +108,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(args.output) if args.output else Path(tmp)
         result = run_estimate(songs, cfg.estimator, out_dir, _options(args, cfg))
-    failed = {f.id: f for f in result.summary.failed}
+    failed = {f.id: f for f in [*result.summary.failed, *result.summary.skipped]}
     for song in songs:
         meta = result.outputs.get(song.id)
         row: dict[str, Any] = {"file": str(song.path)}

@@ -150,7 +150,7 @@ def export_dataset(
             credits.append(f"{target.name}\n  {sidecar.source.attribution}")
         result.songs.append(stem)
         if "sidecar" in sidecar.source.provenance:
-            created = max(created, sidecar.source.provenance["sidecar"].created_at)
+            created = max(created, sidecar.source.provenance["sidecar"].created_at or "")
 
     for stale in previous - set(written) - {"dataset.json", "NOTICE"}:
         if "/" not in stale and stale not in (".", ".."):

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from songset import numba_cache
 from songset.annotators.base import Annotator, annotate_song, annotate_songs
 from songset.audio import check_duration, read_info
 from songset.cache import ResultCache, cache_key
@@ -59,30 +60,35 @@ def _write_model(out_dir: Path) -> Callable[[SongJob, Any], None]:
     return write
 
 
-def _audio_jobs(
-    stage: str, songs: Iterable[Song], key_parts: dict[str, Any]
-) -> tuple[list[SongJob], list[SongFailure]]:
+@dataclass
+class AudioJobs:
+    jobs: list[SongJob]
+    failed: list[SongFailure]
+    skipped: list[SongFailure]  # byte-identical copies: the song is built once, under its first file
+
+
+def _audio_jobs(stage: str, songs: Iterable[Song], key_parts: dict[str, Any]) -> AudioJobs:
     """Hash and header-check every song; unreadable, empty or out-of-range files fail here, cheaply."""
-    jobs: list[SongJob] = []
-    failed: list[SongFailure] = []
+    out = AudioJobs([], [], [])
     for song in songs:
         if song.duplicate_of is not None:
-            reason = f"{song.path}: the same audio as {song.duplicate_of}; skipped"
-            failed.append(SongFailure(id=song.id, file=str(song.path), stage=stage, reason=reason))
+            reason = f"the same audio as {song.duplicate_of}; skipped (built once)"
+            out.skipped.append(SongFailure(id=song.id, file=str(song.path), stage=stage, reason=reason))
             continue
         try:
             info = read_info(song.path)
             check_duration(song.path, info.duration)
-            audio_sha = sha256_file(song.path)
+            audio_sha = song.sha256 or sha256_file(song.path)
         except (SongError, OSError) as exc:
-            failed.append(
+            out.failed.append(
                 SongFailure(id=song.id, file=str(song.path), stage=stage, reason=describe_error(exc))
             )
             continue
         key = cache_key(stage=stage, audio_sha256=audio_sha, **key_parts)
         inputs = {"audio_sha256": audio_sha, "duration": round(info.duration, 3)}
-        jobs.append(SongJob(id=song.id, file=song.path, key=key, inputs=inputs))
-    return jobs, failed
+        identity = {"id": song.id, "audio_file": song.path.name}
+        out.jobs.append(SongJob(id=song.id, file=song.path, key=key, inputs=inputs, identity=identity))
+    return out
 
 
 def run_annotate(
@@ -90,18 +96,20 @@ def run_annotate(
 ) -> StageResult[Any]:
     annotator: Annotator = instantiate(annotator_cfg)
     parts = annotator.identity().key_parts()
-    jobs, failed = _audio_jobs("annotate", songs, parts)
+    audio = _audio_jobs("annotate", songs, parts)
     batch_size = int(getattr(annotator, "batch_size", 1))
     return run_stage(
         "annotate",
-        jobs,
+        audio.jobs,
         functools.partial(annotate_song, annotator=annotator),
         RawAnnotation,
         _cache(options, "annotate"),
         _write_model(out_dir),
         workers=options.workers if annotator.parallel_processes else 1,
         settings_sha256=sha256_json(parts),
-        pre_failed=failed,
+        pre_failed=audio.failed,
+        skipped=audio.skipped,
+        prepare=numba_cache.prepare,
         compute_batch=functools.partial(annotate_songs, annotator=annotator) if batch_size > 1 else None,
         batch_size=batch_size,
     )
@@ -112,17 +120,19 @@ def run_estimate(
 ) -> StageResult[Any]:
     estimator: Estimator = instantiate(estimator_cfg)
     parts = estimator.identity().key_parts()
-    jobs, failed = _audio_jobs("estimate", songs, parts)
+    audio = _audio_jobs("estimate", songs, parts)
     return run_stage(
         "estimate",
-        jobs,
+        audio.jobs,
         functools.partial(estimate_song, estimator=estimator),
         SongMetadata,
         _cache(options, "estimate"),
         _write_model(out_dir),
         workers=options.workers,
         settings_sha256=sha256_json(parts),
-        pre_failed=failed,
+        pre_failed=audio.failed,
+        skipped=audio.skipped,
+        prepare=numba_cache.prepare,
     )
 
 
@@ -144,7 +154,7 @@ def run_clean(
         raw_sha = sha256_file(path)
         key = cache_key(stage="clean", raw_sha256=raw_sha, **parts)
         inputs = {"raw": raw.model_dump(mode="json"), "raw_sha256": raw_sha}
-        jobs.append(SongJob(id=raw.id, file=path, key=key, inputs=inputs))
+        jobs.append(SongJob(id=raw.id, file=path, key=key, inputs=inputs, identity={"id": raw.id}))
     result = run_stage(
         "clean",
         jobs,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from typing import Any, Literal
 
@@ -41,15 +40,12 @@ class Cleaner(ABC):
 def clean_song(job: SongJob, cleaner: Cleaner) -> CleanAnnotation:
     raw = RawAnnotation.model_validate(job.inputs["raw"])
     ident = cleaner.identity()
-    started = time.perf_counter()
     content, details = cleaner.clean_with_details(raw)
-    wall = time.perf_counter() - started
     provenance = make_provenance(
         stage="clean",
         backend=ident.backend,
         cache_key=job.key,
         input_sha256=job.inputs["raw_sha256"],
-        wall_time_s=wall,
         settings=ident.settings,
         model_id=ident.model_id,
         model_revision=ident.model_revision,
