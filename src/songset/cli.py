@@ -38,6 +38,16 @@ def split_overrides(items: list[str]) -> tuple[list[Path], list[str]]:
     return files, overrides
 
 
+def existing(paths: list[Path], what: str = "input") -> list[Path]:
+    """The files named on the command line; one that does not exist stops the command before any work."""
+    import errno
+
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, f"no such {what}", str(path))
+    return paths
+
+
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("SONGSET_CACHE_DIR", Path.home() / ".cache" / "songset"))
 
@@ -66,9 +76,11 @@ def _report_and_code(summary: Any) -> int:
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
-    from songset.config import write_params
+    from songset.config import compose, write_params
+    from songset.pipeline import check_config
 
     _, overrides = split_overrides(args.items)
+    check_config(compose(overrides))  # a setting that does not parse never reaches params.yaml
     write_params(Path(args.output), overrides)
     print(f"wrote {args.output}")
     return 0
@@ -81,7 +93,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
-    result = run_annotate(songs_from_paths(files), cfg.annotator, Path(args.output), _options(args, cfg))
+    result = run_annotate(
+        songs_from_paths(existing(files)), cfg.annotator, Path(args.output), _options(args, cfg)
+    )
     return _report_and_code(result.summary)
 
 
@@ -91,7 +105,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
-    result = run_clean(files, cfg.cleaner, Path(args.output), _options(args, cfg))
+    result = run_clean(existing(files), cfg.cleaner, Path(args.output), _options(args, cfg))
     return _report_and_code(result.summary)
 
 
@@ -104,7 +118,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
-    songs = songs_from_paths(files)
+    songs = songs_from_paths(existing(files))
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(args.output) if args.output else Path(tmp)
         result = run_estimate(songs, cfg.estimator, out_dir, _options(args, cfg))
@@ -153,6 +167,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     _, overrides = split_overrides(args.overrides)
     cfg = compose(overrides)
+    optional = [Path(p) for p in (args.sidecars, args.metadata, args.compare) if p]
+    existing([Path(args.directory), *optional], "folder")
     write_quality_report(
         raw_dir=Path(args.directory),
         out_dir=Path(args.output),
@@ -354,10 +370,19 @@ def main(argv: list[str] | None = None) -> int:
         if target is None or any(item.startswith("-") for item in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         setattr(args, target, [*getattr(args, target), *extra])
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
         return int(args.func(args))
-    except (OSError, ValueError) as exc:
-        print(f"songset {args.command}: {exc}", file=sys.stderr)
+    except OSError as exc:  # a missing input, a full disk, a read-only folder: one line naming the path
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"songset {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError, HydraException, OmegaConfBaseException) as exc:
+        # a setting that does not exist or does not parse (Hydra's own message ends in a hint line)
+        message = " ".join(str(exc).split())
+        print(f"songset {args.command}: {message}", file=sys.stderr)
         return 2
 
 

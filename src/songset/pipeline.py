@@ -7,6 +7,7 @@ which backend is configured: backends come from `instantiate(cfg)`.
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from songset import numba_cache
 from songset.annotators.base import Annotator, annotate_song, annotate_songs
@@ -43,6 +45,23 @@ from songset.validate import MANIFEST_NAME
 class RunOptions:
     cache_dir: Path | None  # None: no per-song cache (every song computed)
     workers: int = 1
+
+
+def check_config(cfg: Any) -> None:
+    """Every group of a composed config, checked as the stages will read it; one ValueError naming the key."""
+    from songset.config import check_settings
+    from songset.report import ReportSettings
+
+    for group in ("annotator", "cleaner", "estimator"):
+        if cfg.get(group) is not None:
+            check_settings(cfg[group])
+    for group, model in (("sidecar", SidecarSettings), ("report", ReportSettings)):
+        try:
+            model.model_validate(settings_of(cfg.get(group) or {}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{group}.{key}: {err['msg']}") from None
 
 
 def _cache(options: RunOptions, stage: str) -> ResultCache | None:
@@ -97,6 +116,11 @@ def run_annotate(
     annotator: Annotator = instantiate(annotator_cfg)
     parts = annotator.identity().key_parts()
     audio = _audio_jobs("annotate", songs, parts)
+
+    def prepare() -> None:  # before the first song: a missing key fails once, not song by song
+        annotator.check_ready()
+        numba_cache.prepare()
+
     batch_size = int(getattr(annotator, "batch_size", 1))
     return run_stage(
         "annotate",
@@ -109,7 +133,7 @@ def run_annotate(
         settings_sha256=sha256_json(parts),
         pre_failed=audio.failed,
         skipped=audio.skipped,
-        prepare=numba_cache.prepare,
+        prepare=prepare,
         compute_batch=functools.partial(annotate_songs, annotator=annotator) if batch_size > 1 else None,
         batch_size=batch_size,
     )
@@ -165,6 +189,7 @@ def run_clean(
         workers=options.workers,
         settings_sha256=sha256_json(parts),
         pre_failed=failed,
+        prepare=cleaner.check_ready,
     )
     result.summary.usage = usage_totals(result.outputs, result.summary.computed)
     return result
@@ -353,7 +378,10 @@ def write_quality_report(
     from songset.report_html import render_html
 
     settings = quality.ReportSettings.model_validate(settings_of(report_cfg))
-    records = quality.load_annotations(raw_dir) if raw_dir.is_dir() else []
+    for folder in (raw_dir, compare_dir):
+        if folder is not None and not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "annotation folder not found", str(folder))
+    records = quality.load_annotations(raw_dir)
     texts = quality.corpus_texts(records)
     durations = quality.load_durations(metadata_dir) if metadata_dir and metadata_dir.is_dir() else {}
     durations = {
@@ -373,7 +401,10 @@ def write_quality_report(
         report.by_stack = {records[0].group: quality.summarise(report)}
     comparison = None
     if compare_dir is not None:
-        other = quality.corpus_texts(quality.load_annotations(compare_dir))
+        other_records = quality.load_annotations(compare_dir)
+        if not other_records:  # else every metric would fall to 0 and look like an improvement
+            raise ValueError(f"{compare_dir}: no raw annotations to compare with")
+        other = quality.corpus_texts(other_records)
         comparison = quality.compare_reports(
             report,
             texts,

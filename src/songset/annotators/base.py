@@ -34,6 +34,10 @@ class Annotator(ABC):
     batch_size: int = 1  # songs the pipeline may hand to annotate_batch at once
     parallel_processes: bool = True  # False for backends holding a model: one copy per stage, not per worker
 
+    def check_ready(self) -> None:
+        """Raise ValueError when no song could be annotated (a missing API key): once, before the first."""
+        return  # most backends need nothing beyond their settings
+
     def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
         """Several songs at once (GPU backends batch them); one result or that song's error per path."""
         results: list[Annotation | Exception] = []

@@ -32,6 +32,10 @@ class Cleaner(ABC):
     @abstractmethod
     def clean(self, raw: RawAnnotation) -> CleanedContent: ...
 
+    def check_ready(self) -> None:
+        """Raise ValueError when no song could be cleaned (a missing API key): once, before the first."""
+        return  # most backends need nothing beyond their settings
+
     def clean_with_details(self, raw: RawAnnotation) -> tuple[CleanedContent, dict[str, Any]]:
         """The content plus what provenance should record of this call (response ids, token usage)."""
         return self.clean(raw), {}
