@@ -9,6 +9,7 @@ songset report DIR -o DIR
 songset schema -o DIR                            JSON Schema of every file songset writes
 songset trace SONG... | --check                  lineage of a sidecar; --check: exit 1 per song stale vs dvc.lock
 songset edit SONG                                open data/overrides/SONG.yaml in $EDITOR, validated
+songset keep [EXP]                               write an experiment's settings into conf/ (keep the winner)
 songset export DIR                               the folder ACE-Step 1.5 reads (audio, .json, .lyrics.txt)
 songset doctor [--endpoint-repo DIR] [--requirements FILE] [--url URL]   preflight for served annotation
 """
@@ -243,6 +244,28 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keep(args: argparse.Namespace) -> int:
+    from songset.keep import experiment_params, keep
+
+    if args.experiment:
+        target = experiment_params(args.experiment)
+    else:
+        import yaml
+
+        target = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    result = keep(target)
+    for note in result.ignored:
+        print(f"not kept: {note}", file=sys.stderr)
+    for change in result.changes:
+        print(f"kept {change}", file=sys.stderr)
+    if not result.changes:
+        print("conf/ already composes to these settings; nothing to keep", file=sys.stderr)
+    else:
+        files = " ".join(str(p) for p in result.files)
+        print(f"wrote {files} and params.yaml; commit them: git add conf params.yaml", file=sys.stderr)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from songset.export import export_dataset
 
@@ -340,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sidecars", help="sidecar folder (default: paths.sidecars)")
     p.add_argument("--overrides", help="overrides folder (default: paths.overrides)")
     p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("keep", help="write an experiment's settings into conf/ (what later runs start from)")
+    p.add_argument(
+        "experiment", nargs="?", metavar="EXP", help="experiment name or git revision (default: params.yaml)"
+    )
+    p.set_defaults(func=cmd_keep)
 
     p = sub.add_parser("export", help="write the folder ACE-Step 1.5 reads, with dataset.json and NOTICE")
     p.add_argument("directory", metavar="DIR")
