@@ -402,13 +402,15 @@ def main(argv: list[str] | None = None) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from songset.runner import SongError
+
     try:
         return int(args.func(args))
     except OSError as exc:  # a missing input, a full disk, a read-only folder: one line naming the path
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"songset {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except (ValueError, RuntimeError, HydraException, OmegaConfBaseException) as exc:
+    except (ValueError, RuntimeError, SongError, HydraException, OmegaConfBaseException) as exc:
         # a setting that does not exist or does not parse (Hydra's own message ends in a hint line)
         message = " ".join(str(exc).split())
         print(f"songset {args.command}: {message}", file=sys.stderr)

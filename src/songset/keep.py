@@ -66,7 +66,7 @@ def _flatten(data: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], A
     return {prefix: data}
 
 
-def _round_trip() -> Any:
+def round_trip_yaml() -> Any:
     from ruamel.yaml import YAML
 
     rt = YAML()
@@ -80,14 +80,14 @@ def _round_trip() -> Any:
 
 
 def _load(path: Path) -> Any:
-    return _round_trip().load(path.read_text(encoding="utf-8"))
+    return round_trip_yaml().load(path.read_text(encoding="utf-8"))
 
 
 def _dump(path: Path, data: Any) -> None:
     import io
 
     buffer = io.StringIO()
-    _round_trip().dump(data, buffer)
+    round_trip_yaml().dump(data, buffer)
     atomic_write_text(path, buffer.getvalue())
 
 
