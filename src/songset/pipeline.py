@@ -419,7 +419,7 @@ def write_quality_report(
     for name, rows in quality.plots_data(report).items():
         atomic_write_json(out_dir / "plots" / f"{name}.json", rows)
     print(
-        f"[report] {report.songs} songs, {report.failures} failures, template reuse {report.template_reuse:.2f}, "
+        f"[report] {report.songs} songs, {report.failed_songs} failed songs, template reuse {report.template_reuse:.2f}, "
         f"within-output repetition {report.within_repetition:.2f} -> {out_dir / 'quality.html'}"
     )
     return report

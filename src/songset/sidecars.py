@@ -32,6 +32,14 @@ SIDECAR_VERSION = "2"  # 2: override-vs-estimate disagreement warnings
 BPM_DISAGREEMENT = 0.08  # a human bpm this far from the estimate is reported
 
 
+# sidecar confidence field -> the setting below which it is left out (the report marks these thresholds)
+CONFIDENCE_THRESHOLDS: dict[str, str] = {
+    "bpm": "min_bpm_confidence",
+    "keyscale": "min_key_confidence",
+    "timesignature": "min_timesignature_confidence",
+}
+
+
 class SidecarSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
