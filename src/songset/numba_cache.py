@@ -9,13 +9,14 @@ every process that loads it dies with SIGSEGV. So:
 - `configure()` (called by `songset/__init__`, before anything imports numba) sets `NUMBA_CACHE_DIR` to
   `<user cache dir>/songset/numba` unless the user set it;
 - `prepare()` (called by a stage before its workers fork) warms the cache in a child process under a file
-  lock, so exactly one process compiles; a child killed by a signal means a corrupt cache, which is
-  removed and rebuilt with a message. A stamp of the cache's file listing skips the check next time.
+  lock, so exactly one process compiles; a child that dies (a signal, or numba failing to load an
+  entry) means a corrupt cache, which is removed and rebuilt with a message. A stamp of the checked
+  files (size, mtime) skips the check next time, until one of them changes.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import shutil
 import signal
@@ -54,14 +55,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get(ENV) or configure())
 
 
-def _listing_stamp(root: Path) -> str:
-    """Names, sizes and mtimes of the compiled files: any change (new kernel, rewrite) re-checks."""
-    digest = hashlib.sha256()
+def _listing(root: Path) -> dict[str, list[int]]:
+    """Size and mtime of each compiled file (index .nbi, object .nbc)."""
+    out: dict[str, list[int]] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.suffix in (".nbi", ".nbc"):
             stat = path.stat()
-            digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+            out[str(path.relative_to(root))] = [stat.st_size, stat.st_mtime_ns]
+    return out
+
+
+def _still_verified(root: Path, stamp_file: Path) -> bool:
+    """Every file that was checked is still there, unchanged (kernels added since are not ours to check)."""
+    try:
+        checked = json.loads(stamp_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    now = _listing(root)
+    return bool(checked) and all(now.get(name) == entry for name, entry in checked.items())
 
 
 def _run_probe(timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -105,7 +116,7 @@ def prepare(timeout_s: float = 900.0) -> None:
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / _LOCK)):
         stamp_file = root / _STAMP
-        if stamp_file.is_file() and stamp_file.read_text(encoding="utf-8") == _listing_stamp(root):
+        if _still_verified(root, stamp_file):
             return
         first = not any(root.rglob("*.nbi"))
         if first:
@@ -125,4 +136,4 @@ def prepare(timeout_s: float = 900.0) -> None:
                     f"numba kernel cache {root}: compiling librosa's kernels failed "
                     f"({_describe(done.returncode)}): {(done.stderr or '').strip()[-500:]}"
                 )
-        stamp_file.write_text(_listing_stamp(root), encoding="utf-8")
+        stamp_file.write_text(json.dumps(_listing(root)), encoding="utf-8")
