@@ -118,6 +118,7 @@ def test_songset_sets_the_numba_cache_before_numba_loads_and_respects_the_users(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # compiles librosa's kernels twice: ~2 min each alone, far more on a busy machine
 def test_a_cold_then_corrupt_numba_cache_with_two_workers_estimates_every_song(tmp_path: Path) -> None:
     songs = [str(cut_clip(name, tmp_path)) for name in ("clip_jazz", "clip_acoustic")]
     cache = tmp_path / "numba"
