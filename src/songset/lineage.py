@@ -48,7 +48,12 @@ def git_lineage(root: Path = Path(".")) -> dict[str, Any]:
         return {"git_revision": None, "git_dirty": None}
     # Untracked files count: a new override or song not yet committed changes what gets built.
     status = _git(root, "status", "--porcelain", "--untracked-files=all") or ""
-    changed = [line[3:].strip() for line in status.splitlines() if line.strip()]
+    changed = [
+        line[3:].strip()
+        for line in status.splitlines()
+        # DVC writes a .gitignore beside each new output during `dvc repro`: generated, not source
+        if line.strip() and not (line.startswith("??") and line.rstrip().endswith(".gitignore"))
+    ]
     dirty = any(not path.startswith(_GENERATED) for path in changed)
     return {"git_revision": head.strip(), "git_dirty": dirty}
 
