@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# librosa's numba kernels compile once (30-50 s) and are cached here for every later run.
+# librosa's numba kernels compile once (30-50 s) and are cached here for every later run (songset sets
+# the same default itself when imported, so `dvc repro` outside make uses this cache too).
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/songset/numba
 export GX_ANALYTICS_ENABLED := False
 
@@ -24,7 +25,7 @@ $(VENV)/.installed-hf: $(VENV)/.installed
 	touch $@
 
 warm: install
-	$(BIN)/python -c "import librosa, librosa.beat, librosa.feature, librosa.segment, librosa.effects"
+	$(BIN)/python -c "from songset import numba_cache; numba_cache.prepare()"
 
 demo: warm
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

@@ -25,9 +25,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "songset" 
 
 
 def provenance(stage: str = "annotate", **kw: Any) -> Provenance:
-    base: dict[str, Any] = dict(
-        stage=stage, backend="test", cache_key="k", input_sha256="i", wall_time_s=0.1, settings={}
-    )
+    base: dict[str, Any] = dict(stage=stage, backend="test", cache_key="k", input_sha256="i", settings={})
     base.update(kw)
     return make_provenance(**base)
 

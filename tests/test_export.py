@@ -35,8 +35,8 @@ SCANNED = {".wav", ".mp3", ".flac", ".ogg", ".opus"}
 def project(tmp_path: Path) -> Path:
     """Audio in a subfolder, sidecars built from it, lyrics for one song, a credit for the other."""
     data = tmp_path / "data"
-    for song, sub in (("alpha", "a"), ("beta", "b/c")):
-        audio = write_tone(data / "audio" / sub / f"{song}.wav", 11.0)
+    for song, sub, freq in (("alpha", "a", 440.0), ("beta", "b/c", 330.0)):  # two songs, not one copied
+        audio = write_tone(data / "audio" / sub / f"{song}.wav", 11.0, freq=freq)
         atomic_write_json(data / "clean" / f"{song}.json", clean_annotation(song))
         meta = song_metadata(song, audio_file=audio.name, audio_sha256=sha256_file(audio))
         atomic_write_json(data / "metadata" / f"{song}.json", meta)

@@ -311,9 +311,9 @@ def test_sidecar_coverage() -> None:
     assert report.max_caption_tokens == 400
     assert report.captions_over_budget == 1
     assert report.songs_over_240s == 1
-    assert report.omitted_fields == {
-        "bpm": {"confidence # below #": 2},
-        "keyscale": {"confidence # below #": 1},
+    assert report.omitted_fields == {  # the song's own value out, the threshold kept: readable
+        "bpm": {"confidence below 0.50": 2},
+        "keyscale": {"confidence below 0.4": 1},
     }
     assert report.mean_confidences == {"bpm": pytest.approx(0.55)}
 

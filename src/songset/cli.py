@@ -9,6 +9,7 @@ songset report DIR -o DIR
 songset schema -o DIR                            JSON Schema of every file songset writes
 songset trace SONG... | --check                  lineage of a sidecar; --check: exit 1 per song stale vs dvc.lock
 songset edit SONG                                open data/overrides/SONG.yaml in $EDITOR, validated
+songset keep [EXP]                               write an experiment's settings into conf/ (keep the winner)
 songset export DIR                               the folder ACE-Step 1.5 reads (audio, .json, .lyrics.txt)
 songset doctor [--endpoint-repo DIR] [--requirements FILE] [--url URL]   preflight for served annotation
 """
@@ -36,6 +37,16 @@ def split_overrides(items: list[str]) -> tuple[list[Path], list[str]]:
         else:
             files.append(Path(item))
     return files, overrides
+
+
+def existing(paths: list[Path], what: str = "input") -> list[Path]:
+    """The files named on the command line; one that does not exist stops the command before any work."""
+    import errno
+
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, f"no such {what}", str(path))
+    return paths
 
 
 def _default_cache_dir() -> Path:
@@ -68,9 +79,11 @@ def _report_and_code(summary: Any) -> int:
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
-    from songset.config import write_params
+    from songset.config import compose, write_params
+    from songset.pipeline import check_config
 
     _, overrides = split_overrides(args.items)
+    check_config(compose(overrides))  # a setting that does not parse never reaches params.yaml
     write_params(Path(args.output), overrides)
     print(f"wrote {args.output}")
     return 0
@@ -83,7 +96,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
-    result = run_annotate(songs_from_paths(files), cfg.annotator, Path(args.output), _options(args, cfg))
+    result = run_annotate(
+        songs_from_paths(existing(files)), cfg.annotator, Path(args.output), _options(args, cfg)
+    )
     return _report_and_code(result.summary)
 
 
@@ -93,7 +108,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
-    result = run_clean(files, cfg.cleaner, Path(args.output), _options(args, cfg))
+    result = run_clean(existing(files), cfg.cleaner, Path(args.output), _options(args, cfg))
     return _report_and_code(result.summary)
 
 
@@ -106,11 +121,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
-    songs = songs_from_paths(files)
+    songs = songs_from_paths(existing(files))
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(args.output) if args.output else Path(tmp)
         result = run_estimate(songs, cfg.estimator, out_dir, _options(args, cfg))
-    failed = {f.id: f for f in result.summary.failed}
+    failed = {f.id: f for f in [*result.summary.failed, *result.summary.skipped]}
     for song in songs:
         meta = result.outputs.get(song.id)
         row: dict[str, Any] = {"file": str(song.path)}
@@ -155,6 +170,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     _, overrides = split_overrides(args.overrides)
     cfg = compose(overrides)
+    optional = [Path(p) for p in (args.sidecars, args.metadata, args.compare) if p]
+    existing([Path(args.directory), *optional], "folder")
     write_quality_report(
         raw_dir=Path(args.directory),
         out_dir=Path(args.output),
@@ -226,6 +243,28 @@ def cmd_edit(args: argparse.Namespace) -> int:
     else:
         decided = ", ".join(k for k, v in override.model_dump().items() if v is not None) or "nothing"
         print(f"wrote {path} ({decided}); run `dvc repro` to rebuild the sidecar", file=sys.stderr)
+    return 0
+
+
+def cmd_keep(args: argparse.Namespace) -> int:
+    from songset.keep import experiment_params, keep
+
+    if args.experiment:
+        target = experiment_params(args.experiment)
+    else:
+        import yaml
+
+        target = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    result = keep(target)
+    for note in result.ignored:
+        print(f"not kept: {note}", file=sys.stderr)
+    for change in result.changes:
+        print(f"kept {change}", file=sys.stderr)
+    if not result.changes:
+        print("conf/ already composes to these settings; nothing to keep", file=sys.stderr)
+    else:
+        files = " ".join(str(p) for p in result.files)
+        print(f"wrote {files} and params.yaml; commit them: git add conf params.yaml", file=sys.stderr)
     return 0
 
 
@@ -355,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overrides", help="overrides folder (default: paths.overrides)")
     p.set_defaults(func=cmd_edit)
 
+    p = sub.add_parser("keep", help="write an experiment's settings into conf/ (what later runs start from)")
+    p.add_argument(
+        "experiment", nargs="?", metavar="EXP", help="experiment name or git revision (default: params.yaml)"
+    )
+    p.set_defaults(func=cmd_keep)
+
     p = sub.add_parser("export", help="write the folder ACE-Step 1.5 reads, with dataset.json and NOTICE")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("--sidecars", help="sidecar folder (default: paths.sidecars)")
@@ -395,10 +440,21 @@ def main(argv: list[str] | None = None) -> int:
         if target is None or any(item.startswith("-") for item in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         setattr(args, target, [*getattr(args, target), *extra])
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from songset.runner import SongError
+
     try:
         return int(args.func(args))
-    except (OSError, ValueError) as exc:
-        print(f"songset {args.command}: {exc}", file=sys.stderr)
+    except OSError as exc:  # a missing input, a full disk, a read-only folder: one line naming the path
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"songset {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError, SongError, HydraException, OmegaConfBaseException) as exc:
+        # a setting that does not exist or does not parse (Hydra's own message ends in a hint line)
+        message = " ".join(str(exc).split())
+        print(f"songset {args.command}: {message}", file=sys.stderr)
         return 2
 
 

@@ -78,6 +78,52 @@ def settings_hash(cfg: Any) -> str:
     return sha256_json(to_plain(cfg))
 
 
+def _group_name(cfg: Any) -> str:
+    key = cfg._key() if isinstance(cfg, DictConfig) else None
+    return str(key) if key else "backend"
+
+
+def check_settings(cfg: Any) -> None:
+    """Every setting is one the backend takes, of the type it declares; else one ValueError naming it.
+
+    Hydra passes command-line values through as strings or YAML scalars, so without this a mistyped
+    key or `estimator.tempo_prior_bpm=fast` would surface as a traceback deep inside the backend.
+    """
+    import inspect
+    import typing
+
+    from hydra.utils import get_class
+    from pydantic import TypeAdapter, ValidationError
+
+    group = _group_name(cfg)
+    target = str(cfg.get("_target_"))
+    try:
+        backend = get_class(target)
+    except Exception as exc:
+        raise ValueError(f"{group}._target_: cannot import {target} ({exc})") from None
+    signature = inspect.signature(backend.__init__)
+    params = {name: p for name, p in signature.parameters.items() if name != "self"}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    try:
+        hints = typing.get_type_hints(backend.__init__)
+    except (NameError, TypeError):  # an annotation that cannot be resolved here: check names only
+        hints = {}
+    for name, value in settings_of(cfg).items():
+        if name not in params:
+            if takes_any:
+                continue
+            known = ", ".join(n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+            raise ValueError(
+                f"{group}.{name}: no such setting for {target.rsplit('.', 1)[-1]} (known: {known})"
+            )
+        if name in hints:
+            try:
+                TypeAdapter(hints[name]).validate_python(value)
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"]
+                raise ValueError(f"{group}.{name}={value!r}: {problem}") from None
+
+
 def instantiate(cfg: Any, **kwargs: Any) -> Any:
     """Build the backend a config group names with `_target_`: the one place backends are chosen."""
     from hydra.utils import instantiate as hydra_instantiate
@@ -85,4 +131,5 @@ def instantiate(cfg: Any, **kwargs: Any) -> Any:
     target = cfg.get("_target_") if cfg is not None else None
     if not target:
         raise ValueError(f"config group has no _target_ naming a backend: {to_plain(cfg)}")
+    check_settings(cfg)
     return hydra_instantiate(cfg, _convert_="all", **kwargs)

@@ -87,14 +87,48 @@ def render_template(song: str, values: dict[str, Any], decided: set[str], errors
     return text
 
 
-def saved_text(song: str, override: Override) -> str:
-    """What goes into data/overrides/<song>.yaml: a short header and the decided fields only."""
+def saved_text(song: str, override: Override, previous: str | None = None) -> str:
+    """What goes into data/overrides/<song>.yaml: the decided fields only.
+
+    An existing file is updated in place (ruamel round trip), so the comments a person wrote there,
+    often the reason for a decision, stay; a new file gets a short header.
+    """
+    if previous is not None:
+        kept = _update_in_place(previous, override)
+        if kept is not None:
+            return kept
     text = f"# Human override for {song} (written by `songset edit`; these values always win).\n"
     for name in EDITABLE:
         value = getattr(override, name)
         if value is not None:
             text += _dump_field(name, value)
     return text
+
+
+def _update_in_place(previous: str, override: Override) -> str | None:
+    """`previous` with the decided values set and the others removed, comments kept; None if unreadable."""
+    import io
+
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    from songset.keep import round_trip_yaml
+
+    try:
+        data = round_trip_yaml().load(previous)
+    except YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    for name in EDITABLE:
+        value = getattr(override, name)
+        if value is None:
+            data.pop(name, None)
+        elif data.get(name) != value or type(data.get(name)) is not type(value):
+            data[name] = LiteralScalarString(value) if isinstance(value, str) and "\n" in value else value
+    buffer = io.StringIO()
+    round_trip_yaml().dump(data, buffer)
+    return buffer.getvalue()
 
 
 def decide(edited: Override, values: dict[str, Any], decided: set[str]) -> Override:
@@ -145,13 +179,20 @@ def edit_override(
     if not source.is_file() and not sidecar_path.is_file():
         raise ValueError(f"no sidecar {sidecar_path} and no override for {song!r}; check the song id")
     existing_text = source.read_text(encoding="utf-8") if source.is_file() else None
-    existing = parse_override(existing_text, str(source)) or Override()
     sidecar = Sidecar.model_validate(read_json(sidecar_path)) if sidecar_path.is_file() else None
-    values, decided = current_values(sidecar, existing)
+    broken = False
+    try:
+        existing = parse_override(existing_text, str(source)) or Override()
+        values, decided = current_values(sidecar, existing)
+        first_draft = render_template(song, values, decided, [])
+    except SongError as exc:  # a broken override: open it as it is, with what is wrong on top, to fix
+        existing, values, decided = Override(), {}, set(EDITABLE)  # every line in it is the person's
+        broken = True
+        first_draft = f"{_ERROR_PREFIX}{exc}\n{existing_text}"
 
     with tempfile.TemporaryDirectory(prefix="songset-edit-") as tmp:
         draft = Path(tmp) / f"{song}.yaml"
-        draft.write_text(render_template(song, values, decided, []), encoding="utf-8")
+        draft.write_text(first_draft, encoding="utf-8")
         while True:
             editor(draft)
             text = draft.read_text(encoding="utf-8")
@@ -159,18 +200,19 @@ def edit_override(
                 edited = parse_override(text, str(target)) or Override()
                 break
             except SongError as exc:
+                print(f"not valid: {exc}", file=sys.stderr)  # said before asking whether to fix it
                 if not reopen():
                     raise ValueError(f"not saved: {exc}") from exc
                 body = "\n".join(line for line in text.splitlines() if not line.startswith(_ERROR_PREFIX))
                 draft.write_text(f"{_ERROR_PREFIX}{exc}\n{body}\n", encoding="utf-8")
 
     final = decide(edited, values, decided)
-    if final == existing and source.is_file():
+    if final == existing and source.is_file() and not broken:
         return source, None
     if final == Override() and not source.is_file():
         return target, None
     overrides_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, saved_text(song, final))
+    atomic_write_text(target, saved_text(song, final, existing_text))
     if source != target:
         source.unlink(missing_ok=True)
     return target, final

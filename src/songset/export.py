@@ -237,7 +237,7 @@ def _build(
         if sidecar.source.attribution:
             staged.credits.append(f"{filename}\n  {sidecar.source.attribution}")
         if "sidecar" in sidecar.source.provenance:
-            staged.created = max(staged.created, sidecar.source.provenance["sidecar"].created_at)
+            staged.created = max(staged.created, sidecar.source.provenance["sidecar"].created_at or "")
         result.songs.append(stem)
         _check_prompt(stem, sidecar, result)
     return staged

@@ -47,8 +47,14 @@ def git_lineage(root: Path = Path(".")) -> dict[str, Any]:
     head = _git(root, "rev-parse", "HEAD")
     if head is None:
         return {"git_revision": None, "git_dirty": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no") or ""
-    changed = [line[3:].strip() for line in status.splitlines() if line.strip()]
+    # Untracked files count: a new override or song not yet committed changes what gets built.
+    status = _git(root, "status", "--porcelain", "--untracked-files=all") or ""
+    changed = [
+        line[3:].strip()
+        for line in status.splitlines()
+        # DVC writes a .gitignore beside each new output during `dvc repro`: generated, not source
+        if line.strip() and not (line.startswith("??") and line.rstrip().endswith(".gitignore"))
+    ]
     dirty = any(not path.startswith(_GENERATED) for path in changed)
     return {"git_revision": head.strip(), "git_dirty": dirty}
 
@@ -80,7 +86,9 @@ def _stage_lines(name: str, prov: Provenance) -> list[str]:
     if prov.prompt is not None:
         lines.append(f"       prompt={prov.prompt.name} sha256={prov.prompt.sha256[:16]}")
     lines.append(f"       settings: {_settings_line(prov.settings)}")
-    lines.append(f"       cache_key={prov.cache_key[:16]} created={prov.created_at}")
+    lines.append(
+        f"       cache_key={prov.cache_key[:16]}" + (f" created={prov.created_at}" if prov.created_at else "")
+    )
     return lines
 
 

@@ -7,6 +7,7 @@ which backend is configured: backends come from `instantiate(cfg)`.
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
+from songset import numba_cache
 from songset.acestep import sung_lyrics
 from songset.annotators.base import Annotator, annotate_song, annotate_songs
 from songset.audio import check_duration, read_info
@@ -55,6 +58,23 @@ class RunOptions:
     executor: Executor = field(default_factory=LocalExecutor)  # run.executor: where songs are computed
 
 
+def check_config(cfg: Any) -> None:
+    """Every group of a composed config, checked as the stages will read it; one ValueError naming the key."""
+    from songset.config import check_settings
+    from songset.report import ReportSettings
+
+    for group in ("annotator", "cleaner", "estimator"):
+        if cfg.get(group) is not None:
+            check_settings(cfg[group])
+    for group, model in (("sidecar", SidecarSettings), ("report", ReportSettings)):
+        try:
+            model.model_validate(settings_of(cfg.get(group) or {}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"{group}.{key}: {err['msg']}") from None
+
+
 def _cache(options: RunOptions, stage: str) -> ResultCache | None:
     if options.cache_dir is None:
         return None
@@ -70,30 +90,35 @@ def _write_model(out_dir: Path) -> Callable[[SongJob, Any], None]:
     return write
 
 
-def _audio_jobs(
-    stage: str, songs: Iterable[Song], key_parts: dict[str, Any]
-) -> tuple[list[SongJob], list[SongFailure]]:
+@dataclass
+class AudioJobs:
+    jobs: list[SongJob]
+    failed: list[SongFailure]
+    skipped: list[SongFailure]  # byte-identical copies: the song is built once, under its first file
+
+
+def _audio_jobs(stage: str, songs: Iterable[Song], key_parts: dict[str, Any]) -> AudioJobs:
     """Hash and header-check every song; unreadable, empty or out-of-range files fail here, cheaply."""
-    jobs: list[SongJob] = []
-    failed: list[SongFailure] = []
+    out = AudioJobs([], [], [])
     for song in songs:
         if song.duplicate_of is not None:
-            reason = f"{song.path}: the same audio as {song.duplicate_of}; skipped"
-            failed.append(SongFailure(id=song.id, file=str(song.path), stage=stage, reason=reason))
+            reason = f"the same audio as {song.duplicate_of}; skipped (built once)"
+            out.skipped.append(SongFailure(id=song.id, file=str(song.path), stage=stage, reason=reason))
             continue
         try:
             info = read_info(song.path)
             check_duration(song.path, info.duration)
-            audio_sha = sha256_file(song.path)
+            audio_sha = song.sha256 or sha256_file(song.path)
         except (SongError, OSError) as exc:
-            failed.append(
+            out.failed.append(
                 SongFailure(id=song.id, file=str(song.path), stage=stage, reason=describe_error(exc))
             )
             continue
         key = cache_key(stage=stage, audio_sha256=audio_sha, **key_parts)
         inputs = {"audio_sha256": audio_sha, "duration": round(info.duration, 3)}
-        jobs.append(SongJob(id=song.id, file=song.path, key=key, inputs=inputs))
-    return jobs, failed
+        identity = {"id": song.id, "audio_file": song.path.name}
+        out.jobs.append(SongJob(id=song.id, file=song.path, key=key, inputs=inputs, identity=identity))
+    return out
 
 
 def run_annotate(
@@ -101,18 +126,25 @@ def run_annotate(
 ) -> StageResult[Any]:
     annotator: Annotator = instantiate(annotator_cfg)
     parts = annotator.identity().key_parts()
-    jobs, failed = _audio_jobs("annotate", songs, parts)
+    audio = _audio_jobs("annotate", songs, parts)
+
+    def prepare() -> None:  # before the first song: a missing key fails once, not song by song
+        annotator.check_ready()
+        numba_cache.prepare()
+
     batch_size = int(getattr(annotator, "batch_size", 1))
     return run_stage(
         "annotate",
-        jobs,
+        audio.jobs,
         functools.partial(annotate_song, annotator=annotator),
         RawAnnotation,
         _cache(options, "annotate"),
         _write_model(out_dir),
         workers=options.workers if annotator.parallel_processes else 1,
         settings_sha256=sha256_json(parts),
-        pre_failed=failed,
+        pre_failed=audio.failed,
+        skipped=audio.skipped,
+        prepare=prepare,
         compute_batch=functools.partial(annotate_songs, annotator=annotator) if batch_size > 1 else None,
         batch_size=batch_size,
         executor=options.executor,
@@ -126,17 +158,19 @@ def run_estimate(
 ) -> StageResult[Any]:
     estimator: Estimator = instantiate(estimator_cfg)
     parts = estimator.identity().key_parts()
-    jobs, failed = _audio_jobs("estimate", songs, parts)
+    audio = _audio_jobs("estimate", songs, parts)
     return run_stage(
         "estimate",
-        jobs,
+        audio.jobs,
         functools.partial(estimate_song, estimator=estimator),
         SongMetadata,
         _cache(options, "estimate"),
         _write_model(out_dir),
         workers=options.workers,
         settings_sha256=sha256_json(parts),
-        pre_failed=failed,
+        pre_failed=audio.failed,
+        skipped=audio.skipped,
+        prepare=numba_cache.prepare,
         executor=options.executor,
     )
 
@@ -159,7 +193,7 @@ def run_clean(
         raw_sha = sha256_file(path)
         key = cache_key(stage="clean", raw_sha256=raw_sha, **parts)
         inputs = {"raw": raw.model_dump(mode="json"), "raw_sha256": raw_sha}
-        jobs.append(SongJob(id=raw.id, file=path, key=key, inputs=inputs))
+        jobs.append(SongJob(id=raw.id, file=path, key=key, inputs=inputs, identity={"id": raw.id}))
     result = run_stage(
         "clean",
         jobs,
@@ -171,6 +205,7 @@ def run_clean(
         settings_sha256=sha256_json(parts),
         pre_failed=failed,
         executor=options.executor,
+        prepare=cleaner.check_ready,
     )
     result.summary.usage = usage_totals(result.outputs, result.summary.computed)
     return result
@@ -360,7 +395,10 @@ def write_quality_report(
     from songset.report_html import render_html
 
     settings = quality.ReportSettings.model_validate(settings_of(report_cfg))
-    records = quality.load_annotations(raw_dir) if raw_dir.is_dir() else []
+    for folder in (raw_dir, compare_dir):
+        if folder is not None and not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "annotation folder not found", str(folder))
+    records = quality.load_annotations(raw_dir)
     texts = quality.corpus_texts(records)
     durations = quality.load_durations(metadata_dir) if metadata_dir and metadata_dir.is_dir() else {}
     durations = {
@@ -380,7 +418,10 @@ def write_quality_report(
         report.by_stack = {records[0].group: quality.summarise(report)}
     comparison = None
     if compare_dir is not None:
-        other = quality.corpus_texts(quality.load_annotations(compare_dir))
+        other_records = quality.load_annotations(compare_dir)
+        if not other_records:  # else every metric would fall to 0 and look like an improvement
+            raise ValueError(f"{compare_dir}: no raw annotations to compare with")
+        other = quality.corpus_texts(other_records)
         comparison = quality.compare_reports(
             report,
             texts,
@@ -395,7 +436,7 @@ def write_quality_report(
     for name, rows in quality.plots_data(report).items():
         atomic_write_json(out_dir / "plots" / f"{name}.json", rows)
     print(
-        f"[report] {report.songs} songs, {report.failures} failures, template reuse {report.template_reuse:.2f}, "
+        f"[report] {report.songs} songs, {report.failed_songs} failed songs, template reuse {report.template_reuse:.2f}, "
         f"within-output repetition {report.within_repetition:.2f} -> {out_dir / 'quality.html'}"
     )
     return report

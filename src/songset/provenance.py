@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from importlib import metadata
 from typing import Any
 
@@ -27,7 +26,6 @@ def make_provenance(
     backend: str,
     cache_key: str,
     input_sha256: str,
-    wall_time_s: float,
     settings: dict[str, Any],
     model_id: str | None = None,
     model_revision: str | None = None,
@@ -49,7 +47,5 @@ def make_provenance(
         library_versions=library_versions(libraries),
         cache_key=cache_key,
         input_sha256=input_sha256,
-        wall_time_s=round(wall_time_s, 3),
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         extra=extra or {},
     )

@@ -50,7 +50,7 @@ def _enter(cwd: str) -> None:
         os.chdir(cwd)
 
 
-def _compute_in(cwd: str, compute: Callable[[SongJob], Any], job: SongJob) -> tuple[Any, str | None]:
+def _compute_in(cwd: str, compute: Callable[[SongJob], Any], job: SongJob) -> tuple[Any, str | None, float]:
     _enter(cwd)
     return _compute_safely(compute, job)
 
@@ -61,7 +61,7 @@ class _ModelActor:
     def __init__(self, work: StageWork[Any]) -> None:
         self.work = work
 
-    def run(self, cwd: str, group: list[SongJob]) -> list[tuple[Any, str | None]]:
+    def run(self, cwd: str, group: list[SongJob]) -> list[tuple[Any, str | None, float]]:
         _enter(cwd)
         return compute_batch_safely(self.work, group)
 
@@ -137,10 +137,10 @@ class RayExecutor(Executor):
             for ref in ready:
                 job = pending.pop(ref)
                 try:
-                    result, error = ray.get(ref)
+                    result, error, took = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # retries spent: the node or worker kept dying
-                    result, error = None, f"worker failed: {describe_error(exc)}"
-                settle(job, result, error)
+                    result, error, took = None, f"worker failed: {describe_error(exc)}", 0.0
+                settle(job, result, error, took)
 
     def _execute_actors(self, todo: list[SongJob], work: StageWork[Any], settle: Settle) -> None:
         ray = self._ray
@@ -173,9 +173,9 @@ class RayExecutor(Executor):
                         results = ray.get(ref)
                     except ray.exceptions.RayError as exc:  # the actor kept dying: its batch fails
                         reason = f"worker failed: {describe_error(exc)}"
-                        results = [(None, reason)] * len(group)
-                    for job, (result, error) in zip(group, results, strict=True):
-                        settle(job, result, error)
+                        results = [(None, reason, 0.0)] * len(group)
+                    for job, outcome in zip(group, results, strict=True):
+                        settle(job, *outcome)
         finally:
             for actor in actors:
                 ray.kill(actor)  # free the model (and its GPU) for the next stage

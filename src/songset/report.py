@@ -52,6 +52,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from songset.schemas import INSTRUMENTAL_LYRICS
+from songset.sidecars import CONFIDENCE_THRESHOLDS
 
 log = logging.getLogger(__name__)
 
@@ -350,8 +351,14 @@ class QualityReport(BaseModel):
     confidence_histograms: dict[str, list[int]] = Field(
         default_factory=dict, description="sidecar field -> songs per confidence decile (0-0.1, ..., 0.9-1)"
     )
+    confidence_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="sidecar field -> confidence below which it was left out"
+    )
     flagged: dict[str, list[str]] = Field(
         default_factory=dict, description="sidecar flag (caption_over_budget, over_240s, ...) -> songs"
+    )
+    skipped: list[FailureRow] = Field(
+        default_factory=list, description="byte-identical copies of another song: built once, not failures"
     )
 
 
@@ -708,6 +715,13 @@ def _worst(per_song: Sequence[SongQuality], metric: str, limit: int) -> list[str
     return [p.id for p in scored[:limit]]
 
 
+def _omission_kind(reason: str) -> str:
+    """'confidence 0.21 below 0.30' -> 'confidence below 0.30': the song's own value out, the rule kept."""
+    return (
+        re.sub(r"^(\w+) -?\d+(?:\.\d+)? (below|above|outside) ", r"\1 \2 ", reason.strip())[:120] or "unknown"
+    )
+
+
 def _reason_kind(reason: str, file: str = "", song_id: str = "") -> str:
     """Group reasons that differ only in the file they name or the numbers they quote."""
     text = reason.strip()
@@ -759,16 +773,23 @@ def _sidecar_summary(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
     confidences: dict[str, list[float]] = defaultdict(list)
     for src in sources:
         for field, why in (src.get("omitted") or {}).items():
-            omitted[field][_reason_kind(str(why))] += 1
+            omitted[field][_omission_kind(str(why))] += 1
         for key, value in (src.get("confidences") or {}).items():
             if isinstance(value, int | float):
                 confidences[key].append(float(value))
+    thresholds: dict[str, float] = {}
+    for src in sources:  # the thresholds the sidecars were built with, from their own provenance
+        built_with = ((src.get("provenance") or {}).get("sidecar") or {}).get("settings") or {}
+        for field, setting in CONFIDENCE_THRESHOLDS.items():
+            if isinstance(built_with.get(setting), int | float):
+                thresholds.setdefault(field, float(built_with[setting]))
     flagged: dict[str, list[str]] = defaultdict(list)
     for stem, sc in sidecars.items():
         for flag in (sc.get("source") or {}).get("flags") or []:
             flagged[str(flag)].append(stem)
     return {
         "confidence_histograms": {k: _histogram(v) for k, v in sorted(confidences.items())},
+        "confidence_thresholds": dict(sorted(thresholds.items())),
         "flagged": {f: sorted(stems) for f, stems in sorted(flagged.items())},
         "sidecars": n,
         "bpm_coverage": share(lambda sc: sc.get("bpm") is not None),
@@ -909,6 +930,16 @@ def build_report(
         )
 
     fail_rows = _collect_failures(failures or [], stage_summaries or [])
+    skipped = {
+        str(item.get("file", "")): FailureRow(
+            id=str(item.get("id", "")),
+            file=str(item.get("file", "")),
+            stage=str(item.get("stage", "")) or "unknown",
+            reason=str(item.get("reason", "")),
+        )
+        for sm in stage_summaries or []
+        for item in sm.get("skipped") or []
+    }
     stages = [
         StageRow(
             stage=str(sm.get("stage", "")),
@@ -955,6 +986,7 @@ def build_report(
             sorted(Counter(_reason_kind(r.reason, r.file, r.id) for r in fail_rows).items())
         ),
         failure_list=fail_rows,
+        skipped=[skipped[f] for f in sorted(skipped)],
         stages=stages,
         exact_duplicate_groups=dup_groups,
         worst_by_template_reuse=_worst(per_song, "template_reuse", settings.worst_songs),
@@ -1025,7 +1057,9 @@ def render_markdown(report: QualityReport) -> str:
     out = [
         "# Dataset quality report",
         "",
-        f"{r.songs} songs, {r.failures} failure{'' if r.failures == 1 else 's'}"
+        f"{r.songs} songs, {r.failed_songs} failed song{'' if r.failed_songs == 1 else 's'}"
+        + (f" ({r.failures} failures across stages)" if r.failures != r.failed_songs else "")
+        + (f", {len(r.skipped)} byte-identical copies skipped" if r.skipped else "")
         + (" — **partial dataset**" if r.partial else "")
         + ("" if r.accepted else " — **not accepted** (failures and allow_partial is off)"),
         "",
@@ -1037,33 +1071,51 @@ def render_markdown(report: QualityReport) -> str:
                 (
                     "template_reuse",
                     r.template_reuse,
-                    f"share of a song's phrases used by ≥{r.template_min_songs} other songs",
+                    f"share of a song's phrases used by ≥{r.template_min_songs} other songs; "
+                    "lower is better, over 0.3 the texts share templates",
                 ),
                 (
                     "skeleton_reuse",
                     r.skeleton_reuse,
-                    f"share of sentences shaped like ≥{r.template_min_songs} other songs'",
+                    f"share of sentences shaped like ≥{r.template_min_songs} other songs'; "
+                    "lower is better, over 0.6 most sentences are one mould",
                 ),
                 (
                     "within_repetition",
                     r.within_repetition,
-                    "repetition inside one output (0 varied, 1 looped)",
+                    "repetition inside one output: 0 varied (good), over 0.25 looping (bad)",
                 ),
                 (
                     "exact_duplicate_songs",
                     r.exact_duplicate_songs,
-                    "songs whose text copies an earlier song's",
+                    "songs whose text copies an earlier song's; should be 0",
                 ),
                 (
                     "near_duplicate_pairs",
                     len(r.near_duplicate_pairs),
-                    "pairs of texts with high 5-gram overlap",
+                    "pairs of texts with high 5-gram overlap; should be 0",
                 ),
-                ("distinct_3", r.distinct_3, "unique word trigrams / all trigrams, mean"),
-                ("repeated_segments", r.repeated_segments, "timestamped segments repeating an earlier one"),
-                ("mean_words", r.mean_words, ""),
-                ("mean_segments_per_minute", r.mean_segments_per_minute, ""),
-                ("empty_texts", r.empty_texts, ""),
+                (
+                    "distinct_3",
+                    r.distinct_3,
+                    "unique word trigrams / all trigrams, mean; higher is better (1: no trigram repeats)",
+                ),
+                (
+                    "repeated_segments",
+                    r.repeated_segments,
+                    "timestamped segments repeating an earlier one; should be 0",
+                ),
+                (
+                    "mean_words",
+                    r.mean_words,
+                    "words per text: too few says little, past ~200 captions get cut",
+                ),
+                (
+                    "mean_segments_per_minute",
+                    r.mean_segments_per_minute,
+                    "timestamped sections per minute: about 1-4 follows a song's form",
+                ),
+                ("empty_texts", r.empty_texts, "texts with no words; should be 0"),
             ],
         ),
     ]
@@ -1096,6 +1148,16 @@ def render_markdown(report: QualityReport) -> str:
             *_table(
                 ("file", "stage", "reason"), ((f.file or f.id, f.stage, f.reason) for f in r.failure_list)
             ),
+        ]
+
+    if r.skipped:
+        out += [
+            "",
+            "## Skipped: byte-identical copies",
+            "",
+            "Each is the same audio as another file and is built once, under that file; not a failure.",
+            "",
+            *_table(("file", "reason"), ((f.file, f.reason) for f in r.skipped)),
         ]
 
     out += ["", "## Worst offenders", ""]
@@ -1170,8 +1232,18 @@ def render_markdown(report: QualityReport) -> str:
                 ("songs over 240 s", r.songs_over_240s),
             ],
         )
+        out += ["", "## Flagged songs", ""]
+        out += (
+            _table(
+                ("flag", "songs", "which"), ((f, len(ids), ", ".join(ids)) for f, ids in r.flagged.items())
+            )
+            if r.flagged
+            else ["none"]
+        )
         if r.omitted_fields:
             out += [
+                "",
+                "Left out of the sidecars (ACE-Step is given no value rather than a doubtful one):",
                 "",
                 *_table(
                     ("omitted field", "reason", "songs"),

@@ -92,8 +92,18 @@ class Markup:
 # ---- plots -------------------------------------------------------------------------------------------------
 
 
-def bar_chart(counts: Sequence[float], labels: Sequence[str], *, width: int = 340, height: int = 130) -> str:
-    """A vertical bar chart: one bar per count, the label under it, the count above it."""
+def bar_chart(
+    counts: Sequence[float],
+    labels: Sequence[str],
+    *,
+    width: int = 340,
+    height: int = 130,
+    threshold: float | None = None,
+) -> str:
+    """A vertical bar chart: one bar per count, the label under it, the count above it.
+
+    `threshold`, a position in bars (2.5: halfway through the third), draws a dashed line there.
+    """
     n = max(1, len(counts))
     top = max([*counts, 1])
     left, bottom, pad = 6, 20, 14
@@ -116,6 +126,12 @@ def bar_chart(counts: Sequence[float], labels: Sequence[str], *, width: int = 34
             parts.append(
                 f'<text x="{x + bw / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(label)}</text>'
             )
+    if threshold is not None:
+        tx = left + threshold * bw
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{height - bottom}" stroke="#c0392b" '
+            f'stroke-dasharray="4 3" stroke-width="1.5"><title>threshold</title></line>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -161,8 +177,23 @@ def histogram(
     return bar_chart(counts, labels)
 
 
-def _figure(caption: str, body: str) -> str:
-    return f"<figure><figcaption>{escape(caption)}</figcaption>{body}</figure>"
+def _figure(caption: str, body: str, guide: str = "") -> str:
+    """A chart with its caption and, under it, what a good and a bad value look like."""
+    note = f'<p class="muted">{escape(guide)}</p>' if guide else ""
+    return f"<figure><figcaption>{escape(caption)}</figcaption>{body}{note}</figure>"
+
+
+# What a good and a bad value is, for each figure: a chart is only useful to someone who knows.
+GUIDES: dict[str, str] = {
+    "template reuse": "Good: bars at the left (each text in its own words). Bad: songs at 0.3 and above "
+    "share template phrases, and a model trained on them learns the template.",
+    "within repetition": "Good: near 0 (varied text). Bad: 0.25 and above, the text loops on itself.",
+    "words": "Good: a few dozen to ~200 words. Bad: a handful says little; far more is cut from the prompt.",
+    "skeleton reuse": "Good: low. Bad: above 0.6 most sentences are one mould with the nouns swapped.",
+    "confidence": "The dashed line is the sidecar threshold: songs left of it get no value for this field "
+    "(ACE-Step is given nothing rather than a doubtful value). Good: most songs right of it.",
+    "coverage": "Good: green, 80% and more of the songs have the field. Bad: red, under half.",
+}
 
 
 # ---- text with reused phrases marked -----------------------------------------------------------------------
@@ -228,7 +259,9 @@ def _headline(r: QualityReport) -> str:
             "near-duplicate pairs", len(r.near_duplicate_pairs), "warn" if r.near_duplicate_pairs else "ok"
         ),
         _card(
-            "failures", r.failures, "bad" if r.failures and not r.accepted else "warn" if r.failures else "ok"
+            "failed songs",
+            r.failed_songs,
+            "bad" if r.failures and not r.accepted else "warn" if r.failures else "ok",
         ),
         _card("mean words per song", r.mean_words),
     ]
@@ -249,20 +282,30 @@ def _plots(r: QualityReport) -> str:
         _figure(
             "template reuse per song",
             histogram([p.template_reuse for p in r.per_song], lo=0, hi=1),
+            GUIDES["template reuse"],
         ),
         _figure(
             "within-output repetition per song",
             histogram([p.within_repetition for p in r.per_song], lo=0, hi=1),
+            GUIDES["within repetition"],
         ),
-        _figure("words per song", histogram([float(p.words) for p in r.per_song])),
+        _figure("words per song", histogram([float(p.words) for p in r.per_song]), GUIDES["words"]),
         _figure(
             "skeleton reuse per song",
             histogram([p.skeleton_reuse for p in r.per_song], lo=0, hi=1),
+            GUIDES["skeleton reuse"],
         ),
     ]
     labels = [f"{i / 10:.1f}" for i in range(10)]
     for field, counts in r.confidence_histograms.items():
-        figs.append(_figure(f"{field} confidence (sidecars)", bar_chart(counts, labels)))
+        threshold = r.confidence_thresholds.get(field)
+        caption = f"{field} confidence (sidecars)" + (
+            f", threshold {threshold:g}" if threshold is not None else ""
+        )
+        chart = bar_chart(
+            counts, labels, threshold=threshold * len(counts) if threshold is not None else None
+        )
+        figs.append(_figure(caption, chart, GUIDES["confidence"]))
     if r.sidecars:
         figs.append(
             _figure(
@@ -276,6 +319,7 @@ def _plots(r: QualityReport) -> str:
                         ("language", r.language_coverage),
                     ]
                 ),
+                GUIDES["coverage"],
             )
         )
     return '<div class="grid">' + "".join(figs) + "</div>"
@@ -360,14 +404,21 @@ def _by_stack(r: QualityReport) -> str:
 
 
 def _failures(r: QualityReport) -> str:
+    skipped = (
+        "<h3>Skipped: byte-identical copies (built once, not failures)</h3>"
+        + _table(("file", "reason"), ((f.file, f.reason) for f in r.skipped))
+        if r.skipped
+        else ""
+    )
     if not r.failure_list:
-        return '<p class="none">no failures</p>'
+        return '<p class="none">no failures</p>' + skipped
     return (
         '<div class="grid">'
         + _figure("by stage", _table(("stage", "failures"), r.failures_by_stage.items(), numeric=(1,)))
         + _figure("by reason", _table(("reason", "failures"), r.failures_by_reason.items(), numeric=(1,)))
         + "</div><h3>Every failure</h3>"
         + _table(("file", "stage", "reason"), ((f.file or f.id, f.stage, f.reason) for f in r.failure_list))
+        + skipped
     )
 
 

@@ -41,6 +41,9 @@ class SongJob:
     file: Path  # the input a person would look at when this song fails
     key: str  # content-addressed cache key
     inputs: dict[str, Any] = field(default_factory=dict)
+    # Fields that name the song (id, file name). The cache is keyed by content only, so a result cached
+    # under an earlier name (before a rename, or of a byte-identical file) takes these from the job.
+    identity: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,15 +63,23 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _compute_safely(compute: Callable[[SongJob], M], job: SongJob) -> tuple[M | None, str | None]:
+def _compute_safely(compute: Callable[[SongJob], M], job: SongJob) -> tuple[M | None, str | None, float]:
+    started = time.perf_counter()
     try:
-        return compute(job), None
+        return compute(job), None, time.perf_counter() - started
     except Exception as exc:  # one song's failure must not sink the rest
         log.debug("song %s failed:\n%s", job.id, traceback.format_exc())
-        return None, describe_error(exc)
+        return None, describe_error(exc), time.perf_counter() - started
 
 
-Settle = Callable[[SongJob, Any, "str | None"], None]  # (job, result or None, error or None)
+def with_identity(job: SongJob, result: M) -> M:
+    """The result as this job's song: the id and file name come from the current file, not the cache."""
+    updates = {k: v for k, v in job.identity.items() if getattr(result, k, None) != v}
+    return result.model_copy(update=updates) if updates else result
+
+
+# (job, result or None, error or None, seconds the song took to compute)
+Settle = Callable[[SongJob, Any, "str | None", float], None]
 
 
 @dataclass(frozen=True)
@@ -106,34 +117,41 @@ class LocalExecutor(Executor):
         if work.compute_batch is not None and work.batch_size > 1:
             for start in range(0, len(todo), work.batch_size):
                 group = list(todo[start : start + work.batch_size])
-                for job, (result, error) in zip(group, compute_batch_safely(work, group), strict=True):
-                    settle(job, result, error)
+                for job, outcome in zip(group, compute_batch_safely(work, group), strict=True):
+                    settle(job, *outcome)
         elif work.workers > 1 and len(todo) > 1:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=min(work.workers, len(todo)), mp_context=ctx) as pool:
-                futures: list[tuple[SongJob, Future[tuple[Any, str | None]]]] = [
+                futures: list[tuple[SongJob, Future[tuple[Any, str | None, float]]]] = [
                     (job, pool.submit(_compute_safely, work.compute, job)) for job in todo
                 ]
                 for job, future in futures:
                     try:
-                        result, error = future.result()
+                        result, error, took = future.result()
                     except Exception as exc:  # a worker died (e.g. OOM-killed)
-                        result, error = None, f"worker failed: {describe_error(exc)}"
-                    settle(job, result, error)
+                        result, error, took = None, f"worker failed: {describe_error(exc)}", 0.0
+                    settle(job, result, error, took)
         else:
             for job in todo:
                 settle(job, *_compute_safely(work.compute, job))
 
 
-def compute_batch_safely(work: StageWork[M], group: list[SongJob]) -> list[tuple[M | None, str | None]]:
-    """One batch through `compute_batch` (or song by song without one); one (result, error) per job."""
+def compute_batch_safely(
+    work: StageWork[M], group: list[SongJob]
+) -> list[tuple[M | None, str | None, float]]:
+    """One batch through `compute_batch` (or song by song without one); one (result, error, seconds) per
+    job, a batch's time shared evenly among its songs."""
     if work.compute_batch is None:
         return [_compute_safely(work.compute, job) for job in group]
+    started = time.perf_counter()
     try:
         results: list[M | Exception] = work.compute_batch(group)
     except Exception as exc:  # the whole batch failed: each song says why
         results = [exc] * len(group)
-    return [(None, describe_error(r)) if isinstance(r, Exception) else (r, None) for r in results]
+    share = (time.perf_counter() - started) / max(1, len(group))
+    return [
+        (None, describe_error(r), share) if isinstance(r, Exception) else (r, None, share) for r in results
+    ]
 
 
 # run.executor -> "module:Class"; imported only when chosen, so optional extras stay optional.
@@ -163,6 +181,8 @@ def run_stage(
     workers: int = 1,
     settings_sha256: str = "",
     pre_failed: Sequence[SongFailure] = (),
+    skipped: Sequence[SongFailure] = (),
+    prepare: Callable[[], None] | None = None,
     compute_batch: Callable[[list[SongJob]], list[M | Exception]] | None = None,
     batch_size: int = 1,
     executor: Executor | None = None,
@@ -173,14 +193,18 @@ def run_stage(
 
     Only the computing is handed to `executor` (local processes by default, or a Ray cluster): cache
     lookups, cache writes, outputs and the summary are done here, on the driver, whichever one runs.
+    `prepare` runs once before the first song is computed (in this process, before any worker forks);
+    `skipped` songs (byte-identical copies) are reported, never counted as failures.
     """
     started = time.perf_counter()
+    seconds: dict[str, float] = {}
     computed: list[str] = []
     cached: list[str] = []
     failed: list[SongFailure] = list(pre_failed)
     outputs: dict[str, M] = {}
 
     def finish(job: SongJob, result: M) -> None:
+        result = with_identity(job, result)
         write(job, result)
         outputs[job.id] = result
 
@@ -196,10 +220,13 @@ def run_stage(
                 log.warning("%s: cached result for %s no longer fits the schema; recomputing", stage, job.id)
         todo.append(job)
 
+    if todo and prepare is not None:
+        prepare()
     bar = tqdm(total=len(todo), desc=f"{stage}", unit="song", disable=not todo, leave=False)
 
-    def settle(job: SongJob, result: M | None, error: str | None) -> None:
+    def settle(job: SongJob, result: M | None, error: str | None, took: float) -> None:
         bar.update(1)
+        seconds[job.id] = round(took, 3)
         if result is None:
             failed.append(SongFailure(id=job.id, file=str(job.file), stage=stage, reason=error or "unknown"))
             log.error("%s: %s: %s", stage, job.file, error)
@@ -229,7 +256,9 @@ def run_stage(
         computed=sorted(computed, key=order.__getitem__),
         cached=sorted(cached, key=order.__getitem__),
         failed=sorted(failed, key=lambda f: f.id),
+        skipped=sorted(skipped, key=lambda f: f.file),
         wall_time_s=round(time.perf_counter() - started, 3),
+        song_seconds={job.id: seconds[job.id] for job in jobs if job.id in seconds},
         settings_sha256=settings_sha256,
     )
     return StageResult(summary=summary, outputs=outputs)
@@ -238,9 +267,12 @@ def run_stage(
 def summary_lines(summary: StageSummary) -> list[str]:
     lines = [
         f"[{summary.stage}] {summary.songs} songs: {len(summary.computed)} computed, "
-        f"{len(summary.cached)} from cache, {len(summary.failed)} failed ({summary.wall_time_s:.1f} s)"
+        f"{len(summary.cached)} from cache, {len(summary.failed)} failed"
+        + (f", {len(summary.skipped)} skipped" if summary.skipped else "")
+        + f" ({summary.wall_time_s:.1f} s)"
     ]
     lines += [f"[{summary.stage}]   FAILED {f.file}: {f.reason}" for f in summary.failed]
+    lines += [f"[{summary.stage}]   skipped {f.file}: {f.reason}" for f in summary.skipped]
     return lines
 
 

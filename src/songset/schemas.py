@@ -81,14 +81,17 @@ class Provenance(Model):
     library_versions: dict[str, str] = Field(default_factory=dict)
     cache_key: str
     input_sha256: str = Field(description="hash of the input this output was computed from")
-    wall_time_s: float
-    created_at: str
+    # Timings and dates are not written into data (rebuilding the same inputs gives the same bytes); the
+    # stage's seconds per song go to reports/stages/<stage>.json. Still read from older files.
+    wall_time_s: float | None = Field(None, exclude=True)
+    created_at: str | None = Field(None, exclude=True)
     extra: dict[str, Any] = Field(default_factory=dict)
     git_revision: str | None = Field(
         None, description="HEAD commit of the project when this output was written (lineage)"
     )
     git_dirty: bool | None = Field(
-        None, description="tracked files (besides dvc.lock and reports/) had uncommitted changes"
+        None,
+        description="files (tracked or untracked, besides dvc.lock and reports/) had uncommitted changes",
     )
     params_sha256: str | None = Field(None, description="sha256 of params.yaml when this output was written")
 
@@ -349,7 +352,13 @@ class StageSummary(Model):
     computed: list[str]
     cached: list[str]
     failed: list[SongFailure]
+    skipped: list[SongFailure] = Field(
+        default_factory=list, description="byte-identical copies of another song: built once, not failed"
+    )
     wall_time_s: float
+    song_seconds: dict[str, float] = Field(
+        default_factory=dict, description="seconds each computed song took (timings live here, not in data)"
+    )
     settings_sha256: str
     usage: dict[str, float] = Field(
         default_factory=dict, description="paid-API tokens and estimated cost: this run and the whole dataset"

@@ -6,7 +6,6 @@ out (ACE-Step ignores missing values but trains on wrong ones); nothing is writt
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 import yaml
@@ -41,6 +40,14 @@ SIDECAR_VERSION = (
     "3"  # 2: override-vs-estimate warnings; 3: ACE-Step prompt room, instrumentals without language
 )
 BPM_DISAGREEMENT = 0.08  # a human bpm this far from the estimate is reported
+
+
+# sidecar confidence field -> the setting below which it is left out (the report marks these thresholds)
+CONFIDENCE_THRESHOLDS: dict[str, str] = {
+    "bpm": "min_bpm_confidence",
+    "keyscale": "min_key_confidence",
+    "timesignature": "min_timesignature_confidence",
+}
 
 
 class SidecarSettings(BaseModel):
@@ -226,7 +233,6 @@ def override_disagreements(override: Override, meta: SongMetadata) -> tuple[list
 
 def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     """One song's sidecar from its upstream outputs; pure given the job's inputs."""
-    started = time.perf_counter()
     clean = CleanAnnotation.model_validate(job.inputs["clean"])
     meta = SongMetadata.model_validate(job.inputs["metadata"])
     override = parse_override(job.inputs.get("override"), job.inputs.get("override_file", "override"))
@@ -336,7 +342,6 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
         backend="sidecar",
         cache_key=job.key,
         input_sha256=job.key,
-        wall_time_s=time.perf_counter() - started,
         settings=settings.model_dump(),
         libraries=("songset", "pydantic"),
         extra=extra,

@@ -20,6 +20,7 @@ class Song:
     id: str
     path: Path
     duplicate_of: Path | None = None  # byte-identical to this earlier file: skipped, and reported
+    sha256: str | None = None  # of the file's bytes; None when it could not be read (the stage says why)
 
 
 def safe_stem(stem: str) -> str:
@@ -37,32 +38,37 @@ def discover_songs(audio_dir: Path) -> list[Song]:
     return songs_from_paths(paths, root=audio_dir)
 
 
-def _content_tag(path: Path) -> str:
+def _content_hash(path: Path) -> str | None:
     try:
-        return sha256_file(path)[:8]
-    except OSError:  # unreadable: the stage reports it; the id only needs to be unique
-        return sha256_text(str(path))[:8]
+        return sha256_file(path)
+    except OSError:  # unreadable: the stage reports it
+        return None
 
 
 def songs_from_paths(paths: list[Path], root: Path | None = None) -> list[Song]:
     """Ids are safe stems; stems shared by several files get a short content hash.
 
     A content hash (not the folder name) keeps an id stable when folders are renamed or reorganised, and
-    two different recordings can never share one. Byte-identical files are the same song: the first one
-    in path order is kept and the others are marked `duplicate_of` it.
+    two different recordings can never share one. Byte-identical files are the same song, whatever
+    their names: the first one in path order is kept and the others are marked `duplicate_of` it (the
+    same song twice in a training set weighs it double).
     """
     del root  # ids do not depend on where the files sit
+    paths = list(dict.fromkeys(paths))  # one file named twice on a command line is one file
+    hashes = [_content_hash(p) for p in paths]
     stems = [safe_stem(p.stem) for p in paths]
     counts = Counter(stems)
     songs: list[Song] = []
-    first_by_id: dict[str, Path] = {}
-    for path, stem in zip(paths, stems, strict=True):
-        song_id = f"{stem}-{_content_tag(path)}" if counts[stem] > 1 else stem
-        if song_id in first_by_id:
-            songs.append(Song(id=song_id, path=path, duplicate_of=first_by_id[song_id]))
+    first_by_hash: dict[str, Path] = {}
+    for path, stem, digest in zip(paths, stems, hashes, strict=True):
+        tag = (digest or sha256_text(str(path)))[:8]
+        song_id = f"{stem}-{tag}" if counts[stem] > 1 else stem
+        if digest is not None and digest in first_by_hash:
+            songs.append(Song(id=song_id, path=path, duplicate_of=first_by_hash[digest], sha256=digest))
             continue
-        first_by_id[song_id] = path
-        songs.append(Song(id=song_id, path=path))
+        if digest is not None:
+            first_by_hash[digest] = path
+        songs.append(Song(id=song_id, path=path, sha256=digest))
     return songs
 
 

@@ -57,8 +57,41 @@ def guarded(main: Callable[[], int]) -> int:
         return 1
 
 
+def in_dvc_workspace() -> bool:
+    """True when DVC runs this stage in the project's own folder (`dvc repro`, `dvc exp run` without
+    --temp/--queue), whose data outputs are the dataset; False in an experiment's temporary copy."""
+    root = os.environ.get("DVC_ROOT")
+    return bool(root) and Path(root).resolve() == Path.cwd().resolve()
+
+
+def reset_subset(params: Path) -> None:
+    """Take `run.subset` out of params.yaml again, leaving every other setting as DVC wrote it."""
+    from omegaconf import OmegaConf
+
+    from songset.io import atomic_write_text
+
+    data = OmegaConf.load(params)
+    OmegaConf.update(data, "run.subset", {"songs": [], "count": None}, force_add=True)
+    atomic_write_text(params, OmegaConf.to_yaml(data))  # the form `songset compose` and DVC write
+
+
 def stage_songs(cfg: DictConfig) -> list[Song]:
-    """The songs this run builds: everything under paths.audio, narrowed by run.subset."""
+    """The songs this run builds: everything under paths.audio, narrowed by run.subset.
+
+    A subset is only built in an experiment's own copy (`dvc exp run --temp` or `--queue`): built in
+    the workspace it would replace the full dataset there. Asked for there, the stage stops before any
+    song is built and puts params.yaml back, so neither a partial dataset nor the subset stays behind.
+    """
     subset = cfg.run.get("subset") or {}
+    ids, count = list(subset.get("songs") or []), subset.get("count")
+    if (ids or count is not None) and in_dvc_workspace():
+        params = Path(os.environ.get("SONGSET_PARAMS", "params.yaml"))
+        if params.is_file():
+            reset_subset(params)
+        raise ValueError(
+            "run.subset builds only some songs and would replace the full dataset in this workspace: run "
+            "it as `dvc exp run --temp -S run.subset...` (or --queue); run.subset was taken out of "
+            f"{params} again, and `dvc checkout` restores any output DVC removed before this stage ran"
+        )
     songs = discover_songs(Path(cfg.paths.audio))
-    return select_songs(songs, list(subset.get("songs") or []), subset.get("count"))
+    return select_songs(songs, ids, count)

@@ -202,6 +202,10 @@ def validate_sidecars(
                     detail=f"{outcome.column}={by_id.get(song_id, {}).get(outcome.column)!r}",
                 )
             )
+    if not files:  # an empty training set is not a valid one, whatever else is true
+        broken.append(
+            BrokenRule(id="", file=str(directory), rule="not_empty", detail="no sidecars in this folder")
+        )
     broken.sort(key=lambda b: (b.id, b.rule))
     failures = list(upstream_failures or [])
     bad_ids = {b.id for b in broken}

@@ -225,6 +225,9 @@ def test_missing_model_offline_names_token_variable(
     message = str(err.value)
     assert "nvidia/no-such-model-hf" in message and "HF_TOKEN" in message and "hf_token" in message
     assert "HF_HUB_OFFLINE is on" in message
+    from conftest import write_tone
+
+    write_tone(tmp_path / "x.wav", 11.0)  # a real song: the missing model is what must be named
     code = main(
         [
             "annotate",

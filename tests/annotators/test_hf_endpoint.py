@@ -40,7 +40,9 @@ def run(tmp_path: Path, url: str, n: int = 2) -> Any:
     t = np.arange(11 * 8000) / 8000
     paths = []
     for i in range(n):
-        sf.write(str(folder / f"s{i}.wav"), 0.3 * np.sin(2 * np.pi * 330 * t), 8000)
+        sf.write(
+            str(folder / f"s{i}.wav"), 0.3 * np.sin(2 * np.pi * (330 + 20 * i) * t), 8000
+        )  # distinct songs
         paths.append(folder / f"s{i}.wav")
     cfg = compose(
         [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,10 @@ class Annotator(ABC):
         """What one song (for model holders: one model copy) needs on a Ray worker; one CPU by default."""
         return SongResources()
 
+    def check_ready(self) -> None:
+        """Raise ValueError when no song could be annotated (a missing API key): once, before the first."""
+        return  # most backends need nothing beyond their settings
+
     def annotate_batch(self, paths: list[Path]) -> list[Annotation | Exception]:
         """Several songs at once (GPU backends batch them); one result or that song's error per path."""
         results: list[Annotation | Exception] = []
@@ -67,32 +70,27 @@ def annotate_in_threads(
 
 def annotate_song(job: SongJob, annotator: Annotator) -> RawAnnotation:
     """One song -> RawAnnotation with its provenance. Pure apart from reading the audio file."""
-    started = time.perf_counter()
     result = annotator.annotate(job.file)
-    return raw_annotation(job, annotator.identity(), result, time.perf_counter() - started)
+    return raw_annotation(job, annotator.identity(), result)
 
 
 def annotate_songs(jobs: list[SongJob], annotator: Annotator) -> list[RawAnnotation | Exception]:
     """Several songs through `annotate_batch` (left-padded GPU batches); one result or error per song."""
     ident = annotator.identity()
-    started = time.perf_counter()
     results = annotator.annotate_batch([job.file for job in jobs])
-    share = (time.perf_counter() - started) / max(1, len(jobs))
     out: list[RawAnnotation | Exception] = []
     for job, result in zip(jobs, results, strict=True):
         if isinstance(result, Exception):
             out.append(result)
             continue
         try:
-            out.append(
-                raw_annotation(job, ident, result, float(result.extra_provenance.get("seconds", share)))
-            )
+            out.append(raw_annotation(job, ident, result))
         except Exception as exc:
             out.append(exc)
     return out
 
 
-def raw_annotation(job: SongJob, ident: BackendIdentity, result: Annotation, wall: float) -> RawAnnotation:
+def raw_annotation(job: SongJob, ident: BackendIdentity, result: Annotation) -> RawAnnotation:
     if not result.text.strip():
         raise ValueError(f"{ident.backend} returned empty text")
     return RawAnnotation(
@@ -108,7 +106,6 @@ def raw_annotation(job: SongJob, ident: BackendIdentity, result: Annotation, wal
             backend=ident.backend,
             cache_key=job.key,
             input_sha256=job.inputs["audio_sha256"],
-            wall_time_s=wall,
             settings=ident.settings,
             model_id=ident.model_id,
             model_revision=ident.model_revision,

@@ -170,6 +170,13 @@ class OpenAIAudioAnnotator(Annotator):
             libraries=("songset", "openai", "numpy", "soundfile"),
         )
 
+    def check_ready(self) -> None:
+        if None in self.base_urls and not os.environ.get(self.api_key_env):
+            raise ValueError(
+                f"{self.api_key_env} is not set: annotator=openai_audio without annotator.base_url calls "
+                "the OpenAI API, which needs a key"
+            )
+
     # ---- transport ------------------------------------------------------------------------------
     def client(self, base_url: str | None) -> Any:
         with self._lock:

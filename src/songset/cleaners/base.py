@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from typing import Any, Literal
 
@@ -45,6 +44,10 @@ class Cleaner(ABC):
     @abstractmethod
     def clean(self, raw: RawAnnotation) -> CleanedContent: ...
 
+    def check_ready(self) -> None:
+        """Raise ValueError when no song could be cleaned (a missing API key): once, before the first."""
+        return  # most backends need nothing beyond their settings
+
     def clean_with_details(self, raw: RawAnnotation) -> tuple[CleanedContent, dict[str, Any]]:
         """The content plus what provenance should record of this call (response ids, token usage)."""
         return self.clean(raw), {}
@@ -53,15 +56,12 @@ class Cleaner(ABC):
 def clean_song(job: SongJob, cleaner: Cleaner) -> CleanAnnotation:
     raw = RawAnnotation.model_validate(job.inputs["raw"])
     ident = cleaner.identity()
-    started = time.perf_counter()
     content, details = cleaner.clean_with_details(raw)
-    wall = time.perf_counter() - started
     provenance = make_provenance(
         stage="clean",
         backend=ident.backend,
         cache_key=job.key,
         input_sha256=job.inputs["raw_sha256"],
-        wall_time_s=wall,
         settings=ident.settings,
         model_id=ident.model_id,
         model_revision=ident.model_revision,

@@ -155,6 +155,13 @@ class OpenAICleaner(Cleaner):
         state["_client"] = None  # each worker process opens its own connection pool
         return state
 
+    def check_ready(self) -> None:
+        if self.base_url is None and not os.environ.get(self.api_key_env):
+            raise ValueError(
+                f"{self.api_key_env} is not set: cleaner=openai without cleaner.base_url calls the OpenAI "
+                "API, which needs a key"
+            )
+
     def client(self) -> Any:
         if self._client is None:
             import openai

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -38,10 +37,8 @@ class Estimator(ABC):
 
 def estimate_song(job: SongJob, estimator: Estimator) -> SongMetadata:
     ident = estimator.identity()
-    started = time.perf_counter()
     audio = load_audio(job.file, estimator.sample_rate)
     est = estimator.estimate(audio)
-    wall = time.perf_counter() - started
     return SongMetadata(
         id=job.id,
         audio_file=job.file.name,
@@ -62,7 +59,6 @@ def estimate_song(job: SongJob, estimator: Estimator) -> SongMetadata:
             backend=ident.backend,
             cache_key=job.key,
             input_sha256=job.inputs["audio_sha256"],
-            wall_time_s=wall,
             settings=ident.settings,
             libraries=ident.libraries,
             extra={"backend_version": ident.version, **est.details},
