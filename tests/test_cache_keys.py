@@ -115,9 +115,9 @@ def write_wav(path: Path, freq: float) -> Path:
 
 
 def keys(paths: list[Path], stage: str = "estimate", **parts: Any) -> list[str]:
-    jobs, failed = _audio_jobs(stage, songs_from_paths(paths), parts or IDENTITY.key_parts())
-    assert not failed
-    return [j.key for j in jobs]
+    audio = _audio_jobs(stage, songs_from_paths(paths), parts or IDENTITY.key_parts())
+    assert not audio.failed and not audio.skipped
+    return [j.key for j in audio.jobs]
 
 
 def test_audio_key_follows_the_audio_content(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def test_unknown_vocals_are_not_exported_as_instrumental(
 ) -> None:
     """22.3: the annotation could not tell whether gamma is sung; the user exports and reads dataset.json."""
     data = project / "data"
-    audio = write_tone(data / "audio" / "gamma.wav", 11.0)
+    audio = write_tone(data / "audio" / "gamma.wav", 11.0, freq=523.0)  # its own audio, not a copy
     atomic_write_json(data / "clean" / "gamma.json", clean_annotation("gamma", vocal_presence="unknown"))
     meta = song_metadata("gamma", audio_file=audio.name, audio_sha256=sha256_file(audio))
     atomic_write_json(data / "metadata" / "gamma.json", meta)

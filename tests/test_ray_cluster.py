@@ -34,11 +34,10 @@ SONGS = ("clip_jazz", "clip_acoustic", "clip_vocal")
 NODE_MEMORY = str(1_500_000_000)
 OBJECT_STORE = str(80 * 1024 * 1024)
 
-# Until issue 22 moves them out of data files, provenance and stage summaries carry the time a song was
-# computed and how long it took (`created_at`, `wall_time_s`; the audio LLMs also put their generate
-# time in `provenance.extra`: `seconds`, `tokens_per_second`). These are the only fields allowed to
-# differ between two builds; after that merge, empty both sets and the comparison is byte for byte.
-VOLATILE_KEYS = frozenset({"created_at", "wall_time_s"})
+# Data files carry no clock (issue 22): they are compared byte for byte, except that the audio LLMs
+# still record their generate time in `provenance.extra` (`seconds`, `tokens_per_second`). The stage
+# summaries in reports/stages/ are where timings live (`wall_time_s`, `song_seconds`): only those differ.
+SUMMARY_TIMING_KEYS = frozenset({"wall_time_s", "song_seconds"})
 VOLATILE_EXTRA_KEYS = frozenset({"seconds", "tokens_per_second"})
 
 
@@ -174,7 +173,7 @@ def local_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _masked(value: Any, parent: str = "") -> Any:
     if isinstance(value, dict):
-        drop = VOLATILE_KEYS | (VOLATILE_EXTRA_KEYS if parent == "extra" else frozenset())
+        drop = VOLATILE_EXTRA_KEYS if parent == "extra" else frozenset()
         return {k: _masked(v, k) for k, v in value.items() if k not in drop}
     if isinstance(value, list):
         return [_masked(v) for v in value]
@@ -182,9 +181,11 @@ def _masked(value: Any, parent: str = "") -> Any:
 
 
 def _comparable(path: Path) -> Any:
-    """The file's bytes; JSON files with VOLATILE_KEYS removed (see above)."""
+    """A stage summary without its timings; an audio LLM's output without its generate time; else bytes."""
     data = path.read_bytes()
-    if path.suffix == ".json" and VOLATILE_KEYS | VOLATILE_EXTRA_KEYS:
+    if path.parent.name == "stages" and path.parent.parent.name == "reports":
+        return {k: v for k, v in json.loads(data).items() if k not in SUMMARY_TIMING_KEYS}
+    if path.suffix == ".json" and b'"tokens_per_second"' in data:
         return _masked(json.loads(data))
     return data
 

@@ -33,6 +33,7 @@ from songset.pipeline import RunOptions, run_annotate, run_estimate
 from songset.schemas import Override, RawAnnotation
 from songset.songs import songs_from_paths
 from songset.stage_main import stage_songs
+from songset.validate import MANIFEST_NAME
 
 # ---- 1. renames and copies ------------------------------------------------------------------------------
 
@@ -64,7 +65,7 @@ def test_renaming_a_song_keeps_it_under_its_new_name(project: Path) -> None:
     sidecar = json.loads((project / "data" / "sidecars" / "clip_renamed.json").read_text())
     assert sidecar["source"]["audio_file"] == "clip_renamed.flac"
     assert not (project / "data" / "sidecars" / "clip_acoustic.json").exists()
-    manifest = json.loads((project / "data" / "sidecars" / "dataset.json").read_text())
+    manifest = json.loads((project / "data" / "sidecars" / MANIFEST_NAME).read_text())
     assert sorted(e["id"] for e in manifest["entries"]) == ["clip_jazz", "clip_renamed"]
 
 
@@ -79,7 +80,7 @@ def test_a_byte_identical_copy_is_skipped_in_every_stage_and_stops_nothing(proje
         assert [Path(s["file"]).name for s in summary["skipped"]] == ["clip_jazz_copy.flac"], stage
         assert summary["failed"] == [], stage
     assert not (project / "data" / "sidecars" / "clip_jazz_copy.json").exists()
-    assert json.loads((project / "data" / "sidecars" / "dataset.json").read_text())["songs"] == 2
+    assert json.loads((project / "data" / "sidecars" / MANIFEST_NAME).read_text())["songs"] == 2
     quality = (project / "reports" / "quality.md").read_text()
     assert "clip_jazz_copy.flac" in quality and "byte-identical" in quality
     assert json.loads((project / "reports" / "quality.json").read_text())["failed_songs"] == 0
