@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from songset.io import atomic_write_text, dumps_json, sha256_json
+from songset.io import atomic_write_text, dumps_json, sha256_json, sweep_orphan_temp_files
 
 
 def cache_key(**parts: Any) -> str:
@@ -55,4 +55,4 @@ class ResultCache:
                     removed += 1
             except FileNotFoundError:
                 continue
-        return removed
+        return removed + sweep_orphan_temp_files(self.root, "*/.*.tmp")

@@ -25,7 +25,8 @@ FILE_MODE = 0o666 & ~_read_umask()
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the writer's pid is in the name, so a later run can tell a killed writer's leftover from a live one's
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
@@ -36,6 +37,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _writer_alive(temp: Path) -> bool:
+    """Whether the process that is writing `temp` (`.<name>.<pid>.<random>.tmp`) still runs here."""
+    parts = temp.name.rsplit(".", 3)
+    if len(parts) != 4 or not parts[1].isdigit():
+        return True  # not ours, or written before pids were in the name: leave it to the age rule
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphan_temp_files(folder: Path, pattern: str = ".*.tmp") -> int:
+    """Remove the temporary files of writers that were killed mid-write (their pid is gone).
+
+    Why: outputs are written by the driver only, and a folder DVC tracks must not keep a killed run's
+    leftover; a temp file whose writer still runs (a second run at once) is left alone."""
+    removed = 0
+    for temp in folder.glob(pattern) if folder.is_dir() else ():
+        if not _writer_alive(temp):
+            temp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -25,7 +25,14 @@ from songset.cache import ResultCache, cache_key
 from songset.cleaners.base import Cleaner, clean_song
 from songset.config import instantiate, settings_of
 from songset.estimators.base import Estimator, estimate_song
-from songset.io import atomic_write_json, atomic_write_text, read_json, sha256_file, sha256_json
+from songset.io import (
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    sha256_file,
+    sha256_json,
+    sweep_orphan_temp_files,
+)
 from songset.runner import (
     Executor,
     LocalExecutor,
@@ -84,6 +91,8 @@ def _cache(options: RunOptions, stage: str) -> ResultCache | None:
 
 
 def _write_model(out_dir: Path) -> Callable[[SongJob, Any], None]:
+    sweep_orphan_temp_files(out_dir)  # a killed run's half-written leftovers never reach a DVC output
+
     def write(job: SongJob, model: Any) -> None:
         atomic_write_json(out_dir / f"{job.id}.json", model)
 
@@ -256,6 +265,7 @@ def run_sidecars(
     """
     settings = SidecarSettings.model_validate(settings_of(sidecar_cfg))
     attributions = attributions or {}
+    sweep_orphan_temp_files(out_dir)
     clean_ids = {p.stem for p in clean_dir.glob("*.json")} if clean_dir.is_dir() else set()
     meta_ids = {p.stem for p in metadata_dir.glob("*.json")} if metadata_dir.is_dir() else set()
     jobs: list[SongJob] = []
