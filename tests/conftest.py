@@ -126,6 +126,23 @@ def cut_clip(name: str, target: Path) -> Path:
     return path
 
 
+def build_sidecars(data: Path, **kwargs: Any) -> None:
+    """Sidecars for a test project's data/{clean,metadata,lyrics,overrides} -> data/sidecars: default
+    settings, no per-song cache; `attributions=` and `lineage=` go through to run_sidecars."""
+    from songset.pipeline import RunOptions, run_sidecars
+
+    run_sidecars(
+        data / "clean",
+        data / "metadata",
+        data / "lyrics",
+        data / "overrides",
+        {},
+        data / "sidecars",
+        RunOptions(cache_dir=None),
+        **kwargs,
+    )
+
+
 def stage_summary(root: Path, stage: str) -> dict[str, Any]:
     return json.loads((root / "reports" / "stages" / f"{stage}.json").read_text())
 

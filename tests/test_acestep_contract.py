@@ -30,11 +30,10 @@ from typing import Any
 
 import pytest
 import soundfile as sf
-from conftest import PROJECT_ROOT, clean_annotation, song_metadata, write_tone
+from conftest import PROJECT_ROOT, build_sidecars, clean_annotation, song_metadata, write_tone
 
 from songset.export import export_dataset
 from songset.io import atomic_write_json, sha256_file
-from songset.pipeline import RunOptions, run_sidecars
 from songset.tokens import qwen3_tokenizer
 
 SCANNED = (".wav", ".mp3", ".flac", ".ogg", ".opus")
@@ -160,16 +159,7 @@ def small_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     _song(data, "hummed", 11.2, vocal_presence="vocal", vocal_language="en")
     (data / "lyrics").mkdir()
     (data / "lyrics" / "sung.txt").write_text("[Verse]\nla la la\n")
-    run_sidecars(
-        data / "clean",
-        data / "metadata",
-        data / "lyrics",
-        data / "overrides",
-        {},
-        data / "sidecars",
-        RunOptions(cache_dir=None),
-        lineage={"params_sha256": "c" * 64},
-    )
+    build_sidecars(data, lineage={"params_sha256": "c" * 64})
     return data / "sidecars", data / "audio"
 
 

@@ -7,12 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import clean_annotation, song_metadata, write_tone
+from conftest import build_sidecars, clean_annotation, song_metadata, write_tone
 
 from songset.cli import main
 from songset.export import export_dataset
 from songset.io import atomic_write_json, sha256_file
-from songset.pipeline import RunOptions, run_sidecars
 
 # AudioSample fields of ACE-Step 1.5's acestep/training/dataset_builder.py, and the formats it scans.
 ACESTEP_SAMPLE_FIELDS = {
@@ -42,16 +41,8 @@ def project(tmp_path: Path) -> Path:
         atomic_write_json(data / "metadata" / f"{song}.json", meta)
     (data / "lyrics").mkdir()
     (data / "lyrics" / "alpha.txt").write_text("[Verse]\nla la la\n")
-    run_sidecars(
-        data / "clean",
-        data / "metadata",
-        data / "lyrics",
-        data / "overrides",
-        {},
-        data / "sidecars",
-        RunOptions(cache_dir=None),
-        attributions={"beta.wav": "Beta by Someone, CC BY 4.0"},
-        lineage={"params_sha256": "c" * 64},
+    build_sidecars(
+        data, attributions={"beta.wav": "Beta by Someone, CC BY 4.0"}, lineage={"params_sha256": "c" * 64}
     )
     (tmp_path / "NOTICE").write_text("songset\n=======\nproject notice\n")
     return tmp_path
@@ -186,10 +177,7 @@ def test_unknown_vocals_are_not_exported_as_instrumental(
     atomic_write_json(data / "clean" / "gamma.json", clean_annotation("gamma", vocal_presence="unknown"))
     meta = song_metadata("gamma", audio_file=audio.name, audio_sha256=sha256_file(audio))
     atomic_write_json(data / "metadata" / "gamma.json", meta)
-    run_sidecars(
-        data / "clean", data / "metadata", data / "lyrics", data / "overrides", {}, data / "sidecars",
-        RunOptions(cache_dir=None),
-    )  # fmt: skip
+    build_sidecars(data)
     monkeypatch.chdir(project)
     assert main(["export", "out", "--sidecars", "data/sidecars", "--audio", "data/audio"]) == 0
     assert "gamma: vocals unknown" in capsys.readouterr().err

@@ -8,12 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import clean_annotation, song_metadata, write_tone
+from conftest import build_sidecars, clean_annotation, song_metadata, write_tone
 
 from songset.acestep import SCANNED_AUDIO
 from songset.export import MARKER, export_dataset
 from songset.io import atomic_write_json, sha256_file
-from songset.pipeline import RunOptions, run_sidecars
 from songset.validate import MANIFEST_NAME
 
 
@@ -26,15 +25,7 @@ def project(root: Path, files: dict[str, str]) -> Path:
         atomic_write_json(data / "clean" / f"{song}.json", clean_annotation(song))
         meta = song_metadata(song, audio_file=audio.name, audio_sha256=sha256_file(audio))
         atomic_write_json(data / "metadata" / f"{song}.json", meta)
-    run_sidecars(
-        data / "clean",
-        data / "metadata",
-        data / "lyrics",
-        data / "overrides",
-        {},
-        data / "sidecars",
-        RunOptions(cache_dir=None),
-    )
+    build_sidecars(data)
     return data
 
 
@@ -88,15 +79,7 @@ def test_samples_hold_songset_values_under_the_builders_names_and_its_empty_defa
         atomic_write_json(data / "metadata" / f"{song}.json", meta)
     (data / "lyrics").mkdir()
     (data / "lyrics" / "known.txt").write_text("[Verse]\nla la la\n")
-    run_sidecars(
-        data / "clean",
-        data / "metadata",
-        data / "lyrics",
-        data / "overrides",
-        {},
-        data / "sidecars",
-        RunOptions(cache_dir=None),
-    )
+    build_sidecars(data)
     out = in_acestep(tmp_path)
     export_dataset(data / "sidecars", data / "audio", out)
     samples = {s["id"]: s for s in json.loads((out / "dataset.json").read_text())["samples"]}
