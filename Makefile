@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install-hf: $(VENV)/.installed-hf
 
 $(VENV)/.installed-hf: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf,ray]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf,ray,remote]"
 	touch $@
 
 warm: install

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import copy_project, cut_clip, repro, stage_summary, tool_env
+from s3_server import S3, s3_server
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
@@ -52,6 +53,7 @@ class Cluster:
     address: str
     temp_dir: Path
     starters: list[subprocess.Popen[bytes]]
+    s3: S3 | None = None  # a local S3 API every node can reach (audio on object storage)
 
     def processes(self) -> list[Any]:
         """Every process of this cluster: the `ray start` sessions and all that mention its temp dir."""
@@ -106,7 +108,9 @@ def cluster() -> Iterator[Cluster]:
     # cannot make the nodes and the drivers (this process and the stage processes) disagree.
     saved_auth = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = tool_env(PYTHONPATH=str(SRC), RAY_USAGE_STATS_ENABLED="0")
+    s3_context = s3_server(bucket="cluster")
+    s3 = s3_context.__enter__()  # before the nodes start, so they inherit its endpoint and test keys
+    env = tool_env(PYTHONPATH=str(SRC), RAY_USAGE_STATS_ENABLED="0", **s3.env)
     port = _free_port()
     common = [
         "--num-cpus=1",
@@ -114,7 +118,7 @@ def cluster() -> Iterator[Cluster]:
         f"--object-store-memory={OBJECT_STORE}",
         f"--temp-dir={temp_dir}",
     ]
-    cluster = Cluster(address=f"127.0.0.1:{port}", temp_dir=temp_dir, starters=[])
+    cluster = Cluster(address=f"127.0.0.1:{port}", temp_dir=temp_dir, starters=[], s3=s3)
     try:
         head = [
             "--head",
@@ -138,6 +142,7 @@ def cluster() -> Iterator[Cluster]:
         if ray.is_initialized():
             ray.shutdown()
         cluster.stop()
+        s3_context.__exit__(None, None, None)
         shutil.rmtree(temp_dir, ignore_errors=True)
         if saved_auth is None:
             os.environ.pop("RAY_AUTH_MODE", None)
@@ -280,6 +285,44 @@ def test_worker_killed_mid_stage_is_retried_nothing_lost_or_duplicated(
     assert metadata == sorted(f"{song}.json" for song in SONGS)
     assert len(list((project / "data" / "cache" / "estimate").rglob("*.json"))) == len(SONGS)
     assert_same_outputs(local_build, project, "data/metadata", "data/cache/estimate")
+
+
+def test_audio_on_s3_is_fetched_by_the_workers_and_builds_the_local_bytes(
+    cluster: Cluster, local_build: Path, tmp_path: Path
+) -> None:
+    """paths.audio on object storage: the driver lists and hashes, each Ray worker fetches its own song."""
+    assert cluster.s3 is not None
+    project = _project(tmp_path)
+    for clip in sorted((project / "data" / "audio").glob("*.flac")):
+        cluster.s3.put_file(clip, f"cluster/audio/{clip.name}")
+    cmd = [
+        sys.executable,
+        "stages/estimate.py",
+        "run.executor=ray",
+        f"run.ray.address={cluster.address}",
+        "paths.audio=s3://cluster/audio",
+    ]
+    result = subprocess.run(
+        cmd, cwd=project, env=tool_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = stage_summary(project, "estimate")
+    assert sorted(summary["computed"]) == sorted(SONGS) and not summary["failed"], summary
+    assert_same_outputs(local_build, project, "data/metadata", "data/cache/estimate")
+
+
+def test_prepare_runs_once_on_every_node_before_the_songs(cluster: Cluster, tmp_path: Path) -> None:
+    from songset.ray_executor import RayExecutor
+
+    def mark() -> None:
+        import ray as worker_ray
+
+        (tmp_path / worker_ray.get_runtime_context().get_node_id()).touch()
+
+    prepared = RayExecutor(address=cluster.address).prepare_nodes(mark)
+    alive = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+    assert sorted(prepared) == alive and len(alive) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == alive
 
 
 def test_audio_llm_annotator_runs_in_ray_actors_like_in_process(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 
 from songset.runner import SongError
 from songset.schemas import DURATION_MAX_S, DURATION_MIN_S
+from songset.storage import is_remote
 
 # Decoded with FFmpeg (PyAV): libsndfile cannot read AAC/M4A/WebM, and decodes Opus at half the speed.
 FFMPEG_SUFFIXES = frozenset({".opus", ".m4a", ".aac", ".webm"})
@@ -46,7 +50,8 @@ def read_info(path: Path) -> AudioInfo:
     if path.suffix.lower() in FFMPEG_SUFFIXES:
         return _ffmpeg_info(path)
     try:
-        info = sf.info(str(path))
+        with _header_source(path) as source:
+            info = sf.info(source)
     except Exception as exc:
         raise SongError(f"{path}: not a readable audio file ({_short(exc)})") from exc
     if info.samplerate <= 0 or info.frames <= 0:
@@ -57,6 +62,17 @@ def read_info(path: Path) -> AudioInfo:
         channels=int(info.channels),
         format=f"{info.format}/{info.subtype}",
     )
+
+
+@contextlib.contextmanager
+def _header_source(path: Path) -> Iterator[Any]:
+    """What a decoder opens to read a header: the file name, or for an fsspec URL an open object stream
+    (only the header's blocks are fetched; the driver never downloads whole songs)."""
+    if not is_remote(path):
+        yield str(path)
+        return
+    with path.open("rb") as stream:
+        yield stream
 
 
 def check_duration(path: Path, duration: float) -> None:
@@ -113,7 +129,7 @@ def _ffmpeg_info(path: Path) -> AudioInfo:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with _header_source(path) as source, av.open(source) as container:
             if not container.streams.audio:
                 raise SongError(f"{path}: no audio stream in the file")
             stream = container.streams.audio[0]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from songset.io import atomic_write_text, dumps_json, sha256_json, sweep_orphan_temp_files
+from songset.io import atomic_write_text, dumps_json, is_remote, sha256_json, sweep_orphan_temp_files
 
 
 def cache_key(**parts: Any) -> str:
@@ -44,8 +44,8 @@ class ResultCache:
 
     def sweep_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
         """Remove temporary files a killed run left behind; recent ones may belong to a run still going."""
-        if not self.root.is_dir():
-            return 0
+        if is_remote(self.root) or not self.root.is_dir():
+            return 0  # object stores: an upload is whole or absent
         cutoff = time.time() - older_than_s
         removed = 0
         for path in self.root.glob("*/.*.tmp"):

@@ -56,8 +56,9 @@ def _default_cache_dir() -> Path:
 def _options(args: argparse.Namespace, cfg: Any) -> Any:
     from songset.pipeline import RunOptions
     from songset.stage_main import executor_of
+    from songset.storage import location
 
-    cache = None if args.no_cache else Path(args.cache_dir or _default_cache_dir())
+    cache = None if args.no_cache else location(args.cache_dir or _default_cache_dir())
     workers = max(1, int(args.jobs or cfg.run.jobs))
     return RunOptions(cache_dir=cache, workers=workers, executor=executor_of(cfg.run))
 

@@ -23,7 +23,18 @@ def _read_umask() -> int:
 FILE_MODE = 0o666 & ~_read_umask()
 
 
+LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+
+
+def is_remote(path: Path) -> bool:
+    """An fsspec URL (a `UPath` on s3://, gs://, ...), not a local or mounted path."""
+    return str(getattr(path, "protocol", "") or "") not in LOCAL_PROTOCOLS
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    if is_remote(path):  # object stores publish an upload whole or not at all: no temp file, no rename
+        path.write_bytes(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     # the writer's pid is in the name, so a later run can tell a killed writer's leftover from a live one's
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
@@ -59,6 +70,8 @@ def sweep_orphan_temp_files(folder: Path, pattern: str = ".*.tmp") -> int:
     Why: outputs are written by the driver only, and a folder DVC tracks must not keep a killed run's
     leftover; a temp file whose writer still runs (a second run at once) is left alone."""
     removed = 0
+    if is_remote(folder):
+        return 0  # object stores have no half-written files
     for temp in folder.glob(pattern) if folder.is_dir() else ():
         if not _writer_alive(temp):
             temp.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ the others.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from songset.cache import ResultCache
 from songset.io import atomic_write_json
 from songset.schemas import SongFailure, StageSummary
+from songset.storage import local_job
 
 log = logging.getLogger("songset")
 
@@ -66,7 +68,8 @@ def describe_error(exc: BaseException) -> str:
 def _compute_safely(compute: Callable[[SongJob], M], job: SongJob) -> tuple[M | None, str | None, float]:
     started = time.perf_counter()
     try:
-        return compute(job), None, time.perf_counter() - started
+        with local_job(job) as readable:  # a song on object storage is fetched by the worker computing it
+            return compute(readable), None, time.perf_counter() - started
     except Exception as exc:  # one song's failure must not sink the rest
         log.debug("song %s failed:\n%s", job.id, traceback.format_exc())
         return None, describe_error(exc), time.perf_counter() - started
@@ -101,6 +104,9 @@ class StageWork(Generic[M]):
     workers: int = 1  # local process pool size
     resources: SongResources = SongResources()
     holds_model: bool = False  # loads a model: keep one copy per process/actor, never one per song
+    # once per machine before its first song (numba's kernel cache): the driver runs it before workers
+    # fork; a cluster executor runs it once on every node, so no two workers there compile at once
+    prepare: Callable[[], None] | None = None
 
 
 class Executor(ABC):
@@ -144,14 +150,23 @@ def compute_batch_safely(
     if work.compute_batch is None:
         return [_compute_safely(work.compute, job) for job in group]
     started = time.perf_counter()
+    names: dict[str, str] = {}  # a fetched copy's path -> the song's own URL, for error messages
     try:
-        results: list[M | Exception] = work.compute_batch(group)
+        with contextlib.ExitStack() as stack:
+            readable = [stack.enter_context(local_job(job)) for job in group]
+            names = {str(r.file): str(j.file) for r, j in zip(readable, group, strict=True) if r is not j}
+            results: list[M | Exception] = work.compute_batch(readable)
     except Exception as exc:  # the whole batch failed: each song says why
         results = [exc] * len(group)
     share = (time.perf_counter() - started) / max(1, len(group))
-    return [
-        (None, describe_error(r), share) if isinstance(r, Exception) else (r, None, share) for r in results
-    ]
+
+    def reason(exc: Exception) -> str:
+        text = describe_error(exc)
+        for local, url in names.items():
+            text = text.replace(local, url)
+        return text
+
+    return [(None, reason(r), share) if isinstance(r, Exception) else (r, None, share) for r in results]
 
 
 # run.executor -> "module:Class"; imported only when chosen, so optional extras stay optional.
@@ -244,6 +259,7 @@ def run_stage(
         workers=workers,
         resources=resources,
         holds_model=holds_model,
+        prepare=prepare,
     )
     if todo:
         (executor or LocalExecutor()).execute(todo, work, settle)

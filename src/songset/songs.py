@@ -6,8 +6,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from songset.io import sha256_file, sha256_text
+from songset.io import sha256_text
+from songset.storage import content_sha256, list_files
 
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aiff", ".aif", ".aac", ".webm"}
@@ -31,21 +33,21 @@ def safe_stem(stem: str) -> str:
 
 
 def discover_songs(audio_dir: Path) -> list[Song]:
-    """Every audio file under `audio_dir`, recursively, with ids unique across folders."""
-    if not audio_dir.is_dir():
-        raise FileNotFoundError(f"audio folder {audio_dir} does not exist")
-    paths = sorted(p for p in audio_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-    return songs_from_paths(paths, root=audio_dir)
+    """Every audio file under `audio_dir` (a folder or an fsspec URL), recursively, ids unique across folders."""
+    files = [(p, stamp) for p, stamp in list_files(audio_dir) if p.suffix.lower() in AUDIO_EXTENSIONS]
+    return songs_from_paths([p for p, _ in files], root=audio_dir, stamps=[s for _, s in files])
 
 
-def _content_hash(path: Path) -> str | None:
+def _content_hash(path: Path, stamp: dict[str, Any] | None = None) -> str | None:
     try:
-        return sha256_file(path)
+        return content_sha256(path, stamp)
     except OSError:  # unreadable: the stage reports it
         return None
 
 
-def songs_from_paths(paths: list[Path], root: Path | None = None) -> list[Song]:
+def songs_from_paths(
+    paths: list[Path], root: Path | None = None, stamps: list[dict[str, Any]] | None = None
+) -> list[Song]:
     """Ids are safe stems; stems shared by several files get a short content hash.
 
     A content hash (not the folder name) keeps an id stable when folders are renamed or reorganised, and
@@ -54,8 +56,9 @@ def songs_from_paths(paths: list[Path], root: Path | None = None) -> list[Song]:
     same song twice in a training set weighs it double).
     """
     del root  # ids do not depend on where the files sit
+    stamp_of = dict(zip(paths, stamps or [], strict=False))
     paths = list(dict.fromkeys(paths))  # one file named twice on a command line is one file
-    hashes = [_content_hash(p) for p in paths]
+    hashes = [_content_hash(p, stamp_of.get(p)) for p in paths]
     stems = [safe_stem(p.stem) for p in paths]
     counts = Counter(stems)
     songs: list[Song] = []

@@ -15,6 +15,7 @@ from songset.config import load_params, to_plain
 from songset.pipeline import RunOptions
 from songset.runner import Executor, make_executor
 from songset.songs import Song, discover_songs, select_songs
+from songset.storage import location
 
 
 def setup_logging() -> None:
@@ -33,7 +34,7 @@ def stage_config() -> DictConfig:
 
 def run_options(cfg: DictConfig) -> RunOptions:
     return RunOptions(
-        cache_dir=Path(cfg.paths.cache), workers=max(1, int(cfg.run.jobs)), executor=executor_of(cfg.run)
+        cache_dir=location(cfg.paths.cache), workers=max(1, int(cfg.run.jobs)), executor=executor_of(cfg.run)
     )
 
 
@@ -93,5 +94,5 @@ def stage_songs(cfg: DictConfig) -> list[Song]:
             "it as `dvc exp run --temp -S run.subset...` (or --queue); run.subset was taken out of "
             f"{params} again, and `dvc checkout` restores any output DVC removed before this stage ran"
         )
-    songs = discover_songs(Path(cfg.paths.audio))
+    songs = discover_songs(location(cfg.paths.audio))
     return select_songs(songs, ids, count)
