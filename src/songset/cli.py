@@ -89,6 +89,22 @@ def cmd_compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_conf(args: argparse.Namespace) -> int:
+    """conf/<group>/*.yaml from the settings models: --check lists stale files (exit 1), --write fixes them."""
+    from songset.conf_files import stale_conf_files, write_conf_files
+    from songset.config import conf_dir
+
+    root = conf_dir()
+    if args.write:
+        for path in write_conf_files(root):
+            print(f"wrote {path}")
+        return 0
+    stale = stale_conf_files(root)
+    for path in stale:
+        print(f"{path}: differs from its settings model (run `songset conf --write`)", file=sys.stderr)
+    return 1 if stale else 0
+
+
 def cmd_annotate(args: argparse.Namespace) -> int:
     from songset.config import compose
     from songset.pipeline import run_annotate
@@ -338,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("items", nargs="*", metavar="OVERRIDE")
     p.add_argument("-o", "--output", default="params.yaml")
     p.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("conf", help="write conf/<group>/*.yaml from the backends' settings models")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite every stale conf file")
+    mode.add_argument("--check", action="store_true", help="exit 1 naming each stale conf file")
+    p.set_defaults(func=cmd_conf)
 
     p = sub.add_parser("annotate", help="audio -> raw annotation JSON")
     p.add_argument("items", nargs="+", metavar="AUDIO|OVERRIDE")
