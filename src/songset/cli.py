@@ -210,16 +210,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _project_path(name: str, given: str | None) -> Path:
-    """A folder from the option, else from params.yaml's `paths`, else the default layout."""
+    """A folder from the option, else from params.yaml's `paths`, else from conf/ (their one home)."""
     if given:
         return Path(given)
-    import yaml
+    from songset.config import compose, load_params
 
-    defaults = {"sidecars": "data/sidecars", "audio": "data/audio", "overrides": "data/overrides"}
     params = Path("params.yaml")
-    data = yaml.safe_load(params.read_text(encoding="utf-8")) if params.is_file() else None
-    paths = (data or {}).get("paths") or {}
-    return Path(str(paths.get(name, defaults[name])))
+    cfg = load_params(params) if params.is_file() else compose()
+    return Path(str(cfg.paths[name]))
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from songset.io import atomic_write_text, sha256_json
+from songset.io import atomic_write_text
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAMES = ("HF_TOKEN", "OPENAI_API_KEY", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT_TOKEN")
@@ -72,10 +72,6 @@ def settings_of(cfg: Any) -> dict[str, Any]:
     """The settings part of a backend config: everything but Hydra's `_target_`."""
     plain = to_plain(cfg) or {}
     return {k: v for k, v in plain.items() if k != "_target_"}
-
-
-def settings_hash(cfg: Any) -> str:
-    return sha256_json(to_plain(cfg))
 
 
 def _group_name(cfg: Any) -> str:
