@@ -65,7 +65,7 @@ def main() -> None:
             model = chosen.get(name) or str(build_tiny_model(tmp_path / kind, kind))
             for batch in args.batch:
                 annotator = cls(
-                    model, max_new_tokens=args.tokens, min_new_tokens=args.tokens, batch_size=batch
+                    model=model, max_new_tokens=args.tokens, min_new_tokens=args.tokens, batch_size=batch
                 )
                 annotator.load()  # loading is once per stage run: not part of the per-song cost
                 annotator.annotate_batch(clips[:1])  # warm-up

@@ -90,6 +90,22 @@ def cmd_compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_conf(args: argparse.Namespace) -> int:
+    """conf/<group>/*.yaml from the settings models: --check lists stale files (exit 1), --write fixes them."""
+    from songset.conf_files import stale_conf_files, write_conf_files
+    from songset.config import conf_dir
+
+    root = conf_dir()
+    if args.write:
+        for path in write_conf_files(root):
+            print(f"wrote {path}")
+        return 0
+    stale = stale_conf_files(root)
+    for path in stale:
+        print(f"{path}: differs from its settings model (run `songset conf --write`)", file=sys.stderr)
+    return 1 if stale else 0
+
+
 def cmd_annotate(args: argparse.Namespace) -> int:
     from songset.config import compose
     from songset.pipeline import run_annotate
@@ -195,16 +211,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _project_path(name: str, given: str | None) -> Path:
-    """A folder from the option, else from params.yaml's `paths`, else the default layout."""
+    """A folder from the option, else from params.yaml's `paths`, else from conf/ (their one home)."""
     if given:
         return Path(given)
-    import yaml
+    from songset.config import compose, load_params
 
-    defaults = {"sidecars": "data/sidecars", "audio": "data/audio", "overrides": "data/overrides"}
     params = Path("params.yaml")
-    data = yaml.safe_load(params.read_text(encoding="utf-8")) if params.is_file() else None
-    paths = (data or {}).get("paths") or {}
-    return Path(str(paths.get(name, defaults[name])))
+    cfg = load_params(params) if params.is_file() else compose()
+    return Path(str(cfg.paths[name]))
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -339,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("items", nargs="*", metavar="OVERRIDE")
     p.add_argument("-o", "--output", default="params.yaml")
     p.set_defaults(func=cmd_compose)
+
+    p = sub.add_parser("conf", help="write conf/<group>/*.yaml from the backends' settings models")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite every stale conf file")
+    mode.add_argument("--check", action="store_true", help="exit 1 naming each stale conf file")
+    p.set_defaults(func=cmd_conf)
 
     p = sub.add_parser("annotate", help="audio -> raw annotation JSON")
     p.add_argument("items", nargs="+", metavar="AUDIO|OVERRIDE")

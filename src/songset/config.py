@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from songset.io import atomic_write_text, sha256_json
+from songset.io import atomic_write_text
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 SECRET_NAMES = ("HF_TOKEN", "OPENAI_API_KEY", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT_TOKEN")
@@ -74,54 +74,39 @@ def settings_of(cfg: Any) -> dict[str, Any]:
     return {k: v for k, v in plain.items() if k != "_target_"}
 
 
-def settings_hash(cfg: Any) -> str:
-    return sha256_json(to_plain(cfg))
-
-
 def _group_name(cfg: Any) -> str:
     key = cfg._key() if isinstance(cfg, DictConfig) else None
     return str(key) if key else "backend"
 
 
+def backend_class(cfg: Any, group: str | None = None) -> Any:
+    """The class a config group's `_target_` names; a ValueError naming `group._target_` otherwise."""
+    from hydra.utils import get_class
+
+    group = group or _group_name(cfg)
+    target = str(cfg.get("_target_"))
+    try:
+        return get_class(target)
+    except Exception as exc:
+        raise ValueError(f"{group}._target_: cannot import {target} ({exc})") from None
+
+
 def check_settings(cfg: Any) -> None:
-    """Every setting is one the backend takes, of the type it declares; else one ValueError naming it.
+    """Every setting is one the backend's settings model takes, of its type; else one ValueError naming it.
 
     Hydra passes command-line values through as strings or YAML scalars, so without this a mistyped
     key or `estimator.tempo_prior_bpm=fast` would surface as a traceback deep inside the backend.
     """
-    import inspect
-    import typing
-
-    from hydra.utils import get_class
-    from pydantic import TypeAdapter, ValidationError
-
     group = _group_name(cfg)
-    target = str(cfg.get("_target_"))
-    try:
-        backend = get_class(target)
-    except Exception as exc:
-        raise ValueError(f"{group}._target_: cannot import {target} ({exc})") from None
-    signature = inspect.signature(backend.__init__)
-    params = {name: p for name, p in signature.parameters.items() if name != "self"}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    try:
-        hints = typing.get_type_hints(backend.__init__)
-    except (NameError, TypeError):  # an annotation that cannot be resolved here: check names only
-        hints = {}
-    for name, value in settings_of(cfg).items():
-        if name not in params:
-            if takes_any:
-                continue
-            known = ", ".join(n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL)
-            raise ValueError(
-                f"{group}.{name}: no such setting for {target.rsplit('.', 1)[-1]} (known: {known})"
-            )
-        if name in hints:
-            try:
-                TypeAdapter(hints[name]).validate_python(value)
-            except ValidationError as exc:
-                problem = exc.errors()[0]["msg"]
-                raise ValueError(f"{group}.{name}={value!r}: {problem}") from None
+    backend = backend_class(cfg, group)
+    missing = [k for k in cfg if isinstance(cfg, DictConfig) and OmegaConf.is_missing(cfg, k)]
+    if missing:
+        raise ValueError(f"{group}.{missing[0]}: required setting is missing (set {group}.{missing[0]}=...)")
+    if not hasattr(backend, "validate_settings"):
+        raise ValueError(
+            f"{group}._target_: {cfg.get('_target_')} declares no settings model (songset.settings.Configured)"
+        )
+    backend.validate_settings(settings_of(cfg), prefix=group)
 
 
 def instantiate(cfg: Any, **kwargs: Any) -> Any:

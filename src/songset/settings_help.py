@@ -1,35 +1,36 @@
 """What `songset annotate|clean|report --help` lists: each backend's settings with their defaults.
 
-Read from where the defaults live, so the help never drifts from the code: a backend's constructor
-signature (the `_target_` of each `conf/<group>/*.yaml`) and the report's `ReportSettings` model.
+Read from where the defaults live, so the help never drifts from the code: the settings model of each
+backend (the `_target_` of each `conf/<group>/*.yaml`, with its preset) and the report's `ReportSettings`.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
 from songset.config import conf_dir
-
-
-def _default(value: Any) -> str:
-    return "(required)" if value is inspect.Parameter.empty else repr(value)
+from songset.settings import REQUIRED, conf_values
 
 
 def constructor_settings(target: str) -> list[tuple[str, str]]:
-    """(name, default) of every constructor parameter of the class `target` names ("pkg.mod.Class")."""
+    """(name, default) of every setting of the backend class `target` names ("pkg.mod.Class")."""
     module, _, name = target.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
-    params = inspect.signature(cls.__init__).parameters.values()
+    if not hasattr(cls, "Settings"):
+        raise ValueError(f"{target} declares no settings model")
+    values = conf_values(cls)
+    transport = cls.Settings.transport_fields()
     return [
-        (p.name, _default(p.default))
-        for p in params
-        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        (
+            field,
+            ("(required)" if values[field] is REQUIRED else repr(values[field]))
+            + ("  (transport: not in the cache key)" if field in transport else ""),
+        )
+        for field in values
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from songset.acestep import (
     LYRICS_MAX_TOKENS,
@@ -34,6 +34,7 @@ from songset.schemas import (
     SidecarSource,
     SongMetadata,
 )
+from songset.settings import BackendSettings
 from songset.tokens import count_tokens, fit_to_budget
 
 SIDECAR_VERSION = (
@@ -50,18 +51,36 @@ CONFIDENCE_THRESHOLDS: dict[str, str] = {
 }
 
 
-class SidecarSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SidecarSettings(BackendSettings):
+    """`conf/sidecar/*.yaml`: every field changes the sidecars, so every field is in their cache key."""
 
-    artist: str | None = None
-    caption_prefix_artist: bool = False
-    caption_mode: Literal["caption", "events"] = "caption"
-    caption_token_budget: int = Field(200, gt=0, le=256)
-    caption_tokenizer: str | None = None
-    min_bpm_confidence: float = Field(0.3, ge=0, le=1)
-    min_key_confidence: float = Field(0.3, ge=0, le=1)
-    min_timesignature_confidence: float = Field(0.5, ge=0, le=1)
-    language: str | None = None
+    artist: str | None = Field(None, description='written to every sidecar; e.g. "My Band"')
+    caption_prefix_artist: bool = Field(False, description='"My Band, <caption>" as the user did by hand')
+    caption_mode: Literal["caption", "events"] = Field(
+        "caption", description="caption | events (adds a compact section/event line)"
+    )
+    caption_token_budget: int = Field(
+        200,
+        gt=0,
+        le=256,
+        description="a cap on caption tokens; each caption also fits its song's room in ACE-Step's 256-token prompt",
+    )
+    caption_tokenizer: str | None = Field(
+        None, description="a local tokenizer.json instead of Qwen3's BPE (exact, offline, the default)"
+    )
+    min_bpm_confidence: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="below this, bpm is left out (ACE-Step trains on wrong values, ignores missing)",
+    )
+    min_key_confidence: float = Field(0.3, ge=0, le=1, description="below this, keyscale is left out")
+    min_timesignature_confidence: float = Field(
+        0.5, ge=0, le=1, description="below this, timesignature is left out"
+    )
+    language: str | None = Field(
+        None, description="ISO code for every song when known; else from the clean annotation"
+    )
 
 
 def parse_override(text: str | None, source: str) -> Override | None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import hf_fixtures
 import pytest
 
-from songset.annotators.hf import THINK_SUFFIX, AF3Annotator
+from songset.annotators.hf import AF3Annotator
+from songset.annotators.messages import THINK_SUFFIX
 from songset.config import compose
 
 tiny_models = hf_fixtures.tiny_models
@@ -36,7 +37,7 @@ def test_tiny_af3_renders_the_prompt_as_transformers_af3_does(tiny_models: dict[
 
 
 def test_think_prompt_is_sound_then_text_then_the_readme_suffix(tiny_models: dict[str, Path]) -> None:
-    annotator = AF3Annotator(str(tiny_models["af3_think"]), think=True)
+    annotator = AF3Annotator(model=str(tiny_models["af3_think"]), think=True)
     _, processor = annotator.load()
     rendered = processor.apply_chat_template(
         annotator.conversation(), tokenize=False, add_generation_prompt=True

@@ -126,8 +126,8 @@ def test_cli_end_to_end_provenance_and_cache(
 def test_batch_equals_single(name: str, tiny_models: dict[str, Path], clips: dict[str, Path]) -> None:
     kind, cls = BACKENDS[name]
     files = [clips["a"], clips["b"]]
-    single = cls(str(tiny_models[kind]), max_new_tokens=6, min_new_tokens=6, batch_size=1)
-    batched = cls(str(tiny_models[kind]), max_new_tokens=6, min_new_tokens=6, batch_size=2)
+    single = cls(model=str(tiny_models[kind]), max_new_tokens=6, min_new_tokens=6, batch_size=1)
+    batched = cls(model=str(tiny_models[kind]), max_new_tokens=6, min_new_tokens=6, batch_size=2)
     one = [single.annotate(f) for f in files]
     both = batched.annotate_batch(files)
     assert [a.text for a in one] == [b.text for b in both]  # type: ignore[union-attr]
@@ -137,7 +137,7 @@ def test_batch_equals_single(name: str, tiny_models: dict[str, Path], clips: dic
 def test_long_audio_is_chunked_with_song_time_offsets(
     tiny_models: dict[str, Path], clips: dict[str, Path]
 ) -> None:
-    annotator = AF3Annotator(str(tiny_models["af3"]), max_new_tokens=3, min_new_tokens=3, batch_size=2)
+    annotator = AF3Annotator(model=str(tiny_models["af3"]), max_new_tokens=3, min_new_tokens=3, batch_size=2)
     result = annotator.annotate(clips["long"])
     assert [(s.start, s.end) for s in result.segments] == [(0.0, 30.0), (30.0, 60.0), (60.0, 70.0)]
     assert result.extra_provenance["chunks"] == 3
@@ -160,15 +160,15 @@ def test_think_mode_loads_adapter_and_changes_identity(
     tiny_models: dict[str, Path], clips: dict[str, Path], tmp_path: Path
 ) -> None:
     model = tiny_models["af3_think"]
-    plain = AF3Annotator(str(model), max_new_tokens=TOKENS, min_new_tokens=TOKENS)
-    think = AF3Annotator(str(model), think=True, max_new_tokens=TOKENS, min_new_tokens=TOKENS)
+    plain = AF3Annotator(model=str(model), max_new_tokens=TOKENS, min_new_tokens=TOKENS)
+    think = AF3Annotator(model=str(model), think=True, max_new_tokens=TOKENS, min_new_tokens=TOKENS)
     p_ident, t_ident = plain.identity(), think.identity()
     assert p_ident.adapter is None
     assert t_ident.adapter == f"{model}/think"
     assert t_ident.adapter_revision == weights_sha256(model, "think")
     assert t_ident.model_revision == p_ident.model_revision  # the base weights exclude think/
     assert t_ident.key_parts() != p_ident.key_parts()
-    assert think.text_prompt().endswith(think.think_suffix)
+    assert think.text_prompt().endswith(think.settings.think_suffix)
     assert (
         _annotate(
             [clips["a"]],
@@ -185,7 +185,7 @@ def test_think_mode_loads_adapter_and_changes_identity(
     assert prov["settings"]["think"] is True and prov["settings"]["think_suffix"]
     assert prov["extra"]["think_non_lora_tensors"] == 4
     assert "peft" in prov["library_versions"]
-    no_think = AF3Annotator(str(tiny_models["af3"]), think=True)
+    no_think = AF3Annotator(model=str(tiny_models["af3"]), think=True)
     with pytest.raises(AnnotatorSetupError, match=r"think/adapter_config\.json"):
         no_think.identity()
 
@@ -202,7 +202,7 @@ def test_transformers_too_old_names_needed_and_found() -> None:
 def test_wrong_model_family_names_repo_and_found(
     tiny_models: dict[str, Path], clips: dict[str, Path]
 ) -> None:
-    annotator = AF3Annotator(str(tiny_models["qwen2_audio"]))
+    annotator = AF3Annotator(model=str(tiny_models["qwen2_audio"]))
     with pytest.raises(AnnotatorSetupError) as err:
         annotator.load()
     assert str(tiny_models["qwen2_audio"]) in str(err.value) and "qwen2_audio" in str(err.value)
@@ -219,7 +219,7 @@ def test_missing_model_offline_names_token_variable(
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("hf_token", "x")
-    annotator = AF3Annotator("nvidia/no-such-model-hf")
+    annotator = AF3Annotator(model="nvidia/no-such-model-hf")
     with pytest.raises(AnnotatorSetupError) as err:
         annotator.identity()
     message = str(err.value)
@@ -255,7 +255,7 @@ def test_gated_model_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_TOKEN", "secret-value")
     with pytest.raises(AnnotatorSetupError) as err:
-        AF3Annotator("nvidia/audio-flamingo-3-hf").identity()
+        AF3Annotator(model="nvidia/audio-flamingo-3-hf").identity()
     assert "gated" in str(err.value) and "HF_TOKEN is set" in str(err.value)
     assert "HF_HUB_OFFLINE is off" in str(err.value)
     assert "secret-value" not in str(err.value)
@@ -263,7 +263,7 @@ def test_gated_model_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_prompt_names_setting() -> None:
     with pytest.raises(FileNotFoundError, match=r"annotator\.prompt"):
-        AF3Annotator("nvidia/audio-flamingo-3-hf", prompt="no_such_prompt")
+        AF3Annotator(model="nvidia/audio-flamingo-3-hf", prompt="no_such_prompt")
 
 
 def test_pipeline_batches_songs_in_one_process_and_matches_single(

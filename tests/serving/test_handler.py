@@ -131,10 +131,10 @@ def test_handler_and_in_process_annotator_give_the_same_text(
     from songset.prompts import load_prompt
 
     settings = {"max_new_tokens": 6, "min_new_tokens": 6, "seed": 0}
-    annotator = AF3Annotator(str(tiny_models["af3"]), prompt="timestamped_v1", **settings)
+    annotator = AF3Annotator(model=str(tiny_models["af3"]), prompt="timestamped_v1", **settings)
     handler = load_handler_module().EndpointHandler(str(tiny_models["af3"]))
     for clip in (clips["a"], clips["b"]):
         body = request(clip)
         body["inputs"]["prompt"] = load_prompt("timestamped_v1").text
-        body["parameters"] = dict(settings)
+        body["parameters"] = {**annotator.generation, "seed": 0}  # what annotator=hf_endpoint sends
         assert handler(body)["text"] == annotator.annotate(clip).text

@@ -28,6 +28,7 @@ import librosa
 import numpy as np
 import scipy.ndimage
 import scipy.signal
+from pydantic import Field, field_validator
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import cdist, squareform
 
@@ -35,6 +36,7 @@ from songset.annotators.base import Annotation, Annotator
 from songset.audio import load_audio
 from songset.backend import BackendIdentity
 from songset.schemas import Segment
+from songset.settings import BackendSettings, Configured
 
 VERSION = "1"  # bump whenever a change here changes the text, segments or summary for the same file
 
@@ -109,42 +111,50 @@ class _Part:
         return self.end - self.start
 
 
-class DescriptorAnnotator(Annotator):
-    """Deterministic signal-analysis annotator: the offline default, needing no GPU, key or download."""
+class DescriptorSettings(BackendSettings):
+    """annotator=descriptor: every field changes the text, so every field is in the cache key."""
 
-    def __init__(
-        self,
-        sample_rate: int = 22050,
-        hop_length: int = 512,
-        target_segment_s: float = 20.0,
-        min_segment_s: float = 6.0,
-        max_segments: int = 12,
-    ) -> None:
-        if hop_length <= 0 or hop_length % 2 ** (CQT_OCTAVES - 1):
+    sample_rate: int = Field(22050, description="analysis rate; at least 16000 so the vocal band fits")
+    hop_length: int = Field(512, description=f"frame hop; a multiple of {2 ** (CQT_OCTAVES - 1)} (the CQT)")
+    target_segment_s: float = Field(20.0, gt=0, description="about one section per this many seconds")
+    min_segment_s: float = Field(6.0, ge=0, description="shorter segments are merged into a neighbour")
+    max_segments: int = Field(12, ge=2, description="at most this many sections")
+
+    @field_validator("hop_length")
+    @classmethod
+    def _hop_fits_the_cqt(cls, value: int) -> int:
+        if value <= 0 or value % 2 ** (CQT_OCTAVES - 1):
             raise ValueError(
                 f"hop_length must be a positive multiple of {2 ** (CQT_OCTAVES - 1)} (the CQT needs it)"
             )
-        if sample_rate < 16000:
+        return value
+
+    @field_validator("sample_rate")
+    @classmethod
+    def _rate_fits_the_bands(cls, value: int) -> int:
+        if value < 16000:
             raise ValueError("sample_rate must be at least 16000 Hz so the vocal band and chroma range fit")
-        if target_segment_s <= 0 or min_segment_s < 0 or max_segments < 2:
-            raise ValueError("need target_segment_s > 0, min_segment_s >= 0 and max_segments >= 2")
-        self.sample_rate = int(sample_rate)
-        self.hop_length = int(hop_length)
-        self.target_segment_s = float(target_segment_s)
-        self.min_segment_s = float(min_segment_s)
-        self.max_segments = int(max_segments)
+        return value
+
+
+class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
+    """Deterministic signal-analysis annotator: the offline default, needing no GPU, key or download."""
+
+    Settings = DescriptorSettings
+
+    def setup(self) -> None:
+        s = self.settings
+        self.sample_rate = s.sample_rate
+        self.hop_length = s.hop_length
+        self.target_segment_s = s.target_segment_s
+        self.min_segment_s = s.min_segment_s
+        self.max_segments = s.max_segments
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
             backend="descriptor",
             version=VERSION,
-            settings={
-                "sample_rate": self.sample_rate,
-                "hop_length": self.hop_length,
-                "target_segment_s": self.target_segment_s,
-                "min_segment_s": self.min_segment_s,
-                "max_segments": self.max_segments,
-            },
+            settings=self.settings.output_settings(),
             libraries=("songset", "numpy", "librosa", "soundfile", "scipy"),
         )
 

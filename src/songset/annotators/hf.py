@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from songset.annotators.base import Annotation, Annotator
 from songset.annotators.hf_errors import (
@@ -29,20 +30,24 @@ from songset.annotators.hf_errors import (
     check_transformers,
     hub_error,
 )
+from songset.annotators.messages import (
+    PromptSettings,
+    TransformersGeneration,
+    chat_turns,
+    prompt_text,
+)
 from songset.audio import load_audio
 from songset.backend import BackendIdentity
 from songset.prompts import load_prompt
 from songset.runner import SongResources
 from songset.schemas import Segment
+from songset.settings import Configured, identity_slot, transport
 
 log = logging.getLogger("songset")
 
 HF_VERSION = "1"  # bump when a change here changes the text or segments for the same inputs
 SAMPLE_RATE = 16000  # every supported processor's Whisper-style feature extractor runs at 16 kHz
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-# NVIDIA's README since audio-flamingo c708168 ("corrected thinking mode"); their older batch scripts said
-# "input music". Appended after a newline, as the README asks.
-THINK_SUFFIX = "Please think and reason about the input audio before you respond."
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 # m:ss / mm:ss / h:mm:ss clock stamps, optionally with decimals; not part of a longer number or ratio.
 _STAMP = re.compile(r"(?<![\d:.])(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)(\.\d+)?(?![\d:])")
@@ -133,31 +138,28 @@ class _Chunk:
     samples: np.ndarray
 
 
-def generation_settings(
-    max_new_tokens: int,
-    min_new_tokens: int,
-    do_sample: bool,
-    temperature: float,
-    top_p: float,
-    top_k: int,
-    repetition_penalty: float,
-    num_beams: int,
-) -> dict[str, Any]:
-    """Generation settings by their Transformers names, typed: recorded and sent exactly like this."""
-    return {
-        "max_new_tokens": int(max_new_tokens),
-        "min_new_tokens": int(min_new_tokens),
-        "do_sample": bool(do_sample),
-        "temperature": float(temperature),
-        "top_p": float(top_p),
-        "top_k": int(top_k),
-        "repetition_penalty": float(repetition_penalty),
-        "num_beams": int(num_beams),
-    }
+class HFSettings(TransformersGeneration, PromptSettings):
+    """annotator=af3_hf | music_flamingo_hf | qwen2_audio: the variants differ only in `preset`."""
+
+    model: str = identity_slot(description="hub id (HF_TOKEN read from the environment) or a local folder")
+    revision: str | None = identity_slot(
+        None, description="branch, tag or commit; the exact snapshot commit is recorded"
+    )
+    batch_size: int = transport(
+        1, ge=1, description="windows per generate call, left padded (the same text as one by one)"
+    )
+    chunk_s: float | None = Field(
+        30.0, gt=0, description="the encoder's window; null sends the whole song in one prompt"
+    )
+    max_audio_s: float = Field(600.0, gt=0, description="audio past this is not heard")
+    dtype: str = Field("auto", description="auto: bfloat16 on a GPU, float32 on CPU")
+    device: str = Field("auto", description="auto: cuda when available, else cpu")
 
 
-class HFAudioAnnotator(Annotator):
+class HFAudioAnnotator(Configured[HFSettings], Annotator):
     """Shared loading, prompting, chunking and batched generation for Transformers audio LLMs."""
+
+    Settings = HFSettings
 
     parallel_processes = False  # the model is loaded once per stage, in this process
 
@@ -169,52 +171,17 @@ class HFAudioAnnotator(Annotator):
     audio_first: ClassVar[bool] = False  # where the audio goes in the user turn
     supports_think: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        model: str,
-        revision: str | None = None,
-        prompt: str = "timestamped_v1",
-        system_prompt: str | None = None,
-        think: bool = False,
-        think_suffix: str = THINK_SUFFIX,
-        max_new_tokens: int = 1024,
-        min_new_tokens: int = 0,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        top_k: int = 50,
-        repetition_penalty: float = 1.0,
-        num_beams: int = 1,
-        seed: int = 0,
-        batch_size: int = 1,
-        chunk_s: float | None = 30.0,
-        max_audio_s: float = 600.0,
-        dtype: str = "auto",
-        device: str = "auto",
-    ) -> None:
-        self.model = str(model)
-        self.revision = revision
-        self.prompt_name = prompt
-        self.prompt = load_prompt(prompt, setting="annotator.prompt")
-        self.system_prompt = system_prompt
-        self.think = bool(think)
-        self.think_suffix = think_suffix
-        self.generation = generation_settings(
-            max_new_tokens,
-            min_new_tokens,
-            do_sample,
-            temperature,
-            top_p,
-            top_k,
-            repetition_penalty,
-            num_beams,
-        )
-        self.seed = int(seed)
-        self.batch_size = max(1, int(batch_size))
-        self.chunk_s = float(chunk_s) if chunk_s else None
-        self.max_audio_s = float(max_audio_s)
-        self.dtype_name = dtype
-        self.device_name = device
+    def setup(self) -> None:
+        s = self.settings
+        self.model = s.model
+        self.revision = s.revision
+        self.prompt = load_prompt(s.prompt, setting="annotator.prompt")
+        self.think = s.think
+        self.generation = s.generation()
+        self.seed = s.seed
+        self.batch_size = s.batch_size
+        self.chunk_s = s.chunk_s
+        self.max_audio_s = s.max_audio_s
         self._resolved: _Resolved | None = None
         self._model: Any = None
         self._processor: Any = None
@@ -234,19 +201,18 @@ class HFAudioAnnotator(Annotator):
         return SongResources(num_cpus=1.0, num_gpus=1.0 if device.startswith("cuda") else 0.0)
 
     def text_prompt(self) -> str:
-        """The exact user text sent with every window: the prompt file, plus the think suffix."""
-        text = self.prompt.text.strip()
-        return f"{text}\n{self.think_suffix}" if self.think else text
+        """The exact user text sent with every window (shared with the served annotators)."""
+        return prompt_text(self.prompt, self.settings.think, self.settings.think_suffix)
 
     def runtime(self) -> tuple[str, str]:
         """(device, dtype) after resolving `auto`: bf16 on a GPU, fp32 on CPU."""
         if self._device is None or self._dtype is None:
             import torch
 
-            device = self.device_name
+            device = self.settings.device
             if device == "auto":
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-            dtype = self.dtype_name
+            dtype = self.settings.dtype
             if dtype == "auto":
                 dtype = "bfloat16" if device.startswith("cuda") else "float32"
             self._device, self._dtype = device, dtype
@@ -308,18 +274,8 @@ class HFAudioAnnotator(Annotator):
     def identity(self) -> BackendIdentity:
         resolved = self.resolve()
         device, dtype = self.runtime()
-        settings: dict[str, Any] = {
-            **self.generation,
-            "seed": self.seed,
-            "think": self.think,
-            "think_suffix": self.think_suffix if self.think else None,
-            "system_prompt": self.system_prompt,
-            "chunk_s": self.chunk_s,
-            "max_audio_s": self.max_audio_s,
-            "sample_rate": SAMPLE_RATE,
-            "dtype": dtype,
-            "device": device.split(":")[0],
-        }
+        # the output settings, with `auto` resolved to what runs (bf16 on a GPU and fp32 on CPU differ)
+        settings = {**self.settings.output_settings(), "dtype": dtype, "device": device.split(":")[0]}
         libraries = ("songset", "torch", "transformers", "huggingface_hub", "numpy", "soundfile")
         return BackendIdentity(
             backend=self.backend,
@@ -392,14 +348,8 @@ class HFAudioAnnotator(Annotator):
 
     # ---- generation -----------------------------------------------------------------------------
     def conversation(self) -> list[dict[str, Any]]:
-        text = {"type": "text", "text": self.text_prompt()}
         audio = {"type": "audio", "path": "window.wav"}  # placeholder: the samples go to the processor
-        content = [audio, text] if self.audio_first else [text, audio]
-        turns: list[dict[str, Any]] = []
-        if self.system_prompt:
-            turns.append({"role": "system", "content": self.system_prompt})
-        turns.append({"role": "user", "content": content})
-        return turns
+        return chat_turns(self.text_prompt(), audio, self.settings.system_prompt, self.audio_first)
 
     def generate(self, windows: list[np.ndarray]) -> tuple[list[str], list[int]]:
         """One left-padded batch of windows -> (texts, tokens generated per window)."""
@@ -534,6 +484,7 @@ class AF3Annotator(HFAudioAnnotator):
     model_type = "audioflamingo3"
     min_transformers = "5.0"
     supports_think = True
+    preset: ClassVar[dict[str, Any]] = {"model": "nvidia/audio-flamingo-3-hf"}
 
 
 class MusicFlamingoAnnotator(HFAudioAnnotator):
@@ -545,11 +496,13 @@ class MusicFlamingoAnnotator(HFAudioAnnotator):
     model_type = "musicflamingo"
     min_transformers = "5.5"
 
-    def __init__(self, model: str, **kwargs: Any) -> None:
-        kwargs.setdefault("max_new_tokens", 2048)
-        kwargs.setdefault("chunk_s", None)
-        kwargs.setdefault("max_audio_s", 1200.0)
-        super().__init__(model, **kwargs)
+    preset: ClassVar[dict[str, Any]] = {
+        "model": "nvidia/music-flamingo-hf",
+        "prompt": "rich_caption_v1",
+        "max_new_tokens": 2048,
+        "chunk_s": None,  # whole song in one prompt (time-aware audio embeddings)
+        "max_audio_s": 1200.0,  # Music Flamingo hears up to 20 minutes
+    }
 
 
 class Qwen2AudioAnnotator(HFAudioAnnotator):
@@ -561,3 +514,6 @@ class Qwen2AudioAnnotator(HFAudioAnnotator):
     model_type = "qwen2_audio"
     min_transformers = "4.45"
     audio_first = True
+    preset: ClassVar[dict[str, Any]] = {
+        "model": "Qwen/Qwen2-Audio-7B-Instruct"
+    }  # a 30 s Whisper window: chunk_s stays 30

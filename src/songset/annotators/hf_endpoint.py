@@ -17,17 +17,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from songset.annotators.base import Annotation, Annotator, annotate_in_threads
-from songset.annotators.hf import THINK_SUFFIX, generation_settings
 from songset.annotators.hf_errors import TOKEN_ENV
+from songset.annotators.messages import PromptSettings, TransformersGeneration, prompt_text
 from songset.annotators.openai_audio import encode_wav
 from songset.backend import BackendIdentity
 from songset.openai_client import public_url
 from songset.prompts import load_prompt
 from songset.runner import SongError
+from songset.settings import Configured, identity_slot, transport
 
 log = logging.getLogger("songset")
-HF_ENDPOINT_VERSION = "1"
+HF_ENDPOINT_VERSION = "2"  # 2: the URL left the provenance settings (it is in extra.endpoint)
 SECOND_TOKEN_ENV = "HUGGING_FACE_HUB_TOKEN"  # huggingface_hub's older name, read after HF_TOKEN
 WRONG_TOKEN_NAMES = ("hf_token", "HUGGINGFACE_TOKEN", "HF_API_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "HF_KEY")
 
@@ -44,61 +47,43 @@ class _Retryable(Exception):
     """A failure worth another try (429, 5xx, timeout, refused connection)."""
 
 
-class HFEndpointAnnotator(Annotator):
+class HFEndpointSettings(TransformersGeneration, PromptSettings):
+    """annotator=hf_endpoint: sent to the handler and recorded; the URL and transport are out of the key."""
+
+    url: str = transport(description="https://<name>.endpoints.huggingface.cloud")
+    model: str = identity_slot(
+        "nvidia/audio-flamingo-3-hf",
+        description="the repo the endpoint serves (recorded; the handler reports its revision)",
+    )
+    model_revision: str | None = identity_slot(None, description="optional: pin it into the cache key")
+    sample_rate: int = Field(16000, gt=0, description="the WAV sent is resampled to this rate, mono, 16-bit")
+    max_audio_s: float = Field(600.0, gt=0, description="audio past this is not sent")
+    concurrency: int = transport(
+        2, ge=1, description="requests in flight (an endpoint replica generates one at a time)"
+    )
+    timeout_s: float = transport(600.0, gt=0, description="per request")
+    max_retries: int = transport(
+        4, ge=0, description="429, 5xx (503 while scaling from zero), timeouts, refused connections"
+    )
+    backoff_s: float = transport(2.0, gt=0, description="exponential backoff base")
+
+
+class HFEndpointAnnotator(Configured[HFEndpointSettings], Annotator):
     """One POST per song to the endpoint's URL; `concurrency` songs in flight from one process."""
 
     parallel_processes = False
+    Settings = HFEndpointSettings
 
-    def __init__(
-        self,
-        url: str,
-        model: str = "nvidia/audio-flamingo-3-hf",
-        model_revision: str | None = None,
-        prompt: str = "timestamped_v1",
-        system_prompt: str | None = None,
-        think: bool = False,
-        think_suffix: str = THINK_SUFFIX,
-        max_new_tokens: int = 1024,
-        min_new_tokens: int = 0,
-        do_sample: bool = False,
-        temperature: float = 0.7,
-        top_p: float = 0.9,
-        top_k: int = 50,
-        repetition_penalty: float = 1.1,
-        num_beams: int = 1,
-        seed: int = 0,
-        sample_rate: int = 16000,
-        max_audio_s: float = 600.0,
-        concurrency: int = 2,
-        timeout_s: float = 600.0,
-        max_retries: int = 4,
-        backoff_s: float = 2.0,
-    ) -> None:
-        self.url = str(url)
-        self.model = str(model)
-        self.model_revision = model_revision
-        self.prompt = load_prompt(prompt, setting="annotator.prompt")
-        self.system_prompt = system_prompt
-        self.think = bool(think)
-        self.think_suffix = think_suffix
-        self.generation = generation_settings(
-            max_new_tokens,
-            min_new_tokens,
-            do_sample,
-            temperature,
-            top_p,
-            top_k,
-            repetition_penalty,
-            num_beams,
-        )
-        self.seed = int(seed)
-        self.sample_rate = int(sample_rate)
-        self.max_audio_s = float(max_audio_s)
-        self.concurrency = max(1, int(concurrency))
+    def setup(self) -> None:
+        s = self.settings
+        self.url = s.url
+        self.model = s.model
+        self.prompt = load_prompt(s.prompt, setting="annotator.prompt")
+        self.generation = s.generation()
+        self.concurrency = s.concurrency
         self.batch_size = self.concurrency
-        self.timeout_s = float(timeout_s)
-        self.max_retries = int(max_retries)
-        self.backoff_s = float(backoff_s)
+        self.timeout_s = s.timeout_s
+        self.max_retries = s.max_retries
         _, _, wrong = find_token()
         if wrong:
             log.warning(
@@ -109,26 +94,17 @@ class HFEndpointAnnotator(Annotator):
 
     def text_prompt(self) -> str:
         """The prompt file plus the think suffix, exactly as annotator=af3_hf sends it."""
-        text = self.prompt.text.strip()
-        return f"{text}\n{self.think_suffix}" if self.think else text
+        return prompt_text(self.prompt, self.settings.think, self.settings.think_suffix)
 
     def identity(self) -> BackendIdentity:
+        think = self.settings.think
         return BackendIdentity(
             backend="hf_endpoint",
             version=HF_ENDPOINT_VERSION,
-            settings={
-                **self.generation,
-                "seed": self.seed,
-                "think": self.think,
-                "think_suffix": self.think_suffix if self.think else None,
-                "system_prompt": self.system_prompt,
-                "sample_rate": self.sample_rate,
-                "max_audio_s": self.max_audio_s,
-                "url": public_url(self.url),
-            },
+            settings=self.settings.output_settings(),
             model_id=self.model,
-            model_revision=self.model_revision,
-            adapter=f"{self.model}/think" if self.think else None,
+            model_revision=self.settings.model_revision,
+            adapter=f"{self.model}/think" if think else None,
             prompt=self.prompt,
             libraries=("songset", "numpy", "soundfile", "tenacity"),
         )
@@ -140,10 +116,10 @@ class HFEndpointAnnotator(Annotator):
             "inputs": {
                 "audio": base64.b64encode(wav).decode("ascii"),
                 "prompt": self.text_prompt(),
-                "system_prompt": self.system_prompt,
-                "think": self.think,
+                "system_prompt": self.settings.system_prompt,
+                "think": self.settings.think,
             },
-            "parameters": {**self.generation, "seed": self.seed},
+            "parameters": {**self.generation, "seed": self.settings.seed},
         }
 
     def _post_once(self, body: bytes) -> Any:
@@ -194,7 +170,7 @@ class HFEndpointAnnotator(Annotator):
         try:
             for attempt in Retrying(
                 stop=stop_after_attempt(self.max_retries + 1),
-                wait=wait_exponential(multiplier=self.backoff_s, max=60),
+                wait=wait_exponential(multiplier=self.settings.backoff_s, max=60),
                 retry=retry_if_exception_type(_Retryable),
                 reraise=False,
             ):
@@ -206,7 +182,7 @@ class HFEndpointAnnotator(Annotator):
         raise SongError("no attempt was made")  # unreachable: Retrying runs at least once
 
     def annotate(self, path: Path) -> Annotation:
-        wav, sent_s = encode_wav(path, self.sample_rate, self.max_audio_s)
+        wav, sent_s = encode_wav(path, self.settings.sample_rate, self.settings.max_audio_s)
         answer = self.post(json.dumps(self.payload(wav)).encode())
         if isinstance(answer, list) and len(answer) == 1:  # some toolkits wrap the handler's answer
             answer = answer[0]

@@ -25,14 +25,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from songset.annotators.base import Annotation, Annotator, annotate_in_threads
-from songset.annotators.hf import THINK_SUFFIX
+from songset.annotators.messages import PromptSettings, chat_turns, prompt_text
 from songset.backend import BackendIdentity
 from songset.openai_client import public_url, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
+from songset.settings import Configured, identity_slot, transport
 
-OPENAI_AUDIO_VERSION = "1"
+OPENAI_AUDIO_VERSION = "2"  # 2: provenance settings are the output settings (no model name)
 AudioFormat = Literal["input_audio", "audio_url"]
 
 
@@ -67,65 +70,74 @@ def server_root(base_url: str) -> str:
     return base_url.rstrip("/").removesuffix("/v1")
 
 
-class OpenAIAudioAnnotator(Annotator):
+class OpenAIAudioSettings(PromptSettings):
+    """annotator=openai_audio: the URLs, key variable and transport settings are out of the cache key."""
+
+    model: str = identity_slot(
+        "nvidia/audio-flamingo-3-hf",
+        description="the name the server serves (vLLM: --served-model-name or the repo id)",
+    )
+    model_revision: str | None = identity_slot(
+        None, description="optional: the revision the server loaded, recorded and part of the cache key"
+    )
+    base_url: str | None = transport(None, description="e.g. http://localhost:8000/v1; null: api.openai.com")
+    base_urls: list[str] | None = transport(
+        None, description="[http://gpu1:8000/v1, http://gpu2:8000/v1]: several replicas, round-robin"
+    )
+    api_key_env: str = transport(
+        "OPENAI_API_KEY", description="the variable holding the key (local servers accept any); never written"
+    )
+    audio_format: AudioFormat = Field(
+        "input_audio", description="input_audio (OpenAI, base64 wav) or audio_url (vLLM data URL)"
+    )
+    audio_first: bool = Field(False, description="audio part before the text (Qwen2-Audio's order)")
+    max_tokens: int = Field(1024, ge=1, description="the answer's length limit, in tokens")
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int | None = Field(None, description="vLLM extra sampling parameters; null: not sent")
+    repetition_penalty: float | None = Field(None, gt=0, description="vLLM extra; null: not sent")
+    seed: int | None = 0
+    sample_rate: int = Field(16000, gt=0, description="the WAV sent is resampled to this rate, mono, 16-bit")
+    max_audio_s: float = Field(
+        600.0, gt=0, description="audio past this is not sent (AF3 hears at most 10 minutes)"
+    )
+    concurrency: int = transport(
+        4, ge=1, description="requests in flight at once (also the pipeline's batch of songs)"
+    )
+    timeout_s: float = transport(600.0, gt=0, description="per request")
+    max_retries: int = transport(
+        4, ge=0, description="the client's retries with backoff on 429, 5xx, timeouts, connection errors"
+    )
+
+
+class OpenAIAudioAnnotator(Configured[OpenAIAudioSettings], Annotator):
     """Chat completions with the song as an audio content part; one request per song."""
 
     parallel_processes = False  # one process, `concurrency` threads: the bound holds across the whole run
+    Settings = OpenAIAudioSettings
 
-    def __init__(
-        self,
-        model: str,
-        base_url: str | None = None,
-        base_urls: list[str] | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        prompt: str = "timestamped_v1",
-        system_prompt: str | None = None,
-        think: bool = False,
-        think_suffix: str = THINK_SUFFIX,
-        audio_format: AudioFormat = "input_audio",
-        audio_first: bool = False,
-        max_tokens: int = 1024,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        top_k: int | None = None,
-        repetition_penalty: float | None = None,
-        seed: int | None = 0,
-        sample_rate: int = 16000,
-        max_audio_s: float = 600.0,
-        concurrency: int = 4,
-        timeout_s: float = 600.0,
-        max_retries: int = 4,
-        model_revision: str | None = None,
-    ) -> None:
-        urls = [str(u) for u in (base_urls or [])] or ([str(base_url)] if base_url else [])
+    def setup(self) -> None:
+        s = self.settings
+        urls = [str(u) for u in (s.base_urls or [])] or ([str(s.base_url)] if s.base_url else [])
         self.base_urls: list[str | None] = list(urls) or [None]  # None: api.openai.com
-        self.model = str(model)
-        self.api_key_env = api_key_env
-        self.prompt = load_prompt(prompt, setting="annotator.prompt")
-        self.system_prompt = system_prompt
-        self.think = bool(think)
-        self.think_suffix = think_suffix
-        audio_part(b"", audio_format)  # reject an unknown format at start, not per song
-        self.audio_format = audio_format
-        self.audio_first = bool(audio_first)
+        self.model = s.model
+        self.api_key_env = s.api_key_env
+        self.prompt = load_prompt(s.prompt, setting="annotator.prompt")
         self.generation: dict[str, Any] = {
-            "max_tokens": int(max_tokens),
-            "temperature": float(temperature),
-            "top_p": float(top_p),
-            "seed": seed,
+            "max_tokens": s.max_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": s.seed,
         }
         self.extra_body = {
             k: v
-            for k, v in {"top_k": top_k, "repetition_penalty": repetition_penalty}.items()
+            for k, v in {"top_k": s.top_k, "repetition_penalty": s.repetition_penalty}.items()
             if v is not None
         }  # vLLM sampling parameters outside the OpenAI schema
-        self.sample_rate = int(sample_rate)
-        self.max_audio_s = float(max_audio_s)
-        self.concurrency = max(1, int(concurrency))
+        self.concurrency = s.concurrency
         self.batch_size = self.concurrency
-        self.timeout_s = float(timeout_s)
-        self.max_retries = int(max_retries)
-        self.model_revision = model_revision
+        self.timeout_s = s.timeout_s
+        self.max_retries = s.max_retries
         self._clients: dict[str | None, Any] = {}
         self._versions: dict[str | None, str | None] = {}
         self._lock = threading.Lock()
@@ -143,29 +155,16 @@ class OpenAIAudioAnnotator(Annotator):
 
     # ---- identity -------------------------------------------------------------------------------
     def text_prompt(self) -> str:
-        """The user text sent with the audio: the prompt file, plus the think suffix (as af3_hf does)."""
-        text = self.prompt.text.strip()
-        return f"{text}\n{self.think_suffix}" if self.think else text
+        """The user text sent with the audio, exactly as af3_hf sends it."""
+        return prompt_text(self.prompt, self.settings.think, self.settings.think_suffix)
 
     def identity(self) -> BackendIdentity:
-        settings: dict[str, Any] = {
-            "model": self.model,
-            **self.generation,
-            **self.extra_body,
-            "think": self.think,
-            "think_suffix": self.think_suffix if self.think else None,
-            "system_prompt": self.system_prompt,
-            "audio_format": self.audio_format,
-            "audio_first": self.audio_first,
-            "sample_rate": self.sample_rate,
-            "max_audio_s": self.max_audio_s,
-        }
         return BackendIdentity(
             backend="openai_audio",
             version=OPENAI_AUDIO_VERSION,
-            settings=settings,
+            settings=self.settings.output_settings(),
             model_id=self.model,
-            model_revision=self.model_revision,
+            model_revision=self.settings.model_revision,
             prompt=self.prompt,
             libraries=("songset", "openai", "numpy", "soundfile"),
         )
@@ -211,13 +210,8 @@ class OpenAIAudioAnnotator(Annotator):
         return self._versions[base_url]
 
     def messages(self, wav: bytes) -> list[dict[str, Any]]:
-        text = {"type": "text", "text": self.text_prompt()}
-        audio = audio_part(wav, self.audio_format)
-        turns: list[dict[str, Any]] = []
-        if self.system_prompt:
-            turns.append({"role": "system", "content": self.system_prompt})
-        turns.append({"role": "user", "content": [audio, text] if self.audio_first else [text, audio]})
-        return turns
+        audio = audio_part(wav, self.settings.audio_format)
+        return chat_turns(self.text_prompt(), audio, self.settings.system_prompt, self.settings.audio_first)
 
     def _request(self, base_url: str | None, messages: list[dict[str, Any]]) -> tuple[Any, Any]:
         """One completion (the client retries 429/5xx/timeouts); (completion, response headers)."""
@@ -243,7 +237,7 @@ class OpenAIAudioAnnotator(Annotator):
     # ---- annotation -----------------------------------------------------------------------------
     def annotate(self, path: Path) -> Annotation:
         started = time.perf_counter()
-        wav, sent_s = encode_wav(path, self.sample_rate, self.max_audio_s)
+        wav, sent_s = encode_wav(path, self.settings.sample_rate, self.settings.max_audio_s)
         messages = self.messages(wav)
         first = next(self._turn) % len(self.base_urls)
         order = self.base_urls[first:] + self.base_urls[:first]  # round-robin, then fail over

@@ -29,9 +29,10 @@ from songset.schemas import (
     Tags,
     check_timeline,
 )
+from songset.settings import BackendSettings, Configured, identity_slot, transport
 from songset.vocab import LANGUAGES, SECTION_LABELS, find_terms
 
-OPENAI_VERSION = "2"
+OPENAI_VERSION = "3"  # 3: base_url and model left the provenance settings (server in extra)
 
 # Closed sets go into the JSON schema as enums, so a server that honours structured outputs cannot answer
 # outside them; the validators below map the usual free answers ("English", "Verse 1") for servers that don't.
@@ -104,47 +105,58 @@ class CleanAnswer(BaseModel):
         return language_code(value)
 
 
-class OpenAICleaner(Cleaner):
-    def __init__(
-        self,
-        model: str,
-        prompt_file: str,
-        base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        temperature: float = 0.0,
-        seed: int | None = 0,
-        max_completion_tokens: int = 2048,
-        timeout_s: float = 120.0,
-        max_retries: int = 4,
-        schema_retries: int = 1,
-        price_per_1m_input_tokens: float = 0.0,
-        price_per_1m_output_tokens: float = 0.0,
-    ) -> None:
-        self.model = model
-        self.prompt = load_prompt(prompt_file)
-        self.base_url = base_url
-        self.api_key_env = api_key_env
-        self.temperature = temperature
-        self.seed = seed
-        self.max_completion_tokens = max_completion_tokens
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.schema_retries = schema_retries
-        self.prices = (price_per_1m_input_tokens, price_per_1m_output_tokens)
+class OpenAICleanerSettings(BackendSettings):
+    """cleaner=openai: the URL, key variable, transport and prices are out of the cache key."""
+
+    model: str = identity_slot("gpt-4o-mini", description="the model the server serves")
+    base_url: str | None = transport(
+        None, description="e.g. http://localhost:8000/v1 for vLLM; null = api.openai.com"
+    )
+    prompt_file: str = identity_slot(
+        "conf/prompt/clean_v1.md", description="the system prompt (its text's sha256 is in the cache key)"
+    )
+    api_key_env: str = transport(
+        "OPENAI_API_KEY", description="the variable holding the key; never written anywhere"
+    )
+    temperature: float = Field(0.0, ge=0)
+    seed: int | None = 0
+    max_completion_tokens: int = Field(2048, ge=1, description="an answer cut here is that song's failure")
+    timeout_s: float = transport(120.0, gt=0, description="per request")
+    max_retries: int = transport(
+        4, ge=0, description="the client's own retries, with backoff, on 429 / 5xx / timeouts"
+    )
+    schema_retries: int = Field(
+        1, ge=0, description="a schema-breaking answer is retried with the validation error"
+    )
+    price_per_1m_input_tokens: float = transport(
+        0.15, ge=0, description="for the cost estimate in reports/stages/clean.json (bookkeeping only)"
+    )
+    price_per_1m_output_tokens: float = transport(0.60, ge=0, description="as above, for output tokens")
+
+
+class OpenAICleaner(Configured[OpenAICleanerSettings], Cleaner):
+    Settings = OpenAICleanerSettings
+
+    def setup(self) -> None:
+        s = self.settings
+        self.model = s.model
+        self.prompt = load_prompt(s.prompt_file)
+        self.base_url = s.base_url
+        self.api_key_env = s.api_key_env
+        self.temperature = s.temperature
+        self.seed = s.seed
+        self.max_completion_tokens = s.max_completion_tokens
+        self.timeout_s = s.timeout_s
+        self.max_retries = s.max_retries
+        self.schema_retries = s.schema_retries
+        self.prices = (s.price_per_1m_input_tokens, s.price_per_1m_output_tokens)
         self._client: Any = None
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
             backend="openai",
             version=OPENAI_VERSION,
-            settings={
-                "model": self.model,
-                "base_url": public_url(self.base_url),
-                "temperature": self.temperature,
-                "seed": self.seed,
-                "max_completion_tokens": self.max_completion_tokens,
-                "schema_retries": self.schema_retries,
-            },
+            settings=self.settings.output_settings(),
             model_id=self.model,
             prompt=self.prompt,
             libraries=("songset", "openai", "pydantic"),
@@ -284,7 +296,11 @@ class OpenAICleaner(Cleaner):
 
     def _details(self, usage: dict[str, int], response_ids: list[str]) -> dict[str, Any]:
         cost = (usage["prompt_tokens"] * self.prices[0] + usage["completion_tokens"] * self.prices[1]) / 1e6
-        return {"response_ids": response_ids, "usage": {**usage, "estimated_cost_usd": round(cost, 6)}}
+        return {
+            "server": public_url(self.base_url) or "api.openai.com",  # the URL is transport: recorded here
+            "response_ids": response_ids,
+            "usage": {**usage, "estimated_cost_usd": round(cost, 6)},
+        }
 
 
 def _describe(exc: BaseException) -> str:

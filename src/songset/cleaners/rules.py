@@ -103,6 +103,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
 from songset.backend import BackendIdentity
 from songset.cleaners.base import CleanedContent, Cleaner
 from songset.cleaners.prose import (
@@ -117,6 +119,7 @@ from songset.cleaners.prose import (
     without_quotes,
 )
 from songset.schemas import EVENT_TYPES, Event, RawAnnotation, Section, Tags, UntimedSection
+from songset.settings import BackendSettings, Configured
 from songset.timecode import CLOCK_PATTERN, clock_seconds
 from songset.vocab import (
     ENTRY_VERBS,
@@ -904,20 +907,29 @@ def _compose_caption(parts: Sequence[str], fallback: str, max_words: int) -> str
 UNUSABLE_CAPTION = "Music."  # the caption of a flagged non-description; the flag keeps it out of training
 
 
-class RulesCleaner(Cleaner):
+class RulesSettings(BackendSettings):
+    """cleaner=rules: both fields change the clean annotation."""
+
+    max_caption_words: int = Field(60, ge=1, description="the caption's length limit, in words")
+    infer_moods: bool = Field(
+        False, description="guess moods from measured colour/loudness words (off: too often wrong)"
+    )
+
+
+class RulesCleaner(Configured[RulesSettings], Cleaner):
     """Deterministic prose reader: a baseline an LLM cleaner must beat, and the no-GPU default."""
 
-    def __init__(self, max_caption_words: int = 60, infer_moods: bool = False) -> None:
-        if int(max_caption_words) < 1:
-            raise ValueError(f"max_caption_words must be at least 1, got {max_caption_words}")
-        self.max_caption_words = int(max_caption_words)
-        self.infer_moods = bool(infer_moods)
+    Settings = RulesSettings
+
+    def setup(self) -> None:
+        self.max_caption_words = self.settings.max_caption_words
+        self.infer_moods = self.settings.infer_moods
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
             backend="rules",
             version="2",
-            settings={"max_caption_words": self.max_caption_words, "infer_moods": self.infer_moods},
+            settings=self.settings.output_settings(),
             libraries=("songset", "pydantic"),
         )
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import Field, field_validator
 from scipy import ndimage
 
 from songset.audio import Audio
@@ -20,6 +21,7 @@ from songset.backend import BackendIdentity
 from songset.estimators.base import Estimates, Estimator
 from songset.estimators.keys import DEFAULT_PROFILE, key_correlations, key_index_name, profile_parts
 from songset.schemas import BPM_MAX, BPM_MIN
+from songset.settings import BackendSettings, Configured
 
 # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
 # 5: beat evenness per onset band, in twos only, weighed 1.5-2.5; x3/2 penalty 1.0; lag 6 beyond lag 2
@@ -772,40 +774,49 @@ def _r4(x: float) -> float:
     return round(float(x), 4)
 
 
-class LibrosaEstimator(Estimator):
+class LibrosaSettings(BackendSettings):
+    """estimator=librosa: every field changes the estimates."""
+
+    sample_rate: int = Field(22050, gt=0, description="analysis rate")
+    hop_length: int = Field(512, gt=0, description="onset and chroma frame hop")
+    tempo_prior_bpm: float = Field(
+        TEMPO_PRIOR_BPM, gt=0, description="centre of the log-normal tempo prior (swept: bench/tune_tempo.py)"
+    )
+    tempo_prior_octaves: float = Field(
+        TEMPO_PRIOR_OCTAVES,
+        gt=0,
+        description="its width, in octaves (it weighs T/2, T, 2T with the onset evidence)",
+    )
+    key_profile: str = Field(
+        DEFAULT_PROFILE,
+        description="krumhansl | temperley | albrecht_shanahan | edm, or several joined by +",
+    )
+
+    @field_validator("key_profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        profile_parts(value)  # raises ValueError naming the unknown part
+        return value
+
+
+class LibrosaEstimator(Configured[LibrosaSettings], Estimator):
     """Signal-processing estimator: no model weights, deterministic, a few seconds per song on one core."""
 
-    def __init__(
-        self,
-        sample_rate: int = 22050,
-        hop_length: int = 512,
-        tempo_prior_bpm: float = TEMPO_PRIOR_BPM,
-        tempo_prior_octaves: float = TEMPO_PRIOR_OCTAVES,
-        key_profile: str = DEFAULT_PROFILE,
-    ) -> None:
-        try:
-            profile_parts(key_profile)
-        except ValueError as exc:
-            raise ValueError(f"key_profile: {exc}") from None
-        if tempo_prior_bpm <= 0 or tempo_prior_octaves <= 0:
-            raise ValueError("tempo_prior_bpm and tempo_prior_octaves must be positive")
-        self.sample_rate = int(sample_rate)
-        self.hop_length = int(hop_length)
-        self.tempo_prior_bpm = float(tempo_prior_bpm)
-        self.tempo_prior_octaves = float(tempo_prior_octaves)
-        self.key_profile = key_profile
+    Settings = LibrosaSettings
+
+    def setup(self) -> None:
+        s = self.settings
+        self.sample_rate = s.sample_rate
+        self.hop_length = s.hop_length
+        self.tempo_prior_bpm = s.tempo_prior_bpm
+        self.tempo_prior_octaves = s.tempo_prior_octaves
+        self.key_profile = s.key_profile
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
             backend="librosa",
             version=BACKEND_VERSION,
-            settings={
-                "sample_rate": self.sample_rate,
-                "hop_length": self.hop_length,
-                "tempo_prior_bpm": self.tempo_prior_bpm,
-                "tempo_prior_octaves": self.tempo_prior_octaves,
-                "key_profile": self.key_profile,
-            },
+            settings=self.settings.output_settings(),
             libraries=LIBRARIES,
         )
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from songset.backend import BackendIdentity
 from songset.runner import SongResources
+from songset.settings import BackendSettings, Configured
 
 
 class TranscriptWord(BaseModel):
@@ -73,10 +74,15 @@ class Transcriber(ABC):
         return
 
 
-class NoTranscriber(Transcriber):
+class NoTranscriberSettings(BackendSettings):
+    """transcriber=none has nothing to set."""
+
+
+class NoTranscriber(Configured[NoTranscriberSettings], Transcriber):
     """`transcriber=none`: lyrics come only from people and files (the offline default)."""
 
     enabled = False
+    Settings = NoTranscriberSettings
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(backend="none", version="1")
