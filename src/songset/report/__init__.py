@@ -37,6 +37,7 @@ Definitions (all on lowercased word tokens, timestamps such as `0:15` or `[0:00-
 
 from songset.report.build import build_report
 from songset.report.compare import COMPARED_METRICS, compare_annotation_dirs, compare_reports
+from songset.report.contract import QualityReport, SongQuality, StackSummary, report_models
 from songset.report.html import render_html
 from songset.report.load import (
     AnnotationRecord,
@@ -50,16 +51,14 @@ from songset.report.load import (
     stack_group,
 )
 from songset.report.markdown import render_markdown, stack_rows
+from songset.report.metrics import METRICS, Histogram, Levels, Metric
 from songset.report.models import (
     ComparedSong,
     Comparison,
     FailureRow,
     FrameTemplate,
     Phrase,
-    QualityReport,
     SkeletonCount,
-    SongQuality,
-    StackSummary,
     StageRow,
 )
 from songset.report.plots import PLOT_FIELDS, plots_data
@@ -70,12 +69,16 @@ from songset.report.text import ngrams, normalise, segments, skeleton, split_sen
 
 __all__ = [
     "COMPARED_METRICS",
+    "METRICS",
     "PLOT_FIELDS",
     "AnnotationRecord",
     "ComparedSong",
     "Comparison",
     "FailureRow",
     "FrameTemplate",
+    "Histogram",
+    "Levels",
+    "Metric",
     "Phrase",
     "QualityReport",
     "ReportSettings",
@@ -99,6 +102,7 @@ __all__ = [
     "prompt_of",
     "render_html",
     "render_markdown",
+    "report_models",
     "segments",
     "skeleton",
     "song_of_key",

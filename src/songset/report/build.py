@@ -1,58 +1,62 @@
-"""`build_report`: a corpus of texts (plus optional sidecars, failures, stage summaries) in, a QualityReport out."""
+"""`build_report`: a corpus of texts (plus optional sidecars, failures, stage summaries) in, a report out.
+
+The corpus-wide work (template phrases, skeleton counts, duplicates) is done once here; every number
+then comes from the metric registry (`metrics.METRICS`): per-song values from each entry's `per_song`,
+dataset values from its `summary`.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, get_args
 
-from songset.report.models import (
-    FailureRow,
-    Phrase,
-    QualityReport,
-    SkeletonCount,
-    SongQuality,
-    StackSummary,
-    StageRow,
-)
+from songset.report.contract import RegistryModel, report_models
+from songset.report.metrics import METRICS, CorpusFacts, Metric, SongFacts
+from songset.report.models import FailureRow, Phrase, SkeletonCount, StageRow
 from songset.report.settings import ReportSettings
 from songset.report.stats import (
-    _ROUND,
     MIN_SKELETON_SIGNAL,
     SONG_TOP_PHRASES,
-    _compression_ratio,
-    _distinct,
+    SongText,
     _exact_duplicates,
     _maximal_phrases,
     _Phrases,
-    _repeated_segments,
-    _repeated_sentence_share,
-    _Song,
     _song_shingles,
     frame_templates,
+    mean,
     minhash_near_duplicates,
+    rounded,
     template_threshold,
 )
 from songset.report.text import _skeleton_signal
-from songset.schemas import INSTRUMENTAL_LYRICS
 from songset.sidecars import CONFIDENCE_THRESHOLDS
 
 
-def _mean(values: Iterable[float]) -> float:
-    vals = list(values)
-    return sum(vals) / len(vals) if vals else 0.0
+def _json_number(value: Any) -> Any:
+    """Floats rounded for the JSON; ints, bools, None and lists as they are."""
+    return rounded(value) if isinstance(value, float) else value
 
 
-def _r(x: float) -> float:
-    return round(float(x), _ROUND)
+def _summary(m: Metric, rows: Sequence[dict[str, Any]], corpus: CorpusFacts) -> Any:
+    """A metric's dataset value: its corpus function, or the mean/sum of its (rounded) per-song values."""
+    if m.needs_sidecars and not corpus.sidecars:
+        return None
+    if callable(m.summary):
+        return _json_number(m.summary(corpus))
+    values = [row[m.song_field] for row in rows if row[m.song_field] is not None]
+    if m.summary == "sum":
+        return sum(values)
+    if not values and type(None) in get_args(m.song_type):
+        return None  # a per-song value nobody has (no durations): not measured, not zero
+    return rounded(mean(values))
 
 
-def _worst(per_song: Sequence[SongQuality], metric: str, limit: int) -> list[str]:
-    scored = sorted(
-        (p for p in per_song if getattr(p, metric) > 0), key=lambda p: (-getattr(p, metric), p.id)
-    )
-    return [p.id for p in scored[:limit]]
+def _worst(rows: Sequence[dict[str, Any]], field: str, limit: int) -> list[str]:
+    """Song ids by the metric, worst (highest) first; songs at 0 are nobody's worst."""
+    scored = sorted((r for r in rows if (r[field] or 0) > 0), key=lambda r: (-r[field], r["id"]))
+    return [r["id"] for r in scored[:limit]]
 
 
 def _omission_kind(reason: str) -> str:
@@ -75,40 +79,11 @@ def _reason_kind(reason: str, file: str = "", song_id: str = "") -> str:
 # ---- sidecars and failures ---------------------------------------------------------------------------------
 
 
-def _sidecar_summary(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    n = len(sidecars)
-    if not n:
-        return {
-            "sidecars": 0,
-            **dict.fromkeys(
-                (
-                    "bpm_coverage",
-                    "key_coverage",
-                    "timesignature_coverage",
-                    "lyrics_coverage",
-                    "language_coverage",
-                ),
-            ),
-            "mean_caption_tokens": None,
-            "max_caption_tokens": None,
-            "captions_over_budget": None,
-            "songs_over_240s": None,
-            "omitted_fields": {},
-            "mean_confidences": {},
-        }
-
-    def share(pred: Any) -> float:
-        return _r(sum(1 for sc in sidecars.values() if pred(sc)) / n)
-
-    def lyrics_present(sc: dict[str, Any]) -> bool:
-        lyr = sc.get("lyrics")
-        return isinstance(lyr, str) and bool(lyr.strip()) and lyr.strip() != INSTRUMENTAL_LYRICS
-
-    def language_present(sc: dict[str, Any]) -> bool:
-        return any(sc.get(k) not in (None, "", "unknown") for k in ("language", "vocal_language"))
-
+def _sidecar_details(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the sidecars left out and how sure they were: details behind the registry's sidecar metrics."""
+    if not sidecars:
+        return {"omitted_fields": {}, "mean_confidences": {}}
     sources = [sc.get("source") or {} for sc in sidecars.values()]
-    tokens = [int(src["caption_tokens"]) for src in sources if src.get("caption_tokens") is not None]
     omitted: dict[str, Counter[str]] = defaultdict(Counter)
     confidences: dict[str, list[float]] = defaultdict(list)
     for src in sources:
@@ -131,20 +106,8 @@ def _sidecar_summary(sidecars: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "confidence_histograms": {k: _histogram(v) for k, v in sorted(confidences.items())},
         "confidence_thresholds": dict(sorted(thresholds.items())),
         "flagged": {f: sorted(stems) for f, stems in sorted(flagged.items())},
-        "sidecars": n,
-        "bpm_coverage": share(lambda sc: sc.get("bpm") is not None),
-        "key_coverage": share(lambda sc: bool(sc.get("keyscale"))),
-        "timesignature_coverage": share(lambda sc: sc.get("timesignature") is not None),
-        "lyrics_coverage": share(lyrics_present),
-        "language_coverage": share(language_present),
-        "mean_caption_tokens": _r(_mean(tokens)) if tokens else None,
-        "max_caption_tokens": max(tokens) if tokens else None,
-        "captions_over_budget": sum(
-            1 for src in sources if "caption_over_budget" in (src.get("flags") or [])
-        ),
-        "songs_over_240s": sum(1 for src in sources if "over_240s" in (src.get("flags") or [])),
         "omitted_fields": {f: dict(sorted(c.items())) for f, c in sorted(omitted.items())},
-        "mean_confidences": {k: _r(_mean(v)) for k, v in sorted(confidences.items())},
+        "mean_confidences": {k: rounded(mean(v)) for k, v in sorted(confidences.items())},
     }
 
 
@@ -185,20 +148,23 @@ def build_report(
     stage_summaries: list[dict[str, Any]] | None = None,
     durations: dict[str, float] | None = None,
     allow_partial: bool = False,
-    by_stack: dict[str, StackSummary] | None = None,
-) -> QualityReport:
+    by_stack: dict[str, Any] | None = None,
+    metrics: Sequence[Metric] = METRICS,
+) -> RegistryModel:
     """Measure a corpus of annotation texts (song id -> prose); sidecar and failure inputs are optional.
 
     Durations fall back to the sidecar's `duration` when a song has none in `durations`. `by_stack`
-    (from `stack_summaries`) is passed through to the report.
+    (from `stack_summaries`) is passed through to the report. `metrics` is the registry measured
+    (and the returned model's fields): the project's `METRICS` unless a test brings its own.
     """
+    models = report_models(metrics)
     sidecars = sidecars or {}
     durations = dict(durations or {})
     for sid, sc in sidecars.items():
         if sid not in durations and isinstance(sc.get("duration"), int | float):
             durations[sid] = float(sc["duration"])
 
-    songs = [_Song(sid, texts[sid]) for sid in sorted(texts)]
+    songs = [SongText(sid, texts[sid]) for sid in sorted(texts)]
     ids = [s.id for s in songs]
     k = template_threshold(len(songs), settings.template_min_song_share, settings.template_min_other_songs)
 
@@ -235,41 +201,44 @@ def build_report(
         near[a].append(b)
         near[b].append(a)
 
-    per_song: list[SongQuality] = []
+    # every number from the registry: per song first, then the dataset values
+    rows: list[dict[str, Any]] = []
     for si, s in enumerate(songs):
-        reuse = float(phrases.reuse[si])
-        informative = [sk for sk in s.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
-        skel_reuse = (
-            sum(1 for sk in informative if skel_songs[sk] - 1 >= k) / len(informative) if informative else 0.0
+        facts = SongFacts(
+            song=s,
+            template_reuse=float(phrases.reuse[si]),
+            skeleton_songs=skel_songs,
+            k=k,
+            duration=durations.get(s.id),
+            settings=settings,
         )
-        d1, d2, d3 = (_distinct(s.tokens, n) for n in (1, 2, 3))
-        rep_sent = _repeated_sentence_share(s)
-        duration = durations.get(s.id)
-        per_minute = len(s.segments) / (duration / 60) if duration and duration > 0 else None
-        per_song.append(
-            SongQuality(
-                id=s.id,
-                words=len(s.tokens),
-                sentences=len(s.sentences),
-                segments=len(s.segments),
-                duration=duration,
-                segments_per_minute=_r(per_minute) if per_minute is not None else None,
-                template_reuse=_r(reuse),
-                skeleton_reuse=_r(skel_reuse),
-                within_repetition=_r(((1 - d3) + rep_sent) / 2 if s.tokens else 0.0),
-                repeated_sentence_share=_r(rep_sent),
-                repeated_segments=_repeated_segments(s.segments, settings.near_duplicate_threshold),
-                distinct_1=_r(d1),
-                distinct_2=_r(d2),
-                distinct_3=_r(d3),
-                compression_ratio=_r(_compression_ratio(s.normalised)),
-                duplicate_of=dup_of.get(s.id),
-                near_duplicates=sorted(near.get(s.id, [])),
-                top_phrases=song_top.get(si, []),
-            )
-        )
-
+        row: dict[str, Any] = {"id": s.id}
+        row |= {m.song_field: _json_number(m.per_song(facts)) for m in metrics if m.song_field and m.per_song}
+        row |= {
+            "duration": facts.duration,
+            "duplicate_of": dup_of.get(s.id),
+            "near_duplicates": sorted(near.get(s.id, [])),
+            "top_phrases": song_top.get(si, []),
+        }
+        rows.append(row)
     fail_rows = _collect_failures(failures or [], stage_summaries or [])
+    corpus = CorpusFacts(
+        songs=songs,
+        k=k,
+        exact_duplicate_of=dup_of,
+        near_duplicate_pairs=pairs,
+        near_duplicate_songs=set(near),
+        failures=fail_rows,
+        allow_partial=allow_partial,
+        sidecars=sidecars,
+    )
+    values = {m.name: _summary(m, rows, corpus) for m in metrics if m.name}
+    worst = {
+        f"worst_by_{m.song_field}": _worst(rows, m.song_field, settings.worst_songs)
+        for m in metrics
+        if m.worst and m.song_field
+    }
+
     skipped = {
         str(item.get("file", "")): FailureRow(
             id=str(item.get("id", "")),
@@ -287,40 +256,14 @@ def build_report(
             computed=len(sm.get("computed") or []),
             cached=len(sm.get("cached") or []),
             failed=len(sm.get("failed") or []),
-            wall_time_s=_r(sm.get("wall_time_s") or 0.0),
+            wall_time_s=rounded(sm.get("wall_time_s") or 0.0),
         )
         for sm in (stage_summaries or [])
     ]
-    per_minute_values = [p.segments_per_minute for p in per_song if p.segments_per_minute is not None]
-
-    def mean_of(attr: str) -> float:
-        return _r(_mean(getattr(p, attr) for p in per_song))
-
-    return QualityReport(
-        songs=len(songs),
-        failures=len(fail_rows),
-        failed_songs=len({r.id or r.file for r in fail_rows}),
-        partial=bool(fail_rows) and allow_partial,
-        accepted=not fail_rows or allow_partial,
-        empty_texts=sum(1 for s in songs if not s.tokens),
-        exact_duplicate_songs=len(dup_of),
-        near_duplicate_pairs=pairs,
-        near_duplicate_songs=len(near),
-        template_reuse=mean_of("template_reuse"),
-        template_min_songs=k,
+    return models.report(
+        **values,
         frame_templates=frame_templates([s.sentence_tokens for s in songs], k),
-        skeleton_reuse=mean_of("skeleton_reuse"),
-        within_repetition=mean_of("within_repetition"),
-        repeated_sentence_share=mean_of("repeated_sentence_share"),
-        repeated_segments=sum(p.repeated_segments for p in per_song),
-        distinct_1=mean_of("distinct_1"),
-        distinct_2=mean_of("distinct_2"),
-        distinct_3=mean_of("distinct_3"),
-        compression_ratio=mean_of("compression_ratio"),
-        mean_words=mean_of("words"),
-        mean_sentences=mean_of("sentences"),
-        mean_segments_per_minute=_r(_mean(per_minute_values)) if per_minute_values else None,
-        **_sidecar_summary(sidecars),
+        **_sidecar_details(sidecars),
         failures_by_stage=dict(sorted(Counter(r.stage for r in fail_rows).items())),
         failures_by_reason=dict(
             sorted(Counter(_reason_kind(r.reason, r.file, r.id) for r in fail_rows).items())
@@ -329,8 +272,7 @@ def build_report(
         skipped=[skipped[f] for f in sorted(skipped)],
         stages=stages,
         exact_duplicate_groups=dup_groups,
-        worst_by_template_reuse=_worst(per_song, "template_reuse", settings.worst_songs),
-        worst_by_within_repetition=_worst(per_song, "within_repetition", settings.worst_songs),
+        **worst,
         top_phrases=[
             Phrase(phrase=g, songs=phrase_songs[g], words=g.count(" ") + 1)
             for g in maximal[: settings.top_phrases]
@@ -340,6 +282,6 @@ def build_report(
             for sk, c in sorted(skel_songs.items(), key=lambda kv: (-kv[1], -skel_sentences[kv[0]], kv[0]))
             if c - 1 >= k
         ][: settings.top_phrases],
-        per_song=per_song,
+        per_song=rows,
         by_stack=by_stack or {},
     )

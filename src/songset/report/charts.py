@@ -53,20 +53,24 @@ def bar_chart(
     return "".join(parts)
 
 
-def hbar_chart(rows: Sequence[tuple[str, float | None]], *, width: int = 340) -> str:
-    """Horizontal bars of shares in [0, 1] (coverage); a missing value is drawn as 'not measured'."""
+_LEVEL_COLOURS = {"ok": "#2e8540", "warn": "#c77c02", "bad": "#c0392b", "": "#3b6fd8"}
+
+
+def hbar_chart(rows: Sequence[tuple[str, float | None, str]], *, width: int = 340) -> str:
+    """Horizontal bars of shares in [0, 1] (coverage), coloured by level (ok, warn, bad: the metric's own
+    thresholds); a missing value is drawn as 'not measured'."""
     row_h, label_w = 22, 110
     height = row_h * len(rows) + 6
     parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">']
     span = width - label_w - 46
-    for i, (label, value) in enumerate(rows):
+    for i, (label, value, level) in enumerate(rows):
         y = 4 + i * row_h
         parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{span}" height="14" rx="2" fill="#eef1f6"/>')
         if value is None:
             parts.append(f'<text x="{label_w + 4}" y="{y + 14}">not measured</text>')
             continue
-        color = "#2e8540" if value >= 0.8 else "#c77c02" if value >= 0.5 else "#c0392b"
+        color = _LEVEL_COLOURS[level]
         parts.append(
             f'<rect x="{label_w}" y="{y + 3}" width="{span * max(0.0, min(1.0, value)):.1f}" height="14" rx="2" '
             f'fill="{color}"/>'

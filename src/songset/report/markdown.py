@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from songset.report.models import QualityReport
+from songset.report.contract import RegistryModel
+from songset.report.format import fmt
+from songset.report.metrics import Metric
 
 
 def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
@@ -22,26 +20,29 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def stack_rows(r: QualityReport) -> list[tuple[Any, ...]]:
+def stack_metrics(r: RegistryModel) -> list[Metric]:
+    """The registry's per-stack metrics: the stack tables' columns after stack and songs."""
+    return [m for m in type(r).metrics if m.by_stack and m.name]
+
+
+def stack_rows(r: RegistryModel) -> list[tuple[Any, ...]]:
     """One row per annotator stack, in the column order both the md and the html tables use."""
+    columns = stack_metrics(r)
     return [
-        (
-            group,
-            stats.songs,
-            stats.template_reuse,
-            stats.skeleton_reuse,
-            stats.within_repetition,
-            stats.mean_words,
-            stats.exact_duplicate_songs,
-            stats.near_duplicate_pairs,
-        )
+        (group, stats.songs, *(getattr(stats, m.name or "") for m in columns))
         for group, stats in r.by_stack.items()
     ]
 
 
-def render_markdown(report: QualityReport) -> str:
-    """A one-page summary for a person; the JSON stays the record."""
+def song_columns(r: RegistryModel) -> list[Metric]:
+    """The registry's per-song table columns (worst offenders), after the song id."""
+    return [m for m in type(r).metrics if m.column and m.song_field]
+
+
+def render_markdown(report: RegistryModel) -> str:
+    """A one-page summary for a person; the JSON stays the record. Its tables iterate the report's registry."""
     r = report
+    metrics = type(r).metrics
     out = [
         "# Dataset quality report",
         "",
@@ -55,56 +56,7 @@ def render_markdown(report: QualityReport) -> str:
         "",
         *_table(
             ("metric", "value", "meaning"),
-            [
-                (
-                    "template_reuse",
-                    r.template_reuse,
-                    f"share of a song's phrases used by ≥{r.template_min_songs} other songs; "
-                    "lower is better, over 0.3 the texts share templates",
-                ),
-                (
-                    "skeleton_reuse",
-                    r.skeleton_reuse,
-                    f"share of sentences shaped like ≥{r.template_min_songs} other songs'; "
-                    "lower is better, over 0.6 most sentences are one mould",
-                ),
-                (
-                    "within_repetition",
-                    r.within_repetition,
-                    "repetition inside one output: 0 varied (good), over 0.25 looping (bad)",
-                ),
-                (
-                    "exact_duplicate_songs",
-                    r.exact_duplicate_songs,
-                    "songs whose text copies an earlier song's; should be 0",
-                ),
-                (
-                    "near_duplicate_pairs",
-                    len(r.near_duplicate_pairs),
-                    "pairs of texts with high 5-gram overlap; should be 0",
-                ),
-                (
-                    "distinct_3",
-                    r.distinct_3,
-                    "unique word trigrams / all trigrams, mean; higher is better (1: no trigram repeats)",
-                ),
-                (
-                    "repeated_segments",
-                    r.repeated_segments,
-                    "timestamped segments repeating an earlier one; should be 0",
-                ),
-                (
-                    "mean_words",
-                    r.mean_words,
-                    "words per text: too few says little, past ~200 captions get cut",
-                ),
-                (
-                    "mean_segments_per_minute",
-                    r.mean_segments_per_minute,
-                    "timestamped sections per minute: about 1-4 follows a song's form",
-                ),
-                ("empty_texts", r.empty_texts, "texts with no words; should be 0"),
-            ],
+            [(m.name, m.shown(r), m.meaning_for(r)) for m in metrics if m.headline],
         ),
     ]
     if r.by_stack:
@@ -114,19 +66,7 @@ def render_markdown(report: QualityReport) -> str:
             "",
             "Each stack measured on its own outputs (its template reuse is against its own other songs).",
             "",
-            *_table(
-                (
-                    "stack",
-                    "songs",
-                    "template_reuse",
-                    "skeleton_reuse",
-                    "within_repetition",
-                    "mean_words",
-                    "exact_duplicate_songs",
-                    "near_duplicate_pairs",
-                ),
-                stack_rows(r),
-            ),
+            *_table(("stack", "songs", *(m.name or "" for m in stack_metrics(r))), stack_rows(r)),
         ]
     if r.failure_list:
         out += [
@@ -150,23 +90,21 @@ def render_markdown(report: QualityReport) -> str:
 
     out += ["", "## Worst offenders", ""]
     by_id = {p.id: p for p in r.per_song}
-    for worst_ids, label in (
-        (r.worst_by_template_reuse, "template reuse"),
-        (r.worst_by_within_repetition, "within-song repetition"),
-    ):
-        worst = [by_id[i] for i in worst_ids]
-        out += [f"### By {label}", ""]
+    columns = song_columns(r)
+    for m in metrics:
+        if not m.worst:
+            continue
+        worst = [by_id[i] for i in getattr(r, f"worst_by_{m.song_field}")]
+        out += [f"### By {m.label}", ""]
         if not worst:
             out += ["none", ""]
             continue
         out += _table(
-            ("song", "template reuse", "within repetition", "skeleton reuse", "most reused phrases"),
+            ("song", *(c.label for c in columns), "most reused phrases"),
             (
                 (
                     p.id,
-                    p.template_reuse,
-                    p.within_repetition,
-                    p.skeleton_reuse,
+                    *(getattr(p, c.song_field or "") for c in columns),
                     "; ".join(f"“{x}”" for x in p.top_phrases),
                 )
                 for p in worst
@@ -205,21 +143,7 @@ def render_markdown(report: QualityReport) -> str:
         )
     if r.sidecars:
         out += ["", "## Sidecar coverage", ""]
-        out += _table(
-            ("field", "value"),
-            [
-                ("sidecars", r.sidecars),
-                ("bpm", r.bpm_coverage),
-                ("keyscale", r.key_coverage),
-                ("timesignature", r.timesignature_coverage),
-                ("lyrics", r.lyrics_coverage),
-                ("language", r.language_coverage),
-                ("mean caption tokens", r.mean_caption_tokens),
-                ("max caption tokens", r.max_caption_tokens),
-                ("captions over budget", r.captions_over_budget),
-                ("songs over 240 s", r.songs_over_240s),
-            ],
-        )
+        out += _table(("field", "value"), [(m.label, m.shown(r)) for m in metrics if m.sidecar_table])
         out += ["", "## Flagged songs", ""]
         out += (
             _table(

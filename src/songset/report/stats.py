@@ -36,7 +36,17 @@ _ROUND = 4  # decimals in the JSON, so re-runs give byte-equal files and short D
 # ---- per-song analysis -------------------------------------------------------------------------------------
 
 
-class _Song:
+def mean(values: Iterable[float]) -> float:
+    vals = list(values)
+    return sum(vals) / len(vals) if vals else 0.0
+
+
+def rounded(x: float) -> float:
+    """JSON floats at _ROUND decimals: re-runs give byte-equal files and short DVC diffs."""
+    return round(float(x), _ROUND)
+
+
+class SongText:
     """Everything derived from one text that does not need the rest of the corpus, computed once."""
 
     def __init__(self, song_id: str, text: str) -> None:
@@ -50,17 +60,17 @@ class _Song:
         self.segments = segments(text)
 
 
-def _distinct(tokens: Sequence[str], n: int) -> float:
+def distinct(tokens: Sequence[str], n: int) -> float:
     total = len(tokens) - n + 1
     return len(set(zip(*(tokens[i:] for i in range(n)), strict=False))) / total if total > 0 else 1.0
 
 
-def _repeated_sentence_share(song: _Song) -> float:
+def repeated_sentence_share(song: SongText) -> float:
     keys = [" ".join(t) for t in song.sentence_tokens if t]
     return (len(keys) - len(set(keys))) / len(keys) if keys else 0.0
 
 
-def _repeated_segments(segs: list[list[str]], threshold: float) -> int:
+def repeated_segments(segs: list[list[str]], threshold: float) -> int:
     """Segments identical or near-identical (token sequence ratio >= threshold) to an earlier one."""
     seen: list[tuple[list[str], Counter[str]]] = []
     repeats = 0
@@ -83,7 +93,7 @@ def _repeated_segments(segs: list[list[str]], threshold: float) -> int:
     return repeats
 
 
-def _compression_ratio(normalised: str) -> float:
+def compression_ratio(normalised: str) -> float:
     raw = normalised.encode("utf-8")
     return len(zlib.compress(raw, 9)) / len(raw) if raw else 0.0
 
@@ -100,7 +110,7 @@ def template_threshold(n_songs: int, share: float, floor: int = 1) -> int:
     return max(1, min(max(floor, relative), n_songs - 1))
 
 
-def _exact_duplicates(songs: list[_Song]) -> tuple[dict[str, str], list[list[str]]]:
+def _exact_duplicates(songs: list[SongText]) -> tuple[dict[str, str], list[list[str]]]:
     groups: dict[str, list[str]] = defaultdict(list)
     for s in songs:
         if s.normalised:
@@ -124,7 +134,7 @@ _HASH_LEN = np.uint64(0xC2B2AE3D27D4EB4F)
 class _Flat:
     """All songs' sentence tokens, end to end, with the song and sentence of every token."""
 
-    def __init__(self, songs: Sequence[_Song]) -> None:
+    def __init__(self, songs: Sequence[SongText]) -> None:
         vocab: dict[str, int] = {}
         self.tokens: list[str] = []
         ids: list[int] = []
@@ -201,7 +211,7 @@ def _longer_phrases(flat: _Flat, starts: Iterable[int], n_max: int, min_songs: i
 class _Phrases:
     """Document frequency of every n-gram (n_min..n_max, inside one sentence) and each song's reuse."""
 
-    def __init__(self, songs: Sequence[_Song], settings: ReportSettings, k: int) -> None:
+    def __init__(self, songs: Sequence[SongText], settings: ReportSettings, k: int) -> None:
         n_songs = len(songs)
         flat = self.flat = _Flat(songs)
         parts = list(flat.windows(settings.ngram_min, settings.ngram_max, flat.sentence_of))
@@ -271,7 +281,7 @@ def _lsh_bands(permutations: int, threshold: float) -> tuple[int, int]:
     return max(below, key=lambda br: (1 / br[0]) ** (1 / br[1])) if below else options[-1]
 
 
-def _song_shingles(flat: _Flat, songs: Sequence[_Song], shingle: int) -> list[np.ndarray]:
+def _song_shingles(flat: _Flat, songs: Sequence[SongText], shingle: int) -> list[np.ndarray]:
     """Each song's distinct shingle hashes (word `shingle`-grams of the whole text), sorted."""
     parts = list(flat.windows(shingle, shingle, flat.song_of))
     per_song: list[list[np.ndarray]] = [[] for _ in songs]
