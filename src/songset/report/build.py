@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, get_args
 
 from songset.report.contract import RegistryModel, report_models
-from songset.report.metrics import METRICS, CorpusFacts, Metric, SongFacts
+from songset.report.metrics import CorpusFacts, Metric, SongFacts, registry
 from songset.report.models import FailureRow, Phrase, SkeletonCount, StageRow
 from songset.report.settings import ReportSettings
 from songset.report.stats import (
@@ -149,14 +149,15 @@ def build_report(
     durations: dict[str, float] | None = None,
     allow_partial: bool = False,
     by_stack: dict[str, Any] | None = None,
-    metrics: Sequence[Metric] = METRICS,
+    metrics: Sequence[Metric] | None = None,
 ) -> RegistryModel:
     """Measure a corpus of annotation texts (song id -> prose); sidecar and failure inputs are optional.
 
     Durations fall back to the sidecar's `duration` when a song has none in `durations`. `by_stack`
     (from `stack_summaries`) is passed through to the report. `metrics` is the registry measured
-    (and the returned model's fields): the project's `METRICS` unless a test brings its own.
+    (and the returned model's fields): `metrics.METRICS` unless a test brings its own.
     """
+    metrics = registry() if metrics is None else tuple(metrics)
     models = report_models(metrics)
     sidecars = sidecars or {}
     durations = dict(durations or {})

@@ -56,7 +56,7 @@ def compare_annotation_dirs(
     *,
     label_a: str | None = None,
     label_b: str | None = None,
-    metrics: Sequence[Metric] = METRICS,
+    metrics: Sequence[Metric] | None = None,
 ) -> Comparison:
     """Two raw-annotation folders (two experiments' workspaces) measured alike and set side by side."""
     texts_a, texts_b = corpus_texts(load_annotations(dir_a)), corpus_texts(load_annotations(dir_b))

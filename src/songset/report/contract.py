@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model
 
-from songset.report.metrics import METRICS, Metric, check_registry
+from songset.report.metrics import Metric, check_registry, registry
 from songset.report.models import FailureRow, FrameTemplate, Phrase, SkeletonCount, StageRow
 
 
@@ -132,9 +132,9 @@ def _build(metrics: tuple[Metric, ...]) -> ReportModels:
 _BUILT: dict[tuple[Metric, ...], ReportModels] = {}
 
 
-def report_models(metrics: Sequence[Metric] = METRICS) -> ReportModels:
-    """The models of a registry, built once per registry."""
-    key = tuple(metrics)
+def report_models(metrics: Sequence[Metric] | None = None) -> ReportModels:
+    """The models of a registry (default: `metrics.METRICS` as it is now), built once per registry."""
+    key = registry() if metrics is None else tuple(metrics)
     if key not in _BUILT:
         check_registry(key)
         _BUILT[key] = _build(key)

@@ -571,4 +571,9 @@ def check_registry(metrics: Sequence[Metric]) -> None:
             raise ValueError(f"report metric {m.label!r}: dataset outputs need a name")
 
 
+def registry() -> tuple[Metric, ...]:
+    """The metrics a report measures: `METRICS` as it is when the report is built."""
+    return METRICS
+
+
 check_registry(METRICS)

@@ -9,12 +9,12 @@ from typing import Any
 from songset.report.build import build_report
 from songset.report.contract import RegistryModel, report_models
 from songset.report.load import AnnotationRecord, _song_key
-from songset.report.metrics import METRICS, Metric
+from songset.report.metrics import Metric
 from songset.report.settings import ReportSettings
 
 
 def stack_summaries(
-    records: Sequence[AnnotationRecord], settings: ReportSettings, metrics: Sequence[Metric] = METRICS
+    records: Sequence[AnnotationRecord], settings: ReportSettings, metrics: Sequence[Metric] | None = None
 ) -> dict[str, Any]:
     """The headline figures per stack group, each stack's template reuse measured among its own outputs."""
     groups: dict[str, dict[str, str]] = defaultdict(dict)
