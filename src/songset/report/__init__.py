@@ -8,7 +8,9 @@ abstracted). It also measures repetition inside one output, lengths, sidecar fie
 
 Everything here is a pure function of its inputs; the DVC stage and the `songset report` CLI only load
 files (`load`), call `build_report` (`build`), and write `quality.json`, `render_markdown(report)`
-(`markdown`), `render_html(report)` (`html`) and `plots_data(report)` (`plots`).
+(`markdown`), `render_html(report)` (`html`) and `plots_data(report)` (`plots`). Which numbers exist,
+what they mean, where they turn bad and where they are shown is the metric registry (`metrics.METRICS`);
+`quality.json`'s models are built from it (`contract`).
 
 Definitions (all on lowercased word tokens, timestamps such as `0:15` or `[0:00-0:18]` stripped):
 

@@ -566,6 +566,10 @@ def check_registry(metrics: Sequence[Metric]) -> None:
         needs_song = m.plot or m.column or m.worst or m.histogram is not None
         if needs_song and not m.song_field:
             raise ValueError(f"report metric {m.label!r}: per-song outputs need a song_field")
+        if m.worst and m.better != "lower":
+            raise ValueError(
+                f"report metric {m.label!r}: worst lists rank the highest first; needs better='lower'"
+            )
         needs_name = m.headline or m.card or m.sidecar_table or m.coverage_bar or m.by_stack or m.compare
         if needs_name and not m.name:
             raise ValueError(f"report metric {m.label!r}: dataset outputs need a name")
