@@ -17,7 +17,6 @@ from songset.report.metrics import CorpusFacts, Metric, SongFacts, registry
 from songset.report.models import FailureRow, Phrase, SkeletonCount, StageRow
 from songset.report.settings import ReportSettings
 from songset.report.stats import (
-    MIN_SKELETON_SIGNAL,
     SONG_TOP_PHRASES,
     SongText,
     _exact_duplicates,
@@ -30,7 +29,6 @@ from songset.report.stats import (
     rounded,
     template_threshold,
 )
-from songset.report.text import _skeleton_signal
 from songset.sidecars import CONFIDENCE_THRESHOLDS
 
 
@@ -185,7 +183,7 @@ def build_report(
     skel_songs: Counter[str] = Counter()
     skel_sentences: Counter[str] = Counter()
     for s in songs:
-        informative = [sk for sk in s.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
+        informative = s.informative_skeletons
         skel_sentences.update(informative)
         skel_songs.update(set(informative))
 

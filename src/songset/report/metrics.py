@@ -19,14 +19,12 @@ from pydantic import BaseModel, ConfigDict
 from songset.report.models import FailureRow
 from songset.report.settings import ReportSettings
 from songset.report.stats import (
-    MIN_SKELETON_SIGNAL,
     SongText,
     compression_ratio,
     distinct,
     repeated_segments,
     repeated_sentence_share,
 )
-from songset.report.text import _skeleton_signal
 from songset.schemas import INSTRUMENTAL_LYRICS
 
 Better = Literal["lower", "higher", "neither"]
@@ -43,10 +41,6 @@ class SongFacts:
     k: int  # other songs a phrase or skeleton must appear in
     duration: float | None
     settings: ReportSettings
-
-    @property
-    def informative_skeletons(self) -> list[str]:
-        return [sk for sk in self.song.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
 
 
 @dataclass(frozen=True)
@@ -179,7 +173,7 @@ def _language_present(sc: dict[str, Any]) -> bool:
 
 
 def _skeleton_reuse(f: SongFacts) -> float:
-    informative = f.informative_skeletons
+    informative = f.song.informative_skeletons
     return (
         sum(1 for sk in informative if f.skeleton_songs[sk] - 1 >= f.k) / len(informative)
         if informative

@@ -19,6 +19,7 @@ from songset.report.text import (
     _WORD_RE,
     FUNCTION_WORDS,
     NUMBER_WORDS,
+    _skeleton_signal,
     segments,
     skeleton,
     split_sentences,
@@ -58,6 +59,11 @@ class SongText:
         self.normalised = " ".join(self.tokens)
         self.skeletons = [skeleton(s) for s in self.sentences]
         self.segments = segments(text)
+
+    @property
+    def informative_skeletons(self) -> list[str]:
+        """Skeletons with enough function words to say something about style (see MIN_SKELETON_SIGNAL)."""
+        return [sk for sk in self.skeletons if _skeleton_signal(sk) >= MIN_SKELETON_SIGNAL]
 
 
 def distinct(tokens: Sequence[str], n: int) -> float:
