@@ -645,7 +645,8 @@ def test_compare_two_experiments(tmp_path: Path) -> None:
     assert [s.id for s in c.songs] == sorted(s.id for s in c.songs)
     assert len(c.songs) == 6 and c.only_b == ["extra"] and c.only_a == []
     first = c.songs[0]
-    assert first.template_reuse_a > 0.3 and first.template_reuse_b == 0.0
+    reuse_a, reuse_b = first.values["template_reuse"]
+    assert reuse_a is not None and reuse_a > 0.3 and reuse_b == 0.0
     assert first.text_a == template_song(int(first.id[1:]))
     ta, tb = c.metrics["template_reuse"]
     assert ta is not None and tb is not None and ta > 0.3 and tb == 0.0

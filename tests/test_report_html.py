@@ -8,7 +8,8 @@ from pathlib import Path
 from test_report import DIFFERENT, LONG_TEXT, SETTINGS, sidecar, template_song
 
 from songset.report import ReportSettings, build_report, compare_reports
-from songset.report_html import _fmt, mark_phrases, render_html
+from songset.report.format import fmt as _fmt
+from songset.report.html import mark_phrases, render_html
 
 EVIL = "<script>alert(1)</script>"
 

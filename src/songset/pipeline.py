@@ -402,7 +402,6 @@ def write_quality_report(
     raw-annotation folder (another experiment), adds a side-by-side section to the HTML.
     """
     from songset import report as quality
-    from songset.report_html import render_html
 
     settings = quality.ReportSettings.model_validate(settings_of(report_cfg))
     for folder in (raw_dir, compare_dir):
@@ -442,7 +441,7 @@ def write_quality_report(
         )
     atomic_write_json(out_dir / "quality.json", report)
     atomic_write_text(out_dir / "quality.md", quality.render_markdown(report))
-    atomic_write_text(out_dir / "quality.html", render_html(report, texts, comparison=comparison))
+    atomic_write_text(out_dir / "quality.html", quality.render_html(report, texts, comparison=comparison))
     for name, rows in quality.plots_data(report).items():
         atomic_write_json(out_dir / "plots" / f"{name}.json", rows)
     print(

@@ -8,13 +8,18 @@ output, i.e. untrusted).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-from songset.report import _INLINE_TIME_RE, _MARKER_RE, _WORD_RE, Comparison, QualityReport, stack_rows
+from songset.report.charts import bar_chart, hbar_chart, histogram
+from songset.report.contract import RegistryModel
+from songset.report.format import fmt as _fmt
+from songset.report.markdown import song_columns, stack_metrics, stack_rows
+from songset.report.metrics import Metric
+from songset.report.models import Comparison
+from songset.report.text import _INLINE_TIME_RE, _MARKER_RE, _WORD_RE
 
 CONTEXT_SONGS = 3  # worst songs shown with their reused phrases marked
 COMPARED_SONGS = 12  # songs shown side by side in a comparison
@@ -50,16 +55,6 @@ mark{background:var(--mark);padding:0 1px;border-radius:2px}
 """
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    return str(value)
-
-
 def _e(value: Any) -> str:
     return escape(_fmt(value), quote=True)
 
@@ -92,104 +87,15 @@ class Markup:
 # ---- plots -------------------------------------------------------------------------------------------------
 
 
-def bar_chart(
-    counts: Sequence[float],
-    labels: Sequence[str],
-    *,
-    width: int = 340,
-    height: int = 130,
-    threshold: float | None = None,
-) -> str:
-    """A vertical bar chart: one bar per count, the label under it, the count above it.
-
-    `threshold`, a position in bars (2.5: halfway through the third), draws a dashed line there.
-    """
-    n = max(1, len(counts))
-    top = max([*counts, 1])
-    left, bottom, pad = 6, 20, 14
-    bw = (width - left * 2) / n
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">']
-    parts.append(
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" y2="{height - bottom}" stroke="#c9ced8"/>'
-    )
-    for i, (c, label) in enumerate(zip(counts, labels, strict=True)):
-        h = (height - bottom - pad) * (c / top)
-        x = left + i * bw
-        y = height - bottom - h
-        parts.append(
-            f'<rect x="{x + 1.5:.1f}" y="{y:.1f}" width="{max(bw - 3, 1):.1f}" height="{h:.1f}" rx="2" '
-            f'fill="#3b6fd8"><title>{escape(label)}: {_fmt(c)}</title></rect>'
-        )
-        if c:
-            parts.append(f'<text x="{x + bw / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{_fmt(c)}</text>')
-        if n <= 12 or i % math.ceil(n / 12) == 0:
-            parts.append(
-                f'<text x="{x + bw / 2:.1f}" y="{height - 6}" text-anchor="middle">{escape(label)}</text>'
-            )
-    if threshold is not None:
-        tx = left + threshold * bw
-        parts.append(
-            f'<line x1="{tx:.1f}" y1="4" x2="{tx:.1f}" y2="{height - bottom}" stroke="#c0392b" '
-            f'stroke-dasharray="4 3" stroke-width="1.5"><title>threshold</title></line>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def hbar_chart(rows: Sequence[tuple[str, float | None]], *, width: int = 340) -> str:
-    """Horizontal bars of shares in [0, 1] (coverage); a missing value is drawn as 'not measured'."""
-    row_h, label_w = 22, 110
-    height = row_h * len(rows) + 6
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img">']
-    span = width - label_w - 46
-    for i, (label, value) in enumerate(rows):
-        y = 4 + i * row_h
-        parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{span}" height="14" rx="2" fill="#eef1f6"/>')
-        if value is None:
-            parts.append(f'<text x="{label_w + 4}" y="{y + 14}">not measured</text>')
-            continue
-        color = "#2e8540" if value >= 0.8 else "#c77c02" if value >= 0.5 else "#c0392b"
-        parts.append(
-            f'<rect x="{label_w}" y="{y + 3}" width="{span * max(0.0, min(1.0, value)):.1f}" height="14" rx="2" '
-            f'fill="{color}"/>'
-        )
-        parts.append(f'<text x="{label_w + span + 6}" y="{y + 14}">{value * 100:.0f}%</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def histogram(
-    values: Sequence[float], *, bins: int = 10, lo: float | None = None, hi: float | None = None
-) -> str:
-    if not values:
-        return '<p class="none">no data</p>'
-    lo = min(values) if lo is None else lo
-    hi = max(values) if hi is None else hi
-    if hi <= lo:
-        hi = lo + 1
-    width = (hi - lo) / bins
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, max(0, int((v - lo) / width)))] += 1
-    integer = width >= 1
-    labels = [f"{lo + i * width:.0f}" if integer else f"{lo + i * width:.1f}" for i in range(bins)]
-    return bar_chart(counts, labels)
-
-
 def _figure(caption: str, body: str, guide: str = "") -> str:
     """A chart with its caption and, under it, what a good and a bad value look like."""
     note = f'<p class="muted">{escape(guide)}</p>' if guide else ""
     return f"<figure><figcaption>{escape(caption)}</figcaption>{body}{note}</figure>"
 
 
-# What a good and a bad value is, for each figure: a chart is only useful to someone who knows.
+# What a good and a bad value is, for the figures that are not a registry metric's histogram (those carry
+# their own guide): a chart is only useful to someone who knows.
 GUIDES: dict[str, str] = {
-    "template reuse": "Good: bars at the left (each text in its own words). Bad: songs at 0.3 and above "
-    "share template phrases, and a model trained on them learns the template.",
-    "within repetition": "Good: near 0 (varied text). Bad: 0.25 and above, the text loops on itself.",
-    "words": "Good: a few dozen to ~200 words. Bad: a handful says little; far more is cut from the prompt.",
-    "skeleton reuse": "Good: low. Bad: above 0.6 most sentences are one mould with the nouns swapped.",
     "confidence": "The dashed line is the sidecar threshold: songs left of it get no value for this field "
     "(ACE-Step is given nothing rather than a doubtful value). Good: most songs right of it.",
     "coverage": "Good: green, 80% and more of the songs have the field. Bad: red, under half.",
@@ -240,61 +146,29 @@ def _card(label: str, value: Any, level: str = "") -> str:
     return f'<div class="card {level}"><div class="v">{_e(value)}</div><div class="k">{escape(label)}</div></div>'
 
 
-def _level(value: float, warn: float, bad: float) -> str:
-    return "bad" if value >= bad else "warn" if value >= warn else "ok"
-
-
-def _headline(r: QualityReport) -> str:
+def _headline(r: RegistryModel) -> str:
     cards = [
-        _card("songs", r.songs),
-        _card(
-            f"template reuse (phrases in ≥{r.template_min_songs} other songs)",
-            r.template_reuse,
-            _level(r.template_reuse, 0.15, 0.3),
-        ),
-        _card("skeleton reuse (sentence shapes)", r.skeleton_reuse, _level(r.skeleton_reuse, 0.3, 0.6)),
-        _card("within-output repetition", r.within_repetition, _level(r.within_repetition, 0.1, 0.25)),
-        _card("exact duplicate songs", r.exact_duplicate_songs, "bad" if r.exact_duplicate_songs else "ok"),
-        _card(
-            "near-duplicate pairs", len(r.near_duplicate_pairs), "warn" if r.near_duplicate_pairs else "ok"
-        ),
-        _card(
-            "failed songs",
-            r.failed_songs,
-            "bad" if r.failures and not r.accepted else "warn" if r.failures else "ok",
-        ),
-        _card("mean words per song", r.mean_words),
+        _card(m.card_for(r), m.shown(r), m.level(r))
+        for m in type(r).metrics
+        if m.card and not (m.needs_sidecars and not r.sidecars)
     ]
-    if r.sidecars:
-        cards.append(
-            _card(
-                "captions over token budget",
-                r.captions_over_budget,
-                "warn" if r.captions_over_budget else "ok",
-            )
-        )
-        cards.append(_card("songs over 240 s", r.songs_over_240s, "warn" if r.songs_over_240s else "ok"))
     return '<div class="cards">' + "".join(cards) + "</div>"
 
 
-def _plots(r: QualityReport) -> str:
+def _plots(r: RegistryModel) -> str:
+    metrics = type(r).metrics
     figs = [
         _figure(
-            "template reuse per song",
-            histogram([p.template_reuse for p in r.per_song], lo=0, hi=1),
-            GUIDES["template reuse"],
-        ),
-        _figure(
-            "within-output repetition per song",
-            histogram([p.within_repetition for p in r.per_song], lo=0, hi=1),
-            GUIDES["within repetition"],
-        ),
-        _figure("words per song", histogram([float(p.words) for p in r.per_song]), GUIDES["words"]),
-        _figure(
-            "skeleton reuse per song",
-            histogram([p.skeleton_reuse for p in r.per_song], lo=0, hi=1),
-            GUIDES["skeleton reuse"],
-        ),
+            m.histogram.caption,
+            histogram(
+                [float(v) for p in r.per_song if (v := getattr(p, m.song_field or "")) is not None],
+                lo=m.histogram.lo,
+                hi=m.histogram.hi,
+            ),
+            m.histogram.guide,
+        )
+        for m in metrics
+        if m.histogram is not None
     ]
     labels = [f"{i / 10:.1f}" for i in range(10)]
     for field, counts in r.confidence_histograms.items():
@@ -307,20 +181,9 @@ def _plots(r: QualityReport) -> str:
         )
         figs.append(_figure(caption, chart, GUIDES["confidence"]))
     if r.sidecars:
+        rows = [(m.label, (value := m.shown(r)), m.level_of_value(value)) for m in metrics if m.coverage_bar]
         figs.append(
-            _figure(
-                f"sidecar coverage ({r.sidecars} sidecars)",
-                hbar_chart(
-                    [
-                        ("bpm", r.bpm_coverage),
-                        ("keyscale", r.key_coverage),
-                        ("timesignature", r.timesignature_coverage),
-                        ("lyrics", r.lyrics_coverage),
-                        ("language", r.language_coverage),
-                    ]
-                ),
-                GUIDES["coverage"],
-            )
+            _figure(f"sidecar coverage ({r.sidecars} sidecars)", hbar_chart(rows), GUIDES["coverage"])
         )
     return '<div class="grid">' + "".join(figs) + "</div>"
 
@@ -329,42 +192,28 @@ def _phrases_cell(phrases: Sequence[str]) -> Markup:
     return Markup("; ".join(f"“{escape(p)}”" for p in phrases))
 
 
-def _worst(r: QualityReport) -> str:
+def _worst(r: RegistryModel) -> str:
     by_id = {p.id: p for p in r.per_song}
+    columns = song_columns(r)
     out = []
-    for ids, label in (
-        (r.worst_by_template_reuse, "template reuse"),
-        (r.worst_by_within_repetition, "within-output repetition"),
-    ):
-        out.append(f"<h3>By {escape(label)}</h3>")
+    for m in type(r).metrics:
+        if not m.worst:
+            continue
+        out.append(f"<h3>By {escape(m.label)}</h3>")
         out.append(
             _table(
+                ("song", *(c.label for c in columns), "most reused phrases"),
                 (
-                    "song",
-                    "template reuse",
-                    "within repetition",
-                    "skeleton reuse",
-                    "words",
-                    "most reused phrases",
+                    (p.id, *(getattr(p, c.song_field or "") for c in columns), _phrases_cell(p.top_phrases))
+                    for p in (by_id[i] for i in getattr(r, f"worst_by_{m.song_field}"))
                 ),
-                (
-                    (
-                        p.id,
-                        p.template_reuse,
-                        p.within_repetition,
-                        p.skeleton_reuse,
-                        p.words,
-                        _phrases_cell(p.top_phrases),
-                    )
-                    for p in (by_id[i] for i in ids)
-                ),
-                numeric=(1, 2, 3, 4),
+                numeric=range(1, len(columns) + 1),
             )
         )
     return "".join(out)
 
 
-def _in_context(r: QualityReport, texts: dict[str, str]) -> str:
+def _in_context(r: RegistryModel, texts: dict[str, str]) -> str:
     shown = [i for i in r.worst_by_template_reuse if i in texts][:CONTEXT_SONGS]
     if not shown:
         return '<p class="none">no song shares template phrases</p>'
@@ -383,27 +232,18 @@ def _in_context(r: QualityReport, texts: dict[str, str]) -> str:
     return "".join(out)
 
 
-def _by_stack(r: QualityReport) -> str:
+def _by_stack(r: RegistryModel) -> str:
     if not r.by_stack:
         return ""
-    rows = stack_rows(r)
+    columns = stack_metrics(r)
     return "<h2>By annotator stack</h2>" + _table(
-        (
-            "stack",
-            "songs",
-            "template reuse",
-            "skeleton reuse",
-            "within repetition",
-            "mean words",
-            "exact dups",
-            "near-dup pairs",
-        ),
-        rows,
-        numeric=(1, 2, 3, 4, 5, 6, 7),
+        ("stack", "songs", *(m.label for m in columns)),
+        stack_rows(r),
+        numeric=range(1, len(columns) + 2),
     )
 
 
-def _failures(r: QualityReport) -> str:
+def _failures(r: RegistryModel) -> str:
     skipped = (
         "<h3>Skipped: byte-identical copies (built once, not failures)</h3>"
         + _table(("file", "reason"), ((f.file, f.reason) for f in r.skipped))
@@ -422,7 +262,7 @@ def _failures(r: QualityReport) -> str:
     )
 
 
-def _sidecar_flags(r: QualityReport) -> str:
+def _sidecar_flags(r: RegistryModel) -> str:
     if not r.sidecars:
         return '<p class="none">no sidecars measured</p>'
     names = {"caption_over_budget": "captions over the token budget", "over_240s": "songs over 240 s"}
@@ -438,29 +278,33 @@ def _sidecar_flags(r: QualityReport) -> str:
     return out
 
 
-def _duplicates(r: QualityReport) -> str:
+def _duplicates(r: RegistryModel) -> str:
     exact = {p.id: p.duplicate_of for p in r.per_song if p.duplicate_of}
     near_only = [(a, b, sim) for a, b, sim in r.near_duplicate_pairs if exact.get(a, a) != exact.get(b, b)]
     rows = [(", ".join(g[1:]), g[0], "exact copy") for g in r.exact_duplicate_groups] + near_only
     return _table(("song", "like", "similarity"), rows)
 
 
-def _delta(a: float | None, b: float | None) -> Markup:
+def _delta(metric: Metric | None, a: float | None, b: float | None) -> Markup:
+    """B − A, red where B is worse and green where it is better, by the metric's direction."""
     if a is None or b is None:
         return Markup("–")
     d = b - a
-    cls = "pos" if d > 0 else "neg" if d < 0 else ""
+    direction = metric.delta_class(a, b) if metric is not None else ""
+    cls = {"worse": "pos", "better": "neg", "": ""}[direction]  # .pos is red, .neg green
     return Markup(f'<span class="{cls}">{d:+.3f}</span>' if d else "0")
 
 
-def _comparison(c: Comparison) -> str:
+def _comparison(c: Comparison, metrics: Sequence[Metric]) -> str:
+    by_name = {m.name: m for m in metrics if m.name}
+    by_field = {m.song_field: m for m in metrics if m.song_field}
     out = [
         "<h2>Experiments side by side</h2>",
-        f'<p class="muted">A = {escape(c.label_a)}<br>B = {escape(c.label_b)} — a positive change in reuse or '
-        "repetition (red) is worse.</p>",
+        f'<p class="muted">A = {escape(c.label_a)}<br>B = {escape(c.label_b)} — red: B is worse, '
+        "green: B is better.</p>",
         _table(
             ("metric", "A", "B", "B − A"),
-            ((m, a, b, _delta(a, b)) for m, (a, b) in c.metrics.items()),
+            ((m, a, b, _delta(by_name.get(m), a, b)) for m, (a, b) in c.metrics.items()),
             numeric=(1, 2, 3),
         ),
     ]
@@ -471,14 +315,12 @@ def _comparison(c: Comparison) -> str:
         )
     for s in c.songs[:COMPARED_SONGS]:
         out.append(f"<h3>{escape(s.id)}</h3><div class='pair'>")
-        for label, text, tr, wr in (
-            ("A", s.text_a, s.template_reuse_a, s.within_repetition_a),
-            ("B", s.text_b, s.template_reuse_b, s.within_repetition_b),
-        ):
-            out.append(
-                f"<div><h4>{label} — template reuse {_e(tr)}, within repetition {_e(wr)}</h4>"
-                f'<pre class="text">{escape(text)}</pre></div>'
+        for side, label, text in ((0, "A", s.text_a), (1, "B", s.text_b)):
+            figures = ", ".join(
+                f"{escape(by_field[f].label if f in by_field else f)} {_e(pair[side])}"
+                for f, pair in s.values.items()
             )
+            out.append(f'<div><h4>{label} — {figures}</h4><pre class="text">{escape(text)}</pre></div>')
         out.append("</div>")
     if len(c.songs) > COMPARED_SONGS:
         out.append(f'<p class="muted">{len(c.songs) - COMPARED_SONGS} more songs in both, not shown</p>')
@@ -486,7 +328,7 @@ def _comparison(c: Comparison) -> str:
 
 
 def render_html(
-    report: QualityReport,
+    report: RegistryModel,
     texts: dict[str, str] | None = None,
     *,
     comparison: Comparison | None = None,
@@ -532,7 +374,7 @@ def render_html(
         _sidecar_flags(r),
     ]
     if comparison is not None:
-        body.append(_comparison(comparison))
+        body.append(_comparison(comparison, type(r).metrics))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
