@@ -77,8 +77,8 @@ TARGETS: dict[str, Target] = {
         why="sidecar building, override precedence, confidence filters, key identity",
     ),
     "keys": Target(
-        "src/songset/estimators/keys.py",
-        ("tests/estimators/test_keys.py", "tests/test_key_spelling.py"),
+        "src/songset/theory.py",
+        ("tests/test_theory.py", "tests/test_key_spelling.py"),
         functions=("x_spell_key__mutmut_*", "x_key_index_name__mutmut_*", "x_profile_parts__mutmut_*"),
         why="key spelling ACE-Step reads (F# minor, Bb major)",
     ),
