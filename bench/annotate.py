@@ -22,9 +22,11 @@ import soundfile as sf
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # the tiny-model builder is test-support code, not part of songset
+
+from support.hf_tiny import build_tiny_model  # noqa: E402
 
 from songset.annotators.hf import AF3Annotator, MusicFlamingoAnnotator, Qwen2AudioAnnotator  # noqa: E402
-from songset.annotators.hf_tiny import build_tiny_model  # noqa: E402
 
 BACKENDS = {
     "af3_hf": ("af3", AF3Annotator),

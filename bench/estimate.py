@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import SR, synthetic_songs  # noqa: E402
 
 from songset.audio import Audio, AudioInfo, load_audio  # noqa: E402
-from songset.estimators.keys import key_correlations, key_index_name  # noqa: E402
 from songset.estimators.librosa_estimator import (  # noqa: E402
     LibrosaEstimator,
     estimate_tempo,
@@ -45,6 +44,7 @@ from songset.estimators.librosa_estimator import (  # noqa: E402
     track_beats,
 )
 from songset.sidecars import SidecarSettings  # noqa: E402
+from songset.theory import key_correlations, key_index_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}

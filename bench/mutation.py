@@ -60,11 +60,23 @@ TARGETS: dict[str, Target] = {
         ("tests/test_cache_keys.py",),
         why="what of a backend's identity goes into every cache key",
     ),
-    "pipeline_keys": Target(
-        "src/songset/pipeline.py",
+    "audio_keys": Target(
+        "src/songset/stages/base.py",
+        ("tests/test_cache_keys.py",),
+        functions=("x_audio_jobs__mutmut_*",),
+        why="the per-song keys of the audio stages (annotate, estimate)",
+    ),
+    "clean_keys": Target(
+        "src/songset/stages/clean.py",
+        ("tests/test_cache_keys.py",),
+        functions=("x_clean_jobs__mutmut_*", "x_run_clean__mutmut_*"),
+        why="the per-song keys of the clean stage",
+    ),
+    "sidecar_keys": Target(
+        "src/songset/stages/sidecars.py",
         ("tests/test_cache_keys.py", "tests/test_git_lineage.py"),
-        functions=("x__audio_jobs__mutmut_*", "x_run_clean__mutmut_*", "x_run_sidecars__mutmut_*"),
-        why="the per-song keys of the audio, clean and sidecar stages, and the lineage stamp",
+        functions=("x_run_sidecars__mutmut_*",),
+        why="the per-song keys of the sidecar stage, and the lineage stamp",
     ),
     "sidecars": Target(
         "src/songset/sidecars.py",
@@ -77,8 +89,8 @@ TARGETS: dict[str, Target] = {
         why="sidecar building, override precedence, confidence filters, key identity",
     ),
     "keys": Target(
-        "src/songset/estimators/keys.py",
-        ("tests/estimators/test_keys.py", "tests/test_key_spelling.py"),
+        "src/songset/theory.py",
+        ("tests/test_theory.py", "tests/test_key_spelling.py"),
         functions=("x_spell_key__mutmut_*", "x_key_index_name__mutmut_*", "x_profile_parts__mutmut_*"),
         why="key spelling ACE-Step reads (F# minor, Bb major)",
     ),

@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import SR, synthetic_songs  # noqa: E402
 
 from songset.config import compose  # noqa: E402
-from songset.pipeline import RunOptions, run_estimate  # noqa: E402
 from songset.runner import Executor, LocalExecutor, SongJob, StageWork  # noqa: E402
 from songset.songs import discover_songs  # noqa: E402
+from songset.stages.base import RunOptions  # noqa: E402
+from songset.stages.estimate import run_estimate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def time_estimate(audio: Path, executor: Executor, workers: int) -> float:
 
 def ray_overhead_s(executor: Executor, songs: int) -> float:
     """Seconds of wall time per song that the Ray path adds around a per-song function doing nothing."""
-    jobs = [SongJob(id=f"s{i}", file=Path(f"s{i}.wav"), key=str(i)) for i in range(songs)]
+    jobs = [SongJob(id=f"s{i}", file=Path(f"s{i}.wav"), key=str(i), inputs=None) for i in range(songs)]
     work: StageWork[str] = StageWork(stage="noop", compute=_noop)
     settled: list[str] = []
     executor.execute(jobs[:20], work, lambda job, result, error: settled.append(result))  # warm workers

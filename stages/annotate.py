@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from songset.pipeline import finish_stage, run_annotate
 from songset.stage_main import guarded, run_options, stage_config, stage_songs
+from songset.stages.annotate import run_annotate
+from songset.stages.base import finish_stage
 
 
 def main() -> int:

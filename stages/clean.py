@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from songset.pipeline import finish_stage, run_clean
 from songset.stage_main import guarded, run_options, stage_config
+from songset.stages.base import finish_stage
+from songset.stages.clean import run_clean
 
 
 def main() -> int:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from songset.pipeline import write_quality_report
 from songset.stage_main import guarded, stage_config
+from songset.stages.report import write_quality_report
 
 
 def main() -> int:

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from songset.lineage import lineage_stamp
-from songset.pipeline import finish_stage, load_attributions, run_sidecars
 from songset.stage_main import guarded, run_options, stage_config
+from songset.stages.base import finish_stage
+from songset.stages.sidecars import load_attributions, run_sidecars
 
 
 def main() -> int:

@@ -129,7 +129,8 @@ def cut_clip(name: str, target: Path) -> Path:
 def build_sidecars(data: Path, **kwargs: Any) -> None:
     """Sidecars for a test project's data/{clean,metadata,lyrics,overrides} -> data/sidecars: default
     settings, no per-song cache; `attributions=` and `lineage=` go through to run_sidecars."""
-    from songset.pipeline import RunOptions, run_sidecars
+    from songset.stages.base import RunOptions
+    from songset.stages.sidecars import run_sidecars
 
     run_sidecars(
         data / "clean",

@@ -34,6 +34,8 @@ from songset.io import atomic_write_text, sha256_file
 from songset.runner import SongJob
 from songset.schemas import RawAnnotation
 from songset.sidecars import SIDECAR_VERSION, SidecarSettings, build_sidecar
+from songset.stages.base import AudioInputs
+from songset.stages.clean import CleanInputs
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "backend_outputs.json"
 UPDATE = os.environ.get("SONGSET_UPDATE_GOLDEN") == "1"
@@ -69,7 +71,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cut_clip("clip_jazz", tmp_path_factory.mktemp("golden"))
 
 
-def _audio_job(path: Path) -> SongJob:
+def _audio_job(path: Path) -> SongJob[AudioInputs]:
     import soundfile as sf
 
     sha = sha256_file(path)
@@ -77,11 +79,11 @@ def _audio_job(path: Path) -> SongJob:
         id=path.stem,
         file=path,
         key="k",
-        inputs={"audio_sha256": sha, "duration": sf.info(str(path)).duration},
+        inputs=AudioInputs(audio_sha256=sha, duration=sf.info(str(path)).duration),
     )
 
 
-def _raw_job() -> SongJob:
+def _raw_job() -> SongJob[CleanInputs]:
     raw = RawAnnotation(
         id="song",
         audio_file="song.ogg",
@@ -94,7 +96,7 @@ def _raw_job() -> SongJob:
         id="song",
         file=Path("song.json"),
         key="k",
-        inputs={"raw": raw.model_dump(mode="json"), "raw_sha256": "r"},
+        inputs=CleanInputs(raw=raw, raw_sha256="r"),
     )
 
 
@@ -246,7 +248,7 @@ def test_in_process_audio_llm_output_changes_only_with_a_new_version(tmp_path: P
     """The Transformers path (AF3's tiny random checkpoint; weights fixed by the builder's seed)."""
     pytest.importorskip("transformers")
     os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach a hub
-    from songset.annotators.hf_tiny import build_tiny_model
+    from support.hf_tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "af3", "af3")
     cfg = _config(

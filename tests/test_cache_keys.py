@@ -24,9 +24,11 @@ from songset.annotators.openai_audio import OpenAIAudioAnnotator
 from songset.backend import BackendIdentity
 from songset.cache import ResultCache, cache_key
 from songset.io import atomic_write_json
-from songset.pipeline import RunOptions, _audio_jobs, run_clean, run_sidecars
 from songset.schemas import PromptInfo, RawAnnotation
 from songset.songs import songs_from_paths
+from songset.stages.base import RunOptions, audio_jobs
+from songset.stages.clean import run_clean
+from songset.stages.sidecars import run_sidecars
 
 PROMPT = PromptInfo(name="p", text="Describe the song.", sha256="1" * 64)
 IDENTITY = BackendIdentity(
@@ -115,7 +117,7 @@ def write_wav(path: Path, freq: float) -> Path:
 
 
 def keys(paths: list[Path], stage: str = "estimate", **parts: Any) -> list[str]:
-    audio = _audio_jobs(stage, songs_from_paths(paths), parts or IDENTITY.key_parts())
+    audio = audio_jobs(stage, songs_from_paths(paths), parts or IDENTITY.key_parts())
     assert not audio.failed and not audio.skipped
     return [j.key for j in audio.jobs]
 

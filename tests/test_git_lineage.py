@@ -13,7 +13,8 @@ from conftest import clean_annotation, git_commit, run_tool, song_metadata
 
 from songset.io import atomic_write_json, sha256_file
 from songset.lineage import git_lineage, lineage_stamp
-from songset.pipeline import RunOptions, run_sidecars
+from songset.stages.base import RunOptions
+from songset.stages.sidecars import run_sidecars
 from songset.validate import MANIFEST_NAME
 
 

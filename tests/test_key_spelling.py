@@ -1,6 +1,6 @@
 """Key spelling and key-profile choice: the error a typo in `estimator.key_profile` gives, word for word.
 
-(The spelling table itself is pinned in tests/estimators/test_keys.py; mutation testing found the
+(The spelling table itself is pinned in tests/test_theory.py; mutation testing found the
 profile error's wording unchecked: a garbled list of choices would pass.)
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from songset.estimators.keys import PROFILES, profile_parts
+from songset.theory import PROFILES, profile_parts
 
 
 def test_unknown_profile_names_it_and_lists_the_choices() -> None:

@@ -16,9 +16,10 @@ from songset.cli import main
 from songset.edit import edit_override
 from songset.io import atomic_write_json
 from songset.lineage import check_against_lock, dir_md5
-from songset.pipeline import RunOptions, run_sidecars
 from songset.schemas import Override, Sidecar
 from songset.sidecars import override_disagreements
+from songset.stages.base import RunOptions
+from songset.stages.sidecars import run_sidecars
 
 SIDECAR_CFG = {"min_bpm_confidence": 0.3}
 ANNOTATOR = {"target_segment_s": 20.0, "max_segments": 12}

@@ -332,11 +332,13 @@ def test_audio_llm_annotator_runs_in_ray_actors_like_in_process(
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from songset.annotators.hf_tiny import build_tiny_model
+    from support.hf_tiny import build_tiny_model
+
     from songset.config import compose
-    from songset.pipeline import RunOptions, run_annotate
     from songset.ray_executor import RayExecutor
     from songset.songs import discover_songs
+    from songset.stages.annotate import run_annotate
+    from songset.stages.base import RunOptions
 
     model = build_tiny_model(tmp_path / "af3", "af3")
     audio = tmp_path / "audio"

@@ -492,7 +492,7 @@ def test_load_helpers(tmp_path: Path) -> None:
 
 
 def test_stage_summaries_are_read_with_the_pipeline_loader(tmp_path: Path) -> None:
-    from songset.pipeline import load_stage_summaries
+    from songset.stages.base import load_stage_summaries
 
     summary = {"stage": "annotate", "songs": 1, "computed": [], "cached": [], "failed": []}
     summary |= {"wall_time_s": 0.1, "settings_sha256": ""}
@@ -597,7 +597,7 @@ def test_load_annotations_recurses_and_keeps_one_song_per_stack(tmp_path: Path) 
 
 
 def test_by_stack_measures_each_stack_on_its_own(tmp_path: Path) -> None:
-    from songset.pipeline import write_quality_report
+    from songset.stages.report import write_quality_report
 
     out = tmp_path / "out"
     write_quality_report(two_stack_dir(tmp_path / "raw"), out, dict(SETTINGS))
@@ -622,7 +622,7 @@ def test_by_stack_measures_each_stack_on_its_own(tmp_path: Path) -> None:
 
 
 def test_single_stack_by_stack_is_the_headline(tmp_path: Path) -> None:
-    from songset.pipeline import write_quality_report
+    from songset.stages.report import write_quality_report
 
     for i in range(4):
         (tmp_path / f"t{i}.json").write_text(raw(f"t{i}", template_song(i)))

@@ -21,7 +21,9 @@ from fake_openai import FakeServer, ok, send, server_error
 from songset.cli import main
 from songset.io import atomic_write_json
 from songset.lineage import lineage_stamp
-from songset.pipeline import RunOptions, run_sidecars, write_quality_report
+from songset.stages.base import RunOptions
+from songset.stages.report import write_quality_report
+from songset.stages.sidecars import run_sidecars
 
 SECRETS = {
     "OPENAI_API_KEY": "sk-SONGSETservedKey61f0",

@@ -19,8 +19,9 @@ from s3_server import S3, s3_server
 
 from songset.config import load_params
 from songset.io import is_remote, read_json
-from songset.pipeline import RunOptions, run_estimate
 from songset.songs import discover_songs
+from songset.stages.base import RunOptions
+from songset.stages.estimate import run_estimate
 from songset.storage import content_sha256, local_copy, location
 
 

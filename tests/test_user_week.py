@@ -29,10 +29,12 @@ from songset.cli import main
 from songset.edit import edit_override
 from songset.io import atomic_write_json
 from songset.lineage import git_lineage
-from songset.pipeline import RunOptions, run_annotate, run_estimate
 from songset.schemas import Override, RawAnnotation
 from songset.songs import songs_from_paths
 from songset.stage_main import stage_songs
+from songset.stages.annotate import run_annotate
+from songset.stages.base import RunOptions
+from songset.stages.estimate import run_estimate
 from songset.validate import MANIFEST_NAME
 
 # ---- 1. renames and copies ------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ def _default_cache_dir() -> Path:
 
 
 def _options(args: argparse.Namespace, cfg: Any) -> Any:
-    from songset.pipeline import RunOptions
     from songset.stage_main import executor_of
+    from songset.stages.base import RunOptions
     from songset.storage import location
 
     cache = None if args.no_cache else location(args.cache_dir or _default_cache_dir())
@@ -81,7 +81,7 @@ def _report_and_code(summary: Any) -> int:
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from songset.config import compose, write_params
-    from songset.pipeline import check_config
+    from songset.stages.check import check_config
 
     _, overrides = split_overrides(args.items)
     check_config(compose(overrides))  # a setting that does not parse never reaches params.yaml
@@ -108,8 +108,8 @@ def cmd_conf(args: argparse.Namespace) -> int:
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     from songset.config import compose
-    from songset.pipeline import run_annotate
     from songset.songs import songs_from_paths
+    from songset.stages.annotate import run_annotate
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
@@ -121,7 +121,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from songset.config import compose
-    from songset.pipeline import run_clean
+    from songset.stages.clean import run_clean
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
@@ -133,8 +133,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     import tempfile
 
     from songset.config import compose
-    from songset.pipeline import run_estimate
     from songset.songs import songs_from_paths
+    from songset.stages.estimate import run_estimate
 
     files, overrides = split_overrides(args.items)
     cfg = compose(overrides)
@@ -183,7 +183,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from songset.config import compose
-    from songset.pipeline import write_quality_report
+    from songset.stages.report import write_quality_report
 
     _, overrides = split_overrides(args.overrides)
     cfg = compose(overrides)

@@ -31,6 +31,7 @@ from songset.storage import local_job
 log = logging.getLogger("songset")
 
 M = TypeVar("M", bound=BaseModel)
+I = TypeVar("I")  # noqa: E741  (a stage's typed per-song inputs, declared in its module under songset.stages)
 
 
 class SongError(Exception):
@@ -38,11 +39,13 @@ class SongError(Exception):
 
 
 @dataclass(frozen=True)
-class SongJob:
+class SongJob(Generic[I]):
+    """One song's work: what the stage's pure function reads (`inputs`, typed by the stage) and its key."""
+
     id: str
     file: Path  # the input a person would look at when this song fails
     key: str  # content-addressed cache key
-    inputs: dict[str, Any] = field(default_factory=dict)
+    inputs: I
     # Fields that name the song (id, file name). The cache is keyed by content only, so a result cached
     # under an earlier name (before a rename, or of a byte-identical file) takes these from the job.
     identity: dict[str, Any] = field(default_factory=dict)

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from songset.theory import KEYSCALE_PATTERN, VALID_KEYSCALES  # noqa: F401  (the keyscale vocabulary)
+
 # ---- ACE-Step 1.5 vocabularies (from acestep/constants.py) -------------------------------------------------
 
 VALID_LANGUAGES: tuple[str, ...] = (
@@ -22,10 +24,6 @@ VALID_LANGUAGES: tuple[str, ...] = (
     "unknown",
 )  # fmt: skip
 VALID_TIMESIGNATURES: tuple[str, ...] = ("2", "3", "4", "6")
-KEYSCALE_PATTERN = r"^[A-G][#b]? (major|minor)$"
-VALID_KEYSCALES: tuple[str, ...] = tuple(
-    f"{note}{acc} {mode}" for note in "ABCDEFG" for acc in ("", "#", "b") for mode in ("major", "minor")
-)
 BPM_MIN, BPM_MAX = 30, 300
 DURATION_MIN_S, DURATION_MAX_S = 10.0, 600.0
 TRAIN_CUT_S = 240.0  # ACE-Step cuts training audio here

@@ -35,6 +35,7 @@ from songset.schemas import (
     SongMetadata,
 )
 from songset.settings import BackendSettings
+from songset.theory import key_identity
 from songset.tokens import count_tokens, fit_to_budget
 
 SIDECAR_VERSION = (
@@ -198,21 +199,6 @@ def compose_caption(
     return caption, tokens, flags
 
 
-_PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def _key_identity(keyscale: str | None) -> tuple[int, str] | None:
-    """Pitch class and mode, so enharmonic spellings (F# minor, Gb minor) count as the same key."""
-    if not keyscale:
-        return None
-    note, _, mode = keyscale.partition(" ")
-    pitch = _PITCH.get(note[:1].upper())
-    if pitch is None:
-        return None
-    pitch += note[1:].count("#") - note[1:].count("b")
-    return pitch % 12, mode
-
-
 def override_disagreements(override: Override, meta: SongMetadata) -> tuple[list[str], list[str]]:
     """Warnings and flags where a human value and the estimate disagree strongly.
 
@@ -238,10 +224,10 @@ def override_disagreements(override: Override, meta: SongMetadata) -> tuple[list
                     f"{abs(ratio - 1):.0%} (more than {BPM_DISAGREEMENT:.0%})"
                 )
                 flags.append("override_bpm_disagrees")
-    human_key = _key_identity(override.keyscale)
+    human_key = key_identity(override.keyscale)
     if human_key is not None and meta.keyscale:
         estimates = [k for k in (meta.keyscale, meta.key_runner_up) if k]
-        if human_key not in {_key_identity(k) for k in estimates}:
+        if human_key not in {key_identity(k) for k in estimates}:
             warnings.append(
                 f"override keyscale {override.keyscale} matches neither the estimate {meta.keyscale}"
                 + (f" nor its runner-up {meta.key_runner_up}" if meta.key_runner_up else "")

@@ -12,9 +12,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from songset.config import load_params, to_plain
-from songset.pipeline import RunOptions
 from songset.runner import Executor, make_executor
 from songset.songs import Song, discover_songs, select_songs
+from songset.stages.base import RunOptions
 from songset.storage import location
 
 

@@ -23,7 +23,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pytest.importorskip("transformers")
     pytest.importorskip("peft")
     os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in these tests may reach a hub
-    from songset.annotators.hf_tiny import KINDS, build_think_adapter, build_tiny_model
+    from support.hf_tiny import KINDS, build_think_adapter, build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny_models")
     folders = {kind: build_tiny_model(root / kind, kind) for kind in KINDS}

@@ -92,8 +92,9 @@ def test_cli_end_to_end_provenance_and_cache(
         assert len(raw["segments"]) == 1
 
     from songset.config import compose
-    from songset.pipeline import RunOptions, run_annotate
     from songset.songs import songs_from_paths
+    from songset.stages.annotate import run_annotate
+    from songset.stages.base import RunOptions
 
     cfg = compose(
         [

@@ -13,8 +13,9 @@ from conftest import PROJECT_ROOT
 from fake_openai import FakeServer, send, server_error
 
 from songset.config import compose
-from songset.pipeline import RunOptions, run_annotate
 from songset.songs import songs_from_paths
+from songset.stages.annotate import run_annotate
+from songset.stages.base import RunOptions
 
 TOKEN = "hf_SONGSETclientToken8080"
 

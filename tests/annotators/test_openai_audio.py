@@ -18,8 +18,9 @@ from fake_openai import FakeServer, hang, malformed, ok, rate_limited, server_er
 
 from songset.cli import main
 from songset.config import compose
-from songset.pipeline import RunOptions, run_annotate
 from songset.songs import songs_from_paths
+from songset.stages.annotate import run_annotate
+from songset.stages.base import RunOptions
 
 KEY = "sk-test-SONGSETaudioKey9137"
 TEXT = "[0:00-0:02] A soft sine tone holds steady."

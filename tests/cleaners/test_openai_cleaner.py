@@ -18,10 +18,11 @@ from songset.cli import main
 from songset.config import compose
 from songset.io import atomic_write_json
 from songset.openai_client import public_url
-from songset.pipeline import RunOptions, run_clean
 from songset.runner import SongJob
 from songset.schemas import CleanAnnotation, RawAnnotation
 from songset.sidecars import SidecarSettings, build_sidecar
+from songset.stages.base import RunOptions
+from songset.stages.clean import run_clean
 from songset.tokens import count_tokens
 
 KEY = "sk-test-SONGSETcleanerKey4242"

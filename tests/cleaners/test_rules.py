@@ -13,6 +13,7 @@ from songset.cleaners.base import CleanedContent, clean_song
 from songset.cleaners.rules import RulesCleaner, strip_timestamps
 from songset.runner import SongJob
 from songset.schemas import EVENT_TYPES, CleanAnnotation, RawAnnotation
+from songset.stages.clean import CleanInputs
 
 DESCRIPTOR = """\
 [0:00-0:18] Intro: Quiet, warm and sparse, mostly harmonic texture with little percussion; harmony centres on an A minor colour; energy rising; light vocal-range activity.
@@ -64,9 +65,7 @@ def clean(text: str, duration: float = 141.0, **kw: object) -> CleanedContent:
 def validated(text: str, duration: float, cleaner: RulesCleaner | None = None) -> CleanAnnotation:
     """Through `clean_song`, so the CleanAnnotation validators (ordering, inside the song) run too."""
     r = raw(text, duration)
-    job = SongJob(
-        id=r.id, file=Path("song.wav"), key="k", inputs={"raw": r.model_dump(mode="json"), "raw_sha256": "x"}
-    )
+    job = SongJob(id=r.id, file=Path("song.wav"), key="k", inputs=CleanInputs(raw=r, raw_sha256="x"))
     return clean_song(job, cleaner or RulesCleaner())
 
 

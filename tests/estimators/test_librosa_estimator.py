@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from songset.audio import Audio, AudioInfo
-from songset.estimators.keys import PROFILES
 from songset.estimators.librosa_estimator import (
     CHORD_CHANGE_FLOOR,
     DRUMLESS_CONFIDENCE_FACTOR,
@@ -31,6 +30,7 @@ from songset.estimators.librosa_estimator import (
     percussion_factor,
 )
 from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
+from songset.theory import PROFILES
 
 SR = 22050
 

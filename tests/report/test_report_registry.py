@@ -118,7 +118,7 @@ def with_long_words(monkeypatch: pytest.MonkeyPatch) -> Metric:
 
 
 def test_a_new_metric_reaches_every_output(tmp_path: Path, with_long_words: Metric) -> None:
-    from songset.pipeline import write_quality_report
+    from songset.stages.report import write_quality_report
 
     raw_dir = two_stack_dir(tmp_path / "raw")
     other = two_stack_dir(tmp_path / "other")  # experiment B: the same songs, one rewritten

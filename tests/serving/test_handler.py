@@ -19,8 +19,9 @@ sys.path.insert(0, str(PROJECT_ROOT / "tests" / "annotators"))
 import hf_fixtures
 
 from songset.config import compose
-from songset.pipeline import RunOptions, run_annotate
 from songset.songs import songs_from_paths
+from songset.stages.annotate import run_annotate
+from songset.stages.base import RunOptions
 
 pytestmark = pytest.mark.timeout(300)
 tiny_models = hf_fixtures.tiny_models

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from songset.backend import BackendIdentity
 from songset.provenance import make_provenance
 from songset.runner import SongJob, SongResources
 from songset.schemas import RawAnnotation, Segment
+
+if TYPE_CHECKING:
+    from songset.stages.base import AudioInputs
 
 
 @dataclass
@@ -68,13 +71,13 @@ def annotate_in_threads(
         return list(pool.map(one, paths))
 
 
-def annotate_song(job: SongJob, annotator: Annotator) -> RawAnnotation:
+def annotate_song(job: SongJob[AudioInputs], annotator: Annotator) -> RawAnnotation:
     """One song -> RawAnnotation with its provenance. Pure apart from reading the audio file."""
     result = annotator.annotate(job.file)
     return raw_annotation(job, annotator.identity(), result)
 
 
-def annotate_songs(jobs: list[SongJob], annotator: Annotator) -> list[RawAnnotation | Exception]:
+def annotate_songs(jobs: list[SongJob[AudioInputs]], annotator: Annotator) -> list[RawAnnotation | Exception]:
     """Several songs through `annotate_batch` (left-padded GPU batches); one result or error per song."""
     ident = annotator.identity()
     results = annotator.annotate_batch([job.file for job in jobs])
@@ -90,14 +93,14 @@ def annotate_songs(jobs: list[SongJob], annotator: Annotator) -> list[RawAnnotat
     return out
 
 
-def raw_annotation(job: SongJob, ident: BackendIdentity, result: Annotation) -> RawAnnotation:
+def raw_annotation(job: SongJob[AudioInputs], ident: BackendIdentity, result: Annotation) -> RawAnnotation:
     if not result.text.strip():
         raise ValueError(f"{ident.backend} returned empty text")
     return RawAnnotation(
         id=job.id,
         audio_file=job.file.name,
-        audio_sha256=job.inputs["audio_sha256"],
-        duration=job.inputs["duration"],
+        audio_sha256=job.inputs.audio_sha256,
+        duration=job.inputs.duration,
         text=result.text,
         segments=result.segments,
         summary=result.summary,
@@ -105,7 +108,7 @@ def raw_annotation(job: SongJob, ident: BackendIdentity, result: Annotation) -> 
             stage="annotate",
             backend=ident.backend,
             cache_key=job.key,
-            input_sha256=job.inputs["audio_sha256"],
+            input_sha256=job.inputs.audio_sha256,
             settings=ident.settings,
             model_id=ident.model_id,
             model_revision=ident.model_revision,

@@ -37,17 +37,16 @@ from songset.audio import load_audio
 from songset.backend import BackendIdentity
 from songset.schemas import Segment
 from songset.settings import BackendSettings, Configured
+from songset.theory import MAJOR_TRIAD, MINOR_TRIAD, PROFILES, PROSE_NOTE_NAMES
 
 VERSION = "1"  # bump whenever a change here changes the text, segments or summary for the same file
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-# Krumhansl-Kessler probe-tone profiles, tonic first.
-_KEY_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_KEY_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Krumhansl-Kessler probe-tone profiles, tonic first (songset.theory holds them and the note names).
+_KEY_MAJOR, _KEY_MINOR = (np.array(weights) for weights in PROFILES["krumhansl"])
 _TRIAD_MAJOR = np.zeros(12)
-_TRIAD_MAJOR[[0, 4, 7]] = 1.0
+_TRIAD_MAJOR[list(MAJOR_TRIAD)] = 1.0
 _TRIAD_MINOR = np.zeros(12)
-_TRIAD_MINOR[[0, 3, 7]] = 1.0
+_TRIAD_MINOR[list(MINOR_TRIAD)] = 1.0
 
 BLOCK_S = 0.5  # time grid the structure segmentation works on
 VOCAL_BAND_HZ = (300.0, 3400.0)
@@ -439,7 +438,7 @@ def _best_template(
             else:
                 score = float(np.corrcoef(profile, t)[0, 1]) if np.std(profile) > 0 else 0.0
             if score > best_score + 1e-9:
-                best, best_score = f"{NOTE_NAMES[tonic]} {mode}", score
+                best, best_score = f"{PROSE_NOTE_NAMES[tonic]} {mode}", score
     return best, best_score
 
 

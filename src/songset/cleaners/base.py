@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -20,6 +20,9 @@ from songset.schemas import (
     Tags,
     UntimedSection,
 )
+
+if TYPE_CHECKING:
+    from songset.stages.clean import CleanInputs
 
 
 class CleanedContent(Model):
@@ -53,15 +56,15 @@ class Cleaner(ABC):
         return self.clean(raw), {}
 
 
-def clean_song(job: SongJob, cleaner: Cleaner) -> CleanAnnotation:
-    raw = RawAnnotation.model_validate(job.inputs["raw"])
+def clean_song(job: SongJob[CleanInputs], cleaner: Cleaner) -> CleanAnnotation:
+    raw = job.inputs.raw
     ident = cleaner.identity()
     content, details = cleaner.clean_with_details(raw)
     provenance = make_provenance(
         stage="clean",
         backend=ident.backend,
         cache_key=job.key,
-        input_sha256=job.inputs["raw_sha256"],
+        input_sha256=job.inputs.raw_sha256,
         settings=ident.settings,
         model_id=ident.model_id,
         model_revision=ident.model_revision,

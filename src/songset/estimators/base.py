@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from songset.audio import Audio, load_audio
 from songset.backend import BackendIdentity
 from songset.provenance import make_provenance
 from songset.runner import SongJob
 from songset.schemas import SongMetadata
+
+if TYPE_CHECKING:
+    from songset.stages.base import AudioInputs
 
 
 @dataclass
@@ -35,14 +39,14 @@ class Estimator(ABC):
     def estimate(self, audio: Audio) -> Estimates: ...
 
 
-def estimate_song(job: SongJob, estimator: Estimator) -> SongMetadata:
+def estimate_song(job: SongJob[AudioInputs], estimator: Estimator) -> SongMetadata:
     ident = estimator.identity()
     audio = load_audio(job.file, estimator.sample_rate)
     est = estimator.estimate(audio)
     return SongMetadata(
         id=job.id,
         audio_file=job.file.name,
-        audio_sha256=job.inputs["audio_sha256"],
+        audio_sha256=job.inputs.audio_sha256,
         duration=round(audio.info.duration, 3),
         sample_rate=audio.info.sample_rate,
         channels=audio.info.channels,
@@ -58,7 +62,7 @@ def estimate_song(job: SongJob, estimator: Estimator) -> SongMetadata:
             stage="estimate",
             backend=ident.backend,
             cache_key=job.key,
-            input_sha256=job.inputs["audio_sha256"],
+            input_sha256=job.inputs.audio_sha256,
             settings=ident.settings,
             libraries=ident.libraries,
             extra={"backend_version": ident.version, **est.details},

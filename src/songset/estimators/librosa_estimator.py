@@ -19,9 +19,9 @@ from scipy import ndimage
 from songset.audio import Audio
 from songset.backend import BackendIdentity
 from songset.estimators.base import Estimates, Estimator
-from songset.estimators.keys import DEFAULT_PROFILE, key_correlations, key_index_name, profile_parts
 from songset.schemas import BPM_MAX, BPM_MIN
 from songset.settings import BackendSettings, Configured
+from songset.theory import DEFAULT_PROFILE, key_correlations, key_index_name, profile_parts
 
 # 2: meter source in details; 3: octave levels, 3rd partials; 4: x1/3..x3 levels, no C1;
 # 5: beat evenness per onset band, in twos only, weighed 1.5-2.5; x3/2 penalty 1.0; lag 6 beyond lag 2

@@ -1,4 +1,4 @@
-"""Key profiles and the spelling of keys as ACE-Step accepts them."""
+"""Music theory (songset.theory): key profiles, the spelling of keys as ACE-Step accepts them, key notations."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import re
 import numpy as np
 import pytest
 
-from songset.estimators.keys import DEFAULT_PROFILE, PROFILES, key_correlations, key_index_name, spell_key
 from songset.schemas import KEYSCALE_PATTERN, VALID_KEYSCALES
+from songset.theory import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    key_correlations,
+    key_index_name,
+    parse_key_notation,
+    spell_key,
+)
 
 # pitch class -> (major, minor): the key signature a musician writes
 SPELLINGS = {
@@ -100,3 +107,41 @@ def test_flat_or_empty_chroma_correlates_with_nothing() -> None:
     assert not key_correlations(np.zeros(12), "krumhansl").any()
     with pytest.raises(ValueError, match="12"):
         key_correlations(np.ones(24), "krumhansl")
+
+
+# The Camelot wheel, hour -> (A = minor, B = major), spelled as `spell_key` spells estimates (charts write
+# Ab minor for 1A and Db minor for 12A: the same keys).
+CAMELOT = {
+    1: ("G# minor", "B major"), 2: ("Eb minor", "F# major"), 3: ("Bb minor", "Db major"),
+    4: ("F minor", "Ab major"), 5: ("C minor", "Eb major"), 6: ("G minor", "Bb major"),
+    7: ("D minor", "F major"), 8: ("A minor", "C major"), 9: ("E minor", "G major"),
+    10: ("B minor", "D major"), 11: ("F# minor", "A major"), 12: ("C# minor", "E major"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("hour", "minor", "major"), [(h, *keys) for h, keys in CAMELOT.items()])
+def test_camelot_and_open_key_name_the_same_wheel(hour: int, minor: str, major: str) -> None:
+    assert parse_key_notation(f"{hour}A") == minor
+    assert parse_key_notation(f"{hour}B") == major
+    open_key = (hour + 4) % 12 + 1  # Open Key 1 is Camelot 8
+    assert parse_key_notation(f"{open_key}m") == minor
+    assert parse_key_notation(f"{open_key}d") == major
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Am", "A minor"), ("F#m", "F# minor"), ("Dbmaj", "Db major"), ("Dbm", "Db minor"), ("C", "C major"),
+     ("a minor", "A minor"), ("Bb Major", "Bb major"), ("E♭ min", "Eb minor"), ("G♯", "G# major"),
+     ("gb", "Gb major"), ("bbm", "Bb minor"), ("F sharp minor", "F# minor"), ("08A", "A minor"),
+     (" 8 b ", "C major"), ("C#M", "C# major"), ("Cb major", "Cb major")],
+)  # fmt: skip
+def test_note_names_keep_the_spelling_they_were_written_with(text: str, expected: str) -> None:
+    assert parse_key_notation(text) == expected
+    assert expected in VALID_KEYSCALES
+
+
+@pytest.mark.parametrize(
+    "text", ["", "o", "13A", "0B", "8C", "H minor", "AB", "F##m", "C dorian", "Am7", "8"]
+)
+def test_unreadable_key_notations_are_none(text: str) -> None:
+    assert parse_key_notation(text) is None

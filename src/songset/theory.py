@@ -1,4 +1,7 @@
-"""Key profiles and key spelling, kept apart from the audio code so they can be checked by eye.
+"""Music theory in one place: pitch classes, key profiles, key spelling, enharmonics, key notations.
+
+Kept apart from the audio code so it can be checked by eye, and free of heavy imports (numpy loads only
+where a chroma is correlated) so the sidecar stage and the lyrics tags can use it without audio libraries.
 
 Profiles are 12 weights, tonic first (index 0 = tonic, 1 = minor second, ...), one for major and one
 for minor. Keys are found by correlating a song's chroma with all 24 rotations.
@@ -6,7 +9,25 @@ for minor. Keys are found by correlating a song's chroma with all 24 rotations.
 
 from __future__ import annotations
 
-import numpy as np
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Natural notes -> pitch class (C = 0); an accidental moves it by a semitone ("#" up, "b" down).
+NATURAL_PITCH_CLASSES: dict[str, int] = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+# ACE-Step's `keyscale` vocabulary: a note with at most one accidental, then the mode.
+KEYSCALE_PATTERN = r"^[A-G][#b]? (major|minor)$"
+VALID_KEYSCALES: tuple[str, ...] = tuple(
+    f"{note}{acc} {mode}" for note in "ABCDEFG" for acc in ("", "#", "b") for mode in ("major", "minor")
+)
+# Chord and key names in the descriptor's prose: one spelling per pitch class whatever the mode (the
+# descriptor's wording since its first version; estimates use `spell_key`).
+PROSE_NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+# Triad templates, root first: the intervals (in semitones) of a major and a minor chord.
+MAJOR_TRIAD = (0, 4, 7)
+MINOR_TRIAD = (0, 3, 7)
 
 KeyProfile = tuple[tuple[float, ...], tuple[float, ...]]  # (major, minor), tonic first
 
@@ -80,6 +101,8 @@ def key_correlations(chroma: np.ndarray, profile: str | KeyProfile) -> np.ndarra
     Returns 24 values: majors on C..B, then minors on C..B (see `key_index_name`). A combined
     profile ("a+b") gives the mean of its parts' correlations.
     """
+    import numpy as np
+
     if isinstance(profile, str):
         parts = profile_parts(profile)
         return np.mean([_profile_correlations(chroma, PROFILES[part]) for part in parts], axis=0)
@@ -87,6 +110,8 @@ def key_correlations(chroma: np.ndarray, profile: str | KeyProfile) -> np.ndarra
 
 
 def _profile_correlations(chroma: np.ndarray, profile: KeyProfile) -> np.ndarray:
+    import numpy as np  # here, not at the top: key names and spelling need no numpy
+
     major, minor = profile
     x = np.asarray(chroma, dtype=np.float64)
     if x.shape != (12,):
@@ -108,3 +133,60 @@ def _profile_correlations(chroma: np.ndarray, profile: KeyProfile) -> np.ndarray
 
 def profile_names() -> tuple[str, ...]:
     return tuple(PROFILES)
+
+
+def key_identity(keyscale: str | None) -> tuple[int, str] | None:
+    """Pitch class and mode, so enharmonic spellings (F# minor, Gb minor) count as the same key."""
+    if not keyscale:
+        return None
+    note, _, mode = keyscale.partition(" ")
+    pitch = NATURAL_PITCH_CLASSES.get(note[:1].upper())
+    if pitch is None:
+        return None
+    pitch += note[1:].count("#") - note[1:].count("b")
+    return pitch % 12, mode
+
+
+# DJ notations: the wheel number steps a fifth (7 semitones) per hour; the letter is the mode.
+# Camelot: 8B = C major, 8A = A minor. Open Key: 1d = C major, 1m = A minor.
+_WHEEL = re.compile(r"^(1[0-2]|0?[1-9])\s*([ABabdDmM])$")
+_WHEEL_TONIC = {"camelot": (8, 0, 9), "open_key": (1, 0, 9)}  # (hour of C major, C major pc, A minor pc)
+_NOTE_KEY = re.compile(
+    r"^([A-Ga-g])\s*(#|b|♯|♭|sharp|flat)?\s*(major|minor|maj|min|m|dur|moll)?$", flags=re.IGNORECASE
+)
+_ACCIDENTAL = {"#": "#", "♯": "#", "sharp": "#", "b": "b", "♭": "b", "flat": "b"}
+
+
+def parse_key_notation(text: str) -> str | None:
+    """A key as people and DJ software write it, in ACE-Step's spelling (`A minor`); None when unreadable.
+
+    Why: ID3 `TKEY` tags, spreadsheets and DJ tools write `Am`, `F#m`, `Dbmaj`, Camelot `8A` or Open Key
+    `1m`; the dataset holds one spelling. A note name keeps the accidental it was written with (a human
+    chose `Gb`, not `F#`); a wheel position is spelled as an estimate would be (`spell_key`). A bare note
+    is major (ID3's convention: minor is written `m`); `o` (ID3's "off key") and anything else is None.
+    """
+    value = " ".join(text.strip().split())
+    wheel = _WHEEL.match(value)
+    if wheel:
+        hour, letter = int(wheel.group(1)), wheel.group(2)
+        system = "camelot" if letter.upper() in "AB" else "open_key"
+        minor = letter.upper() == "A" if system == "camelot" else letter.lower() == "m"
+        c_hour, major_pc, minor_pc = _WHEEL_TONIC[system]
+        tonic = (minor_pc if minor else major_pc) + 7 * (hour - c_hour)
+        return spell_key(tonic, "minor" if minor else "major")
+    note = _NOTE_KEY.match(value)
+    if not note:
+        return None
+    letter, accidental, mode = note.group(1).upper(), note.group(2), note.group(3)
+    if accidental is not None and accidental.lower() not in ("sharp", "flat") and accidental == "B":
+        return None  # "AB": an upper-case B is a note, not a flat
+    sign = _ACCIDENTAL.get((accidental or "").lower(), "") if accidental else ""
+    if mode is None:
+        mode_name = "major"
+    elif mode == "m" or mode.lower() in ("minor", "min", "moll"):
+        mode_name = "minor"
+    elif mode == "M" or mode.lower() in ("major", "maj", "dur"):
+        mode_name = "major"
+    else:
+        return None
+    return f"{letter}{sign} {mode_name}"
