@@ -175,8 +175,11 @@ def test_keep_a_winner_then_run_another_experiment(tmp_path: Path) -> None:
     run_tool(root, "git", "checkout", "--", ".")  # back to the baseline, as after looking at results
     kept = run_tool(root, sys.executable, "-m", "songset.cli", "keep", "winner")
     assert "sidecar.caption_mode" in kept.stderr
-    assert "caption_mode: events " in (root / "conf" / "sidecar" / "default.yaml").read_text()
-    assert "# caption | events" in (root / "conf" / "sidecar" / "default.yaml").read_text()  # comments kept
+    config = (root / "conf" / "config.yaml").read_text()
+    assert yaml.safe_load(config)["sidecar"] == {"caption_mode": "events"}
+    assert "# Composed into params.yaml" in config  # comments kept
+    # the group files stay what their settings models write: keep never makes `songset conf --check` fail
+    run_tool(root, sys.executable, "-m", "songset.cli", "conf", "--check")
     git_commit(root, "keep the winner")
 
     run_tool(root, "dvc", "exp", "run", "-n", "next", "-S", "sidecar.min_bpm_confidence=0.4")
@@ -205,6 +208,10 @@ def test_keep_never_makes_a_subset_the_default(tmp_path: Path) -> None:
         params["annotator"]["concurrency"] == 8
         and "- annotator: openai_audio" in (conf / "config.yaml").read_text()
     )
+    assert yaml.safe_load((conf / "config.yaml").read_text())["annotator"] == {"concurrency": 8}
+    from songset.conf_files import stale_conf_files
+
+    assert stale_conf_files(conf) == []
 
 
 def test_a_subset_in_the_workspace_stops_before_building_and_leaves_params_as_they_were(

@@ -3,8 +3,8 @@
 `dvc exp apply` only restores the experiment's params.yaml; the next `dvc exp run -S other.key=...` (or
 `songset compose`) composes conf/ again and silently drops the kept setting. This module compares the
 experiment's params with what conf/ composes to and edits conf/ (comments kept): a changed backend
-becomes the group's choice in `conf/config.yaml`, a changed value goes into the chosen group file,
-anything else into `conf/config.yaml`. It then composes conf/ and checks the result equals the
+becomes the group's choice in `conf/config.yaml`, a changed value goes into that file's `<group>:` block
+(the group files are generated from the settings models), anything else into `conf/config.yaml`. It then composes conf/ and checks the result equals the
 experiment's params (except `run.subset`: a trial on a few songs is never the dataset's default).
 """
 
@@ -20,7 +20,6 @@ import yaml
 from songset.config import compose, conf_dir, to_plain, write_params
 from songset.io import atomic_write_text
 
-GROUPS = ("annotator", "cleaner", "estimator", "sidecar", "report")
 NOT_KEPT = (("run", "subset"),)  # per-experiment narrowing, never a default
 
 
@@ -101,12 +100,9 @@ def _set(node: Any, keys: tuple[str, ...], value: Any) -> None:
     node[keys[-1]] = value
 
 
-def _delete(node: Any, keys: tuple[str, ...]) -> None:
-    for key in keys[:-1]:
-        node = node.get(key)
-        if not isinstance(node, dict):
-            return
-    node.pop(keys[-1], None)
+def _groups(config: Any) -> list[str]:
+    """The config groups conf/config.yaml chooses (annotator, cleaner, ...), in its defaults order."""
+    return [str(k) for item in config["defaults"] if isinstance(item, dict) for k in item]
 
 
 def _choice(defaults: list[Any], group: str) -> tuple[int, str] | None:
@@ -151,7 +147,7 @@ def keep(
     config_path = root / "config.yaml"
     config = _load(config_path)
     touched: set[Path] = set()
-    for group in GROUPS:
+    for group in _groups(config):
         wanted = target.get(group)
         where = _choice(config["defaults"], group)
         if not isinstance(wanted, dict) or where is None:
@@ -163,33 +159,32 @@ def keep(
             if option is None:
                 raise ValueError(f"{group}: no conf/{group}/*.yaml has _target_ {wanted.get('_target_')}")
             config["defaults"][index][group] = option
+            config.pop(group, None)  # values kept for the previous backend are not this one's settings
             result.changes.append(f"{group}: {chosen} -> {option}")
-            chosen = option
             _dump(config_path, config)
             touched.add(config_path)
             current = to_plain(compose([], root)[group]) or {}
-        group_path = root / group / f"{chosen}.yaml"
-        group_file = _load(group_path)
+        # conf/<group>/*.yaml are written from the settings models (`songset conf --write`); a kept value
+        # goes into conf/config.yaml's `<group>:` block, which composes after the group file (`_self_` last)
         have, want = _flatten(current), _flatten(wanted)
         changed = False
         for keys in sorted(set(have) | set(want)):
             if have.get(keys) == want.get(keys):
                 continue
             label = ".".join((group, *keys))
-            if keys in want:
-                _set(group_file, keys, want[keys])
-                result.changes.append(f"{label}: {have.get(keys)!r} -> {want[keys]!r}")
-            else:
-                _delete(group_file, keys)
-                result.changes.append(f"{label}: {have.get(keys)!r} removed")
+            if keys not in want:
+                raise ValueError(f"{label}: the experiment has no such setting; conf/ cannot remove one")
+            _set(config, (group, *keys), want[keys])
+            result.changes.append(f"{label}: {have.get(keys)!r} -> {want[keys]!r}")
             changed = True
         if changed:
-            _dump(group_path, group_file)
-            touched.add(group_path)
+            _dump(config_path, config)
+            touched.add(config_path)
 
     config = _load(config_path)
-    have = _flatten({k: v for k, v in to_plain(compose([], root)).items() if k not in GROUPS})
-    want = _flatten({k: v for k, v in target.items() if k not in GROUPS})
+    groups = _groups(config)
+    have = _flatten({k: v for k, v in to_plain(compose([], root)).items() if k not in groups})
+    want = _flatten({k: v for k, v in target.items() if k not in groups})
     for keys in sorted(set(have) | set(want)):
         if have.get(keys) != want.get(keys) and keys in want:
             _set(config, keys, want[keys])
