@@ -156,3 +156,27 @@ def test_setup_errors_are_one_line_before_the_first_song(tiny_whisper: Path, tmp
         WhisperHFTranscriber(model="openai/whisper-nonexistent-t18").identity()
     with pytest.raises(ValueError, match=r"transcriber\.beams: Extra inputs"):
         WhisperHFTranscriber(model=str(tiny_whisper), beams=2)
+
+
+def test_separate_vocals_transcribes_the_vocal_stem(
+    tiny_whisper: Path, audio: dict[str, Path], tmp_path: Path
+) -> None:
+    """With separation on, the result is exactly that of transcribing Demucs' vocal stem as a file."""
+    pytest.importorskip("demucs")
+    import torch
+
+    tiny = "{model: demucs_unittest, repo: null, shifts: 0, overlap: 0.25, device: cpu}"
+    separated = transcriber(
+        tiny_whisper, "transcriber.separate_vocals=true", f"transcriber.separation={tiny}"
+    )
+    assert separated.separator is not None
+    torch.manual_seed(0)  # demucs_unittest is built with random weights on load
+    stem = separated.separator.vocals(audio["short"], 16000)
+    result = separated.transcribe(audio["short"])
+    stem_file = tmp_path / "stem.wav"
+    sf.write(str(stem_file), stem, 16000, subtype="FLOAT")
+    plain = transcriber(tiny_whisper).transcribe(stem_file)
+    assert [s.model_dump() for s in result.segments] == [s.model_dump() for s in plain.segments]
+    ident = separated.identity()
+    assert ident.settings["separation"]["model"] == "demucs_unittest" and "demucs" in ident.libraries
+    assert ident.key_parts() != transcriber(tiny_whisper).identity().key_parts()

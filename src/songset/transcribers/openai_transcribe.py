@@ -15,6 +15,7 @@ A server that refuses verbose_json (gpt-4o-transcribe answers 400) is asked agai
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -33,6 +34,7 @@ from songset.runner import SongError
 from songset.settings import BackendSettings, transport
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment, TranscriptWord
 from songset.transcribers.common import language_code, load_settings
+from songset.transcribers.separation import SeparationSettings, vocal_separator
 
 OPENAI_TRANSCRIBE_VERSION = "1"
 ResponseFormat = Literal["verbose_json", "json", "text"]
@@ -52,6 +54,8 @@ class OpenAITranscribeSettings(BackendSettings):
     fallback_to_text: bool = True
     sample_rate: int = Field(16000, gt=0)
     max_audio_s: float = Field(600.0, gt=0)
+    separate_vocals: bool = Field(False, description="send Demucs' vocal stem instead of the mix")
+    separation: SeparationSettings = Field(default_factory=SeparationSettings)
     base_url: str | None = transport(None)
     base_urls: list[str] | None = transport(None)
     api_key_env: str = transport("OPENAI_API_KEY")
@@ -150,6 +154,7 @@ class OpenAITranscriber(Transcriber):
         urls = [str(u) for u in (s.base_urls or [])] or ([s.base_url] if s.base_url else [])
         self.base_urls: list[str | None] = list(urls) or [None]  # None: api.openai.com
         self.batch_size = s.concurrency
+        self.separator = vocal_separator(s.separate_vocals, s.separation)
         self._clients: dict[str | None, Any] = {}
         self._versions: dict[str | None, str | None] = {}
         self._text_only: set[str | None] = set()  # servers that refused verbose_json
@@ -167,14 +172,31 @@ class OpenAITranscriber(Transcriber):
         self._turn = itertools.count()
 
     def identity(self) -> BackendIdentity:
+        settings = self.settings.output_settings()
+        libraries: tuple[str, ...] = ("songset", "openai", "numpy", "soundfile")
+        if self.separator is not None:
+            settings["separation"] = self.separator.identity()
+            libraries = (*libraries, "torch", "demucs")
         return BackendIdentity(
             backend="openai_transcribe",
             version=OPENAI_TRANSCRIBE_VERSION,
-            settings=self.settings.output_settings(),
+            settings=settings,
             model_id=self.settings.model,
             model_revision=self.settings.model_revision,
-            libraries=("songset", "openai", "numpy", "soundfile"),
+            libraries=libraries,
         )
+
+    def wav(self, path: Path) -> tuple[bytes, float]:
+        """What is uploaded: the song (or its vocal stem) as 16-bit mono WAV, cut at `max_audio_s`."""
+        s = self.settings
+        if self.separator is None:
+            return encode_wav(path, s.sample_rate, s.max_audio_s)
+        import soundfile as sf
+
+        samples = self.separator.vocals(path, s.sample_rate)[: int(s.max_audio_s * s.sample_rate)]
+        buffer = io.BytesIO()
+        sf.write(buffer, samples, s.sample_rate, format="WAV", subtype="PCM_16")
+        return buffer.getvalue(), round(len(samples) / s.sample_rate, 3)
 
     def check_ready(self) -> None:
         if None in self.base_urls and not os.environ.get(self.settings.api_key_env):
@@ -257,7 +279,7 @@ class OpenAITranscriber(Transcriber):
     def transcribe(self, path: Path) -> Transcription:
         started = time.perf_counter()
         s = self.settings
-        wav, sent_s = encode_wav(path, s.sample_rate, s.max_audio_s)
+        wav, sent_s = self.wav(path)
         first = next(self._turn) % len(self.base_urls)
         order = self.base_urls[first:] + self.base_urls[:first]  # round-robin, then fail over
         errors: list[str] = []

@@ -50,6 +50,7 @@ from songset.settings import BackendSettings, transport
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment, TranscriptWord
 from songset.transcribers.common import load_settings
 from songset.transcribers.guard import compression_ratio
+from songset.transcribers.separation import SeparationSettings, vocal_separator
 
 WHISPER_HF_VERSION = "1"  # bump when a change here changes the output for the same inputs
 SAMPLE_RATE = 16000
@@ -73,6 +74,8 @@ class WhisperHFSettings(BackendSettings):
     seed: int = 0
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     device: str = "auto"
+    separate_vocals: bool = Field(False, description="transcribe Demucs' vocal stem instead of the mix")
+    separation: SeparationSettings = Field(default_factory=SeparationSettings)
     batch_size: int = transport(8, ge=1)
 
 
@@ -97,6 +100,7 @@ class WhisperHFTranscriber(Transcriber):
     def __init__(self, **settings: Any) -> None:
         self.settings = load_settings(WhisperHFSettings, settings)
         self.batch_size = self.settings.batch_size
+        self.separator = vocal_separator(self.settings.separate_vocals, self.settings.separation)
         self._resolved: tuple[Path, str] | None = None
         self._model: Any = None
         self._processor: Any = None
@@ -163,13 +167,17 @@ class WhisperHFTranscriber(Transcriber):
         _, revision = self.resolve()
         device, dtype = self.runtime()
         settings = {**self.settings.output_settings(), "dtype": dtype, "device": device.split(":")[0]}
+        libraries = ("songset", "torch", "transformers", "huggingface_hub", "numpy", "soundfile")
+        if self.separator is not None:
+            settings["separation"] = self.separator.identity()
+            libraries = (*libraries, "demucs")
         return BackendIdentity(
             backend="whisper_hf",
             version=WHISPER_HF_VERSION,
             settings={**settings, "window_s": WINDOW_S, "sample_rate": SAMPLE_RATE},
             model_id=self.settings.model,
             model_revision=revision,
-            libraries=("songset", "torch", "transformers", "huggingface_hub", "numpy", "soundfile"),
+            libraries=libraries,
         )
 
     def check_ready(self) -> None:
@@ -221,17 +229,16 @@ class WhisperHFTranscriber(Transcriber):
         """Songs -> 30 s windows -> batches -> one Transcription per song (or that song's error)."""
         results: list[Transcription | Exception | None] = [None] * len(paths)
         windows: list[_Window] = []
-        durations = [0.0] * len(paths)
         for i, path in enumerate(paths):
             try:
-                audio = load_audio(path, SAMPLE_RATE)
+                samples = self._samples(path)
             except Exception as exc:
                 results[i] = exc
                 continue
-            durations[i] = min(audio.duration, self.settings.max_audio_s)
-            for start, end in chunk_bounds(audio.duration, WINDOW_S, self.settings.max_audio_s):
+            duration = len(samples) / SAMPLE_RATE
+            for start, end in chunk_bounds(duration, WINDOW_S, self.settings.max_audio_s):
                 if end - start >= MIN_WINDOW_S:
-                    piece = audio.samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+                    piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
                     windows.append(_Window(i, start, end, piece))
         seconds = [0.0] * len(paths)
         languages: dict[int, tuple[str, float | None]] = {}
@@ -264,6 +271,12 @@ class WhisperHFTranscriber(Transcriber):
                 result = self._assemble(mine, language, probability, seconds[i])
             out.append(result)
         return out
+
+    def _samples(self, path: Path) -> np.ndarray:
+        """The song at 16 kHz mono, or its vocal stem when `separate_vocals` is on."""
+        if self.separator is not None:
+            return self.separator.vocals(path, SAMPLE_RATE)
+        return load_audio(path, SAMPLE_RATE).samples
 
     def _features(self, batch: list[_Window]) -> Any:
         import torch
