@@ -19,7 +19,8 @@ How a song is transcribed, and why:
 - Word timestamps (`word_timestamps: true`) come from Transformers' cross-attention DTW
   (`return_token_timestamps`, the checkpoint's `alignment_heads`); a word's probability is the mean of its
   tokens' probabilities.
-- No temperature fallback: decoding is greedy or beam search, and the guard (`guard.py`) judges the signals.
+- Greedy decoding, no temperature fallback and no beam search (Whisper's first try at temperature 0); the
+  guard (`guard.py`) judges the signals instead of a retry.
 
 The model loads once per process (`parallel_processes = False`); its exact revision (the hub snapshot
 commit, or a sha256 of a local folder's weights) is part of the cache key and the provenance.
@@ -68,7 +69,6 @@ class WhisperHFSettings(BackendSettings):
     )
     language: str | None = Field(None, description="Whisper language code to force; null: detect per song")
     word_timestamps: bool = False
-    num_beams: int = Field(1, ge=1)
     max_new_tokens: int = Field(440, ge=1, le=444, description="per 30 s window (448 minus the prompt)")
     max_audio_s: float = Field(1200.0, gt=0)
     seed: int = 0
@@ -344,12 +344,10 @@ class WhisperHFTranscriber(Transcriber):
                 output_scores=True,
                 force_unique_generate_call=True,
                 max_new_tokens=s.max_new_tokens,
-                num_beams=s.num_beams,
+                num_beams=1,  # greedy: Whisper's first try at temperature 0 (beam search is not wired up)
             )
         sequences = out["sequences"]
-        scores = model.compute_transition_scores(
-            sequences, out["scores"], out.get("beam_indices"), normalize_logits=True
-        )
+        scores = model.compute_transition_scores(sequences, out["scores"], normalize_logits=True)
         prompt = sequences.shape[1] - scores.shape[1]
         stamps = out.get("token_timestamps") if s.word_timestamps else None
         eos = gen.eos_token_id
