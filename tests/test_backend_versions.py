@@ -195,6 +195,18 @@ def case_hf_endpoint(clip: Path, server: FakeServer, **_: Any) -> tuple[str, Any
     return annotator.identity().version, {"output": raw, "requests": _requests(server)}
 
 
+def case_openai_transcribe(clip: Path, server: FakeServer, **_: Any) -> tuple[str, Any]:
+    segment = {"start": 0.0, "end": 6.5, "text": " Walking bass,", "avg_logprob": -0.3}
+    segment.update(compression_ratio=1.2, no_speech_prob=0.1)
+    reply = {"text": " Walking bass, brushes.", "language": "english", "segments": [segment]}
+    reply["words"] = [{"word": "Walking", "start": 0.2, "end": 0.7}]
+    server.default = lambda h: send(h, 200, reply)
+    cfg = _config("transcriber", "transcriber=openai", f"transcriber.base_url={server.url}")
+    transcriber = instantiate(cfg)
+    result = transcriber.transcribe(clip).model_dump(mode="json", exclude={"extra_provenance"})
+    return transcriber.identity().version, {"output": result, "requests": _requests(server)}
+
+
 CASES: dict[str, Case] = {
     "annotate/descriptor": case_descriptor,
     "annotate/openai_audio": case_openai_audio,
@@ -203,6 +215,7 @@ CASES: dict[str, Case] = {
     "clean/openai": case_openai_cleaner,
     "estimate/librosa": case_librosa,
     "sidecars": case_sidecar,
+    "transcribe/openai": case_openai_transcribe,
 }
 
 
@@ -270,3 +283,22 @@ def test_the_check_sees_a_changed_output() -> None:
     version = _recorded()["clean/rules"]["version"]
     with pytest.raises(AssertionError, match="bump the backend's version"):
         _check("clean/rules", version, {"caption": "something else"})
+
+
+def test_in_process_transcriber_output_changes_only_with_a_new_version(tmp_path: Path, clip: Path) -> None:
+    """Whisper through Transformers (a tiny random checkpoint; weights fixed by the builder's seed)."""
+    pytest.importorskip("transformers")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach a hub
+    from songset.transcribers.whisper_tiny import build_tiny_whisper
+
+    model = build_tiny_whisper(tmp_path / "whisper")
+    cfg = _config(
+        "transcriber",
+        "transcriber=whisper_hf",
+        f"transcriber.model={model}",
+        "transcriber.max_new_tokens=8",
+        "transcriber.word_timestamps=true",
+    )
+    transcriber = instantiate(cfg)
+    result = transcriber.transcribe(clip).model_dump(mode="json", exclude={"extra_provenance"})
+    _check("transcribe/whisper_hf", transcriber.identity().version, result)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from songset.runner import SongError
@@ -15,6 +18,24 @@ def public_url(url: str | None) -> str | None:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def server_root(base_url: str) -> str:
+    """http://host:8000/v1 -> http://host:8000 (where vLLM serves /version)."""
+    return base_url.rstrip("/").removesuffix("/v1")
+
+
+def server_version(base_url: str | None, headers: Any) -> str | None:
+    """vLLM's GET /version; else the response's `server` header; else None. Callers cache it per URL."""
+    if base_url is not None:
+        try:
+            with urllib.request.urlopen(f"{server_root(base_url)}/version", timeout=5.0) as reply:
+                found = json.loads(reply.read()).get("version")
+            if found:
+                return f"vllm {found}"
+        except (OSError, ValueError, AttributeError):  # no /version: not vLLM
+            pass
+    return headers.get("server") or headers.get("x-server-version")
 
 
 def short(text: object) -> str:

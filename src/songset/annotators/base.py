@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from songset.backend import BackendIdentity
 from songset.provenance import make_provenance
@@ -56,12 +56,16 @@ class Annotator(ABC):
         return results
 
 
-def annotate_in_threads(
-    annotate: Callable[[Path], Annotation], paths: list[Path], concurrency: int
-) -> list[Annotation | Exception]:
-    """Network backends: up to `concurrency` songs in flight; one result or that song's error, in order."""
+Result = TypeVar("Result")
 
-    def one(path: Path) -> Annotation | Exception:
+
+def annotate_in_threads(
+    annotate: Callable[[Path], Result], paths: list[Path], concurrency: int
+) -> list[Result | Exception]:
+    """Network backends (annotators, transcribers): up to `concurrency` songs in flight; one result or
+    that song's error, in order."""
+
+    def one(path: Path) -> Result | Exception:
         try:
             return annotate(path)
         except Exception as exc:  # one song's failure must not sink the rest

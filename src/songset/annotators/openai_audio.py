@@ -17,11 +17,9 @@ from __future__ import annotations
 import base64
 import io
 import itertools
-import json
 import os
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +28,7 @@ from pydantic import Field
 from songset.annotators.base import Annotation, Annotator, annotate_in_threads
 from songset.annotators.messages import PromptSettings, chat_turns, prompt_text
 from songset.backend import BackendIdentity
-from songset.openai_client import public_url, short, transport_error
+from songset.openai_client import public_url, server_version, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
 from songset.settings import Configured, identity_slot, transport
@@ -63,11 +61,6 @@ def audio_part(wav: bytes, audio_format: str) -> dict[str, Any]:
     if audio_format == "audio_url":
         return {"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{data}"}}
     raise ValueError(f"annotator.audio_format must be input_audio or audio_url, not {audio_format!r}")
-
-
-def server_root(base_url: str) -> str:
-    """http://host:8000/v1 -> http://host:8000 (where vLLM serves /version)."""
-    return base_url.rstrip("/").removesuffix("/v1")
 
 
 class OpenAIAudioSettings(PromptSettings):
@@ -196,17 +189,7 @@ class OpenAIAudioAnnotator(Configured[OpenAIAudioSettings], Annotator):
     def server_version(self, base_url: str | None, headers: Any) -> str | None:
         """vLLM's GET /version once per server; else the response's `server` header; else None."""
         if base_url not in self._versions:
-            version: str | None = None
-            if base_url is not None:
-                try:
-                    with urllib.request.urlopen(f"{server_root(base_url)}/version", timeout=5.0) as reply:
-                        found = json.loads(reply.read()).get("version")
-                    version = f"vllm {found}" if found else None
-                except (OSError, ValueError, AttributeError):  # no /version: not vLLM
-                    version = None
-            if version is None:
-                version = headers.get("server") or headers.get("x-server-version")
-            self._versions[base_url] = version
+            self._versions[base_url] = server_version(base_url, headers)
         return self._versions[base_url]
 
     def messages(self, wav: bytes) -> list[dict[str, Any]]:

@@ -66,6 +66,17 @@ class Transcriber(ABC):
     def transcribe(self, path: Path) -> Transcription:
         """Transcribe one song; raise SongError for a problem with that song's input."""
 
+    def transcribe_batch(self, paths: list[Path]) -> list[Transcription | Exception]:
+        """Up to `batch_size` songs at once (threads for a server, one padded batch for a model); one
+        result or that song's error per path, in order. Default: one after another."""
+        results: list[Transcription | Exception] = []
+        for path in paths:
+            try:
+                results.append(self.transcribe(path))
+            except Exception as exc:  # one song's failure must not sink the rest
+                results.append(exc)
+        return results
+
     def resources(self) -> SongResources:
         return SongResources()
 
