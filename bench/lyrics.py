@@ -43,6 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # the tiny Whisper builder is test-support code, not part of songset
 
 from songset.transcribers.base import Transcriber, Transcription  # noqa: E402
 from songset.transcribers.guard import GuardSettings, guard_transcription, normalise  # noqa: E402
@@ -205,9 +206,10 @@ def main() -> None:
     ap.add_argument("--tiny-quality", action="store_true", help="also run tables 2-3 on the tiny model")
     args = ap.parse_args()
 
+    from support.whisper_tiny import build_tiny_whisper
+
     from songset.transcribers.openai_transcribe import OpenAITranscriber
     from songset.transcribers.whisper_hf import WhisperHFTranscriber
-    from songset.transcribers.whisper_tiny import build_tiny_whisper
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -289,7 +289,7 @@ def test_in_process_transcriber_output_changes_only_with_a_new_version(tmp_path:
     """Whisper through Transformers (a tiny random checkpoint; weights fixed by the builder's seed)."""
     pytest.importorskip("transformers")
     os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach a hub
-    from songset.transcribers.whisper_tiny import build_tiny_whisper
+    from support.whisper_tiny import build_tiny_whisper
 
     model = build_tiny_whisper(tmp_path / "whisper")
     cfg = _config(

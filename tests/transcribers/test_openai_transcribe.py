@@ -284,7 +284,17 @@ def test_missing_key_for_the_openai_api_is_one_line_at_start(monkeypatch: pytest
 
 
 def test_unknown_or_bad_settings_fail_at_start_naming_the_key() -> None:
-    with pytest.raises(ValueError, match=r"transcriber\.respone_format: Extra inputs"):
+    from omegaconf import OmegaConf
+
+    from songset.config import instantiate
+
+    target = "songset.transcribers.openai_transcribe.OpenAITranscriber"
+    for setting, expected in (
+        ({"respone_format": "text"}, r"transcriber\.respone_format: no such setting"),
+        ({"response_format": "srt"}, r"transcriber\.response_format"),
+    ):
+        cfg = OmegaConf.create({"transcriber": {"_target_": target, **setting}})
+        with pytest.raises(ValueError, match=expected):
+            instantiate(cfg.transcriber)
+    with pytest.raises(ValueError, match=r"respone_format: no such setting"):
         OpenAITranscriber(respone_format="text")
-    with pytest.raises(ValueError, match=r"transcriber\.response_format"):
-        OpenAITranscriber(response_format="srt")

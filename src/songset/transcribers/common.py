@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from pydantic import ValidationError
+from typing import TypeVar
 
 from songset.settings import BackendSettings
 from songset.vocab import LANGUAGES
 
 S = TypeVar("S", bound=BackendSettings)
-
-
-def load_settings(model: type[S], settings: dict[str, Any], group: str = "transcriber") -> S:
-    """The config group's keys -> the backend's settings model; one ValueError line naming each bad key."""
-    try:
-        return model.model_validate(settings)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{group}.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
-        raise ValueError(problems) from None
 
 
 def language_code(reported: str | None) -> str | None:

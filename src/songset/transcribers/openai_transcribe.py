@@ -31,9 +31,9 @@ from songset.annotators.openai_audio import encode_wav
 from songset.backend import BackendIdentity
 from songset.openai_client import public_url, server_version, short, transport_error
 from songset.runner import SongError
-from songset.settings import BackendSettings, transport
+from songset.settings import BackendSettings, Configured, transport
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment, TranscriptWord
-from songset.transcribers.common import language_code, load_settings
+from songset.transcribers.common import language_code
 from songset.transcribers.separation import SeparationSettings, vocal_separator
 
 OPENAI_TRANSCRIBE_VERSION = "1"
@@ -143,13 +143,14 @@ def to_transcription(answer: _Answer, end_s: float) -> Transcription:
     return Transcription(text=answer.text.strip(), segments=segments)
 
 
-class OpenAITranscriber(Transcriber):
+class OpenAITranscriber(Configured[OpenAITranscribeSettings], Transcriber):
     """One multipart upload per song; `concurrency` songs in flight from one process."""
 
     parallel_processes = False  # one process, `concurrency` threads: the bound holds across the whole run
 
-    def __init__(self, **settings: Any) -> None:
-        self.settings = load_settings(OpenAITranscribeSettings, settings)
+    Settings = OpenAITranscribeSettings
+
+    def setup(self) -> None:
         s = self.settings
         urls = [str(u) for u in (s.base_urls or [])] or ([s.base_url] if s.base_url else [])
         self.base_urls: list[str | None] = list(urls) or [None]  # None: api.openai.com

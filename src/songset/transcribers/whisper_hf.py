@@ -47,9 +47,8 @@ from songset.annotators.hf_errors import (
 from songset.audio import load_audio
 from songset.backend import BackendIdentity
 from songset.runner import SongResources
-from songset.settings import BackendSettings, transport
+from songset.settings import BackendSettings, Configured, transport
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment, TranscriptWord
-from songset.transcribers.common import load_settings
 from songset.transcribers.guard import compression_ratio
 from songset.transcribers.separation import SeparationSettings, vocal_separator
 
@@ -92,13 +91,14 @@ class _Window:
     hit_max: bool = False
 
 
-class WhisperHFTranscriber(Transcriber):
+class WhisperHFTranscriber(Configured[WhisperHFSettings], Transcriber):
     """Whisper (any size, any fine-tune with Whisper's tokenizer) through `WhisperForConditionalGeneration`."""
 
     parallel_processes = False  # the model is loaded once per stage, in this process
 
-    def __init__(self, **settings: Any) -> None:
-        self.settings = load_settings(WhisperHFSettings, settings)
+    Settings = WhisperHFSettings
+
+    def setup(self) -> None:
         self.batch_size = self.settings.batch_size
         self.separator = vocal_separator(self.settings.separate_vocals, self.settings.separation)
         self._resolved: tuple[Path, str] | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from songset.annotators.hf_tiny import _bytes_to_unicode
+from support.hf_tiny import _bytes_to_unicode
 
 
 def _tokenizer() -> Any:
