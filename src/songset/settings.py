@@ -121,8 +121,11 @@ REQUIRED = "???"  # OmegaConf's mark for a value the user must give (`url: ???`)
 
 def model_defaults(model: type[BaseModel]) -> dict[str, Any]:
     """Every field's default, in field order; REQUIRED where the model has none."""
+    def plain(value: Any) -> Any:  # a nested settings block is written as its fields
+        return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
     return {
-        name: REQUIRED if info.is_required() else info.get_default(call_default_factory=True)
+        name: REQUIRED if info.is_required() else plain(info.get_default(call_default_factory=True))
         for name, info in model.model_fields.items()
     }
 
