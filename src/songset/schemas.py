@@ -299,6 +299,9 @@ class SongLyrics(Model):
     omitted: dict[str, str] = Field(default_factory=dict, description="field -> why it was left out")
     flags: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    transcription: dict[str, Any] | None = Field(
+        None, description="the transcriber's whole answer (a Transcription), so no song is transcribed twice"
+    )
     provenance: dict[str, Provenance]
 
     @field_validator("language")

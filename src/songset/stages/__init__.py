@@ -1,0 +1,1 @@
+"""Per-stage orchestration modules (the DVC entry points in stages/ call these)."""
