@@ -121,11 +121,8 @@ def test_transcription_is_the_last_source(audio: Path, tmp_path: Path) -> None:
         "transcription",
         0.95,
     )
-    assert (result.language, result.language_source, result.language_confidence) == (
-        "en",
-        "lyrics_text+transcriber",
-        0.97,
-    )
+    assert (result.language, result.language_source) == ("en", "lyrics_text+transcriber")
+    assert result.language_confidence >= 0.97
     assert result.provenance["transcription"].backend == "fixed"
     assert calls(tmp_path / "calls.txt") == ["song.flac"]
     again = resolve_lyrics(_job(audio, memo=result.transcription), t, LyricsSettings())  # memoised answer
