@@ -249,7 +249,7 @@ def load_attributions(audio_dir: Path) -> dict[str, str]:
 def run_sidecars(
     clean_dir: Path,
     metadata_dir: Path,
-    lyrics_dir: Path,
+    song_lyrics_dir: Path,
     overrides_dir: Path,
     sidecar_cfg: Any,
     out_dir: Path,
@@ -261,7 +261,8 @@ def run_sidecars(
     """Build every sidecar; `lineage` (git revision, dirty flag, params hash) is stamped at write time.
 
     The stamp is applied when writing, not when computing, so a sidecar taken from the per-song cache
-    still names the commit and params that wrote this dataset version.
+    still names the commit and params that wrote this dataset version. Lyrics, language and declared
+    values come from the lyrics stage's output (`song_lyrics_dir`, data/annotations/lyrics).
     """
     settings = SidecarSettings.model_validate(settings_of(sidecar_cfg))
     attributions = attributions or {}
@@ -272,7 +273,7 @@ def run_sidecars(
     failed: list[SongFailure] = []
     for song_id in sorted(clean_ids & meta_ids):  # songs missing upstream already failed there
         clean_path, meta_path = clean_dir / f"{song_id}.json", metadata_dir / f"{song_id}.json"
-        lyrics_path = lyrics_dir / f"{song_id}.txt"
+        lyrics_path = song_lyrics_dir / f"{song_id}.json"
         override_path = next(
             (p for p in (overrides_dir / f"{song_id}.yaml", overrides_dir / f"{song_id}.yml") if p.is_file()),
             overrides_dir / f"{song_id}.yaml",
@@ -280,7 +281,7 @@ def run_sidecars(
         try:
             clean = read_json(clean_path)
             metadata = read_json(meta_path)
-            lyrics = _read_optional(lyrics_path)
+            song_lyrics = read_json(lyrics_path) if lyrics_path.is_file() else None
             override_bytes = _read_optional(override_path)
             override = override_bytes.decode("utf-8") if override_bytes is not None else None
         except (OSError, ValueError) as exc:
@@ -293,7 +294,7 @@ def run_sidecars(
             stage="sidecars",
             clean=sha256_file(clean_path),
             metadata=sha256_file(meta_path),
-            lyrics=sha256_json(lyrics.hex() if lyrics is not None else None),
+            song_lyrics=sha256_file(lyrics_path) if song_lyrics is not None else None,
             override=sha256_json(override),
             attribution=attribution,
             settings=settings.model_dump(),
@@ -302,8 +303,7 @@ def run_sidecars(
         inputs = {
             "clean": clean,
             "metadata": metadata,
-            "lyrics": lyrics,
-            "lyrics_file": str(lyrics_path),
+            "song_lyrics": song_lyrics,
             "override": override,
             "override_file": str(override_path),
             "attribution": attribution,

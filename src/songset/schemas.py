@@ -353,6 +353,11 @@ class SidecarSource(Model):
     confidences: dict[str, float] = Field(default_factory=dict)
     overridden: list[str] = Field(default_factory=list, description="fields a human override decided")
     omitted: dict[str, str] = Field(default_factory=dict, description="field -> why it was left out")
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="field -> where its value came from: override, config, declared:<tag>, estimate, "
+        "annotation, lyrics_file, lrc, embedded:<tag>, transcription, lyrics_text (see sidecar_fields.py)",
+    )
     flags: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="input problems that did not stop the song")
     caption_tokens: int

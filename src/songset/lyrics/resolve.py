@@ -148,6 +148,7 @@ def _from_file(data: bytes | None, path: str, sections: list[Section], song: _So
     if found.text is None:
         song.warnings.append(f"{path}: no lyrics in the file; ignored")
         song.flags.append("empty_lyrics_file")
+        song.omitted["lyrics"] = "lyrics file is empty"
         return None
     return found
 
@@ -202,11 +203,17 @@ def resolve_lyrics(job: SongJob, transcriber: Transcriber, settings: LyricsSetti
     """One song's SongLyrics; pure given the job's inputs (the audio file, lyrics file bytes, override
     text, clean facts, a transcription already made) and the transcriber. A transcriber error fails this
     song alone (the runner records it)."""
+    return decide_lyrics(job, read_declared(Path(job.file)), transcriber, settings)
+
+
+def decide_lyrics(
+    job: SongJob, declared: DeclaredTags, transcriber: Transcriber, settings: LyricsSettings
+) -> SongLyrics:
+    """`resolve_lyrics` once the file's tags are read: no file access unless a transcription is needed."""
     song = _Song()
     inputs = job.inputs
     override = parse_override(inputs.get("override"), inputs.get("override_file", "override")) or Override()
     clean = CleanFacts.model_validate(inputs["clean"]) if inputs.get("clean") else CleanFacts()
-    declared = read_declared(Path(job.file))
     song.warnings += declared.warnings
 
     found = (
@@ -247,7 +254,9 @@ def resolve_lyrics(job: SongJob, transcriber: Transcriber, settings: LyricsSetti
     lyrics_source = found.source if found is not None else None
     if instrumental and (lyrics is None or lyrics_source == "transcription"):
         lyrics, lyrics_source = INSTRUMENTAL_LYRICS, presence_source  # never transcribed words on one
-    if lyrics is None:
+    if lyrics is not None:
+        song.omitted.pop("lyrics", None)  # an empty lyrics file, when a later source answered
+    else:
         song.omitted.setdefault(
             "lyrics", "vocals heard but no lyrics found" if presence == "vocal" else "no lyrics found"
         )
@@ -334,7 +343,9 @@ def _language(
         if conf >= settings.min_language_confidence:
             return LanguageDecision(language=clean.vocal_language, confidence=conf, source="annotation")
     if decision.language is None:
-        song.omitted["language"] = decision.reason or "not known"
+        song.omitted["language"] = (
+            decision.reason if lyrics else "no lyrics to tell it from, and not stated by the annotation"
+        ) or "not known"
     return decision
 
 

@@ -11,10 +11,10 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", 
 
 
 def decode_text(data: bytes, source: str) -> tuple[str, list[str]]:
-    """Text and warnings: UTF-8 (or a UTF-16/UTF-8 byte-order mark); else cp1252, said so in a warning.
+    """Text and warnings: UTF-8 (or a UTF-16/UTF-8 byte-order mark); else cp1252 or latin-1, said so.
 
-    Raises ValueError (naming `source`) for bytes that are no text in any of these encodings, such as a
-    binary file saved under a lyrics name.
+    Raises ValueError (naming `source`) for binary data (NUL bytes), such as an audio file saved under a
+    lyrics name or UTF-16 without its byte-order mark.
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -43,11 +43,12 @@ def normalise_lines(text: str) -> str:
 
 
 def _cp1252(data: bytes, source: str) -> tuple[str, list[str]]:
-    """Windows' Western encoding, what most non-UTF-8 lyrics files are written in."""
+    """Windows' Western encoding, what most non-UTF-8 lyrics files are written in; latin-1 (which reads
+    any byte) for the five bytes cp1252 leaves undefined. Either way a warning names the encoding."""
     try:
-        text = data.decode("cp1252")
+        text, encoding = data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
-        raise ValueError(f"{source}: not text in UTF-8, UTF-16 or cp1252; ignored") from None
+        text, encoding = data.decode("latin-1"), "latin-1"
     if "\x00" in text:
         raise ValueError(f"{source}: binary data, not text; ignored")
-    return text, [f"{source}: not UTF-8, decoded as cp1252"]
+    return text, [f"{source}: not UTF-8, decoded as {encoding}"]
