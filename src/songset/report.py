@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from songset.lyrics.coverage import LyricsCoverage, coverage_rows, lyrics_coverage
 from songset.schemas import INSTRUMENTAL_LYRICS
 from songset.sidecars import CONFIDENCE_THRESHOLDS
 
@@ -359,6 +360,9 @@ class QualityReport(BaseModel):
     )
     skipped: list[FailureRow] = Field(
         default_factory=list, description="byte-identical copies of another song: built once, not failures"
+    )
+    lyrics: LyricsCoverage | None = Field(
+        None, description="lyrics and language coverage by source, vocal/instrumental counts (lyrics stage)"
     )
 
 
@@ -981,6 +985,7 @@ def build_report(
         mean_sentences=mean_of("sentences"),
         mean_segments_per_minute=_r(_mean(per_minute_values)) if per_minute_values else None,
         **_sidecar_summary(sidecars),
+        lyrics=lyrics_coverage(sidecars) if sidecars else None,
         failures_by_stage=dict(sorted(Counter(r.stage for r in fail_rows).items())),
         failures_by_reason=dict(
             sorted(Counter(_reason_kind(r.reason, r.file, r.id) for r in fail_rows).items())
@@ -1232,6 +1237,8 @@ def render_markdown(report: QualityReport) -> str:
                 ("songs over 240 s", r.songs_over_240s),
             ],
         )
+        if r.lyrics is not None:
+            out += ["", "## Lyrics and language", "", *_table(("measure", "value"), coverage_rows(r.lyrics))]
         out += ["", "## Flagged songs", ""]
         out += (
             _table(

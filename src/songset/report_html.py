@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from songset.lyrics.coverage import coverage_rows
 from songset.report import _INLINE_TIME_RE, _MARKER_RE, _WORD_RE, Comparison, QualityReport, stack_rows
 
 CONTEXT_SONGS = 3  # worst songs shown with their reused phrases marked
@@ -531,6 +532,8 @@ def render_html(
         "<h2>Sidecars: flags and omissions</h2>",
         _sidecar_flags(r),
     ]
+    if r.lyrics is not None:
+        body += ["<h2>Lyrics and language</h2>", _table(("measure", "value"), coverage_rows(r.lyrics))]
     if comparison is not None:
         body.append(_comparison(comparison))
     return (

@@ -353,6 +353,9 @@ class SidecarSource(Model):
     confidences: dict[str, float] = Field(default_factory=dict)
     overridden: list[str] = Field(default_factory=list, description="fields a human override decided")
     omitted: dict[str, str] = Field(default_factory=dict, description="field -> why it was left out")
+    vocal_presence: VocalPresence | None = Field(
+        None, description="the lyrics stage's decision (its confidence and source: lyrics stage output)"
+    )
     sources: dict[str, str] = Field(
         default_factory=dict,
         description="field -> where its value came from: override, config, declared:<tag>, estimate, "

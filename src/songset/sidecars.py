@@ -352,6 +352,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
             },
             overridden=overridden,
             omitted=omitted,
+            vocal_presence=song_lyrics.vocal_presence if song_lyrics is not None else None,
             sources=dict(sorted(sources.items())),
             flags=flags,
             warnings=warnings,
