@@ -1,4 +1,4 @@
-"""DVC stage `sidecars`: clean + metadata + lyrics + overrides -> data/sidecars/ (ACE-Step 1.5 layout)."""
+"""DVC stage `sidecars`: clean + metadata + song lyrics (lyrics stage) + overrides -> data/sidecars/ (ACE-Step 1.5 layout)."""
 
 from pathlib import Path
 
@@ -14,7 +14,7 @@ def main() -> int:
     result = run_sidecars(
         Path(paths.clean),
         Path(paths.metadata),
-        Path(paths.lyrics),
+        Path(paths.song_lyrics),
         Path(paths.overrides),
         cfg.sidecar,
         Path(paths.sidecars),

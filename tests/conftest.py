@@ -126,16 +126,72 @@ def cut_clip(name: str, target: Path) -> Path:
     return path
 
 
+def song_lyrics_for(
+    clean: CleanAnnotation | None = None,
+    *,
+    lyrics: bytes | None = None,
+    lyrics_file: str = "data/lyrics/song.txt",
+    override: str | None = None,
+    override_file: str = "data/overrides/song.yaml",
+    declared: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The lyrics stage's decision (its real code, no transcriber) for a song whose audio declares
+    `declared` (e.g. {"bpm": {"value": 128, "tag": "TBPM"}}); as the sidecar stage reads it."""
+    from songset.lyrics.resolve import LyricsSettings, clean_facts, decide_lyrics
+    from songset.lyrics.tags import DeclaredTags
+    from songset.runner import SongJob
+    from songset.transcribers.base import NoTranscriber
+
+    clean = clean or clean_annotation()
+    inputs = {
+        "audio_sha256": "a" * 64,
+        "lyrics": lyrics,
+        "lyrics_file": lyrics_file,
+        "override": override,
+        "override_file": override_file,
+        "clean": clean_facts(clean.model_dump(mode="json")),
+    }
+    job = SongJob(id=clean.id, file=Path(f"{clean.id}.ogg"), key="lyrics-key", inputs=inputs)
+    tags = DeclaredTags.model_validate(declared or {})
+    return decide_lyrics(job, tags, NoTranscriber(), LyricsSettings()).model_dump(mode="json")
+
+
+def write_song_lyrics(data: Path) -> Path:
+    """data/song_lyrics/<song>.json for each data/clean/<song>.json, from data/lyrics/<song>.txt|.lrc and
+    data/overrides/<song>.yaml, as the lyrics stage decides them (no audio tags, no transcriber)."""
+    from songset.io import atomic_write_json
+
+    out = data / "song_lyrics"
+    for clean_path in sorted((data / "clean").glob("*.json")):
+        clean = CleanAnnotation.model_validate(json.loads(clean_path.read_text()))
+        lyrics = next(
+            (p for p in (data / "lyrics" / f"{clean.id}{s}" for s in (".lrc", ".txt")) if p.is_file()), None
+        )
+        override = data / "overrides" / f"{clean.id}.yaml"
+        atomic_write_json(
+            out / f"{clean.id}.json",
+            song_lyrics_for(
+                clean,
+                lyrics=lyrics.read_bytes() if lyrics else None,
+                lyrics_file=str(lyrics) if lyrics else "lyrics",
+                override=override.read_text() if override.is_file() else None,
+                override_file=str(override),
+            ),
+        )
+    return out
+
+
 def build_sidecars(data: Path, **kwargs: Any) -> None:
-    """Sidecars for a test project's data/{clean,metadata,lyrics,overrides} -> data/sidecars: default
-    settings, no per-song cache; `attributions=` and `lineage=` go through to run_sidecars."""
+    """Sidecars for a test project's data/{clean,metadata,lyrics,overrides} -> data/sidecars: the lyrics
+    stage's decisions first (`write_song_lyrics`), default settings, no per-song cache; `attributions=`
+    and `lineage=` go through to run_sidecars."""
     from songset.stages.base import RunOptions
     from songset.stages.sidecars import run_sidecars
 
     run_sidecars(
         data / "clean",
         data / "metadata",
-        data / "lyrics",
+        write_song_lyrics(data),
         data / "overrides",
         {},
         data / "sidecars",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT, clean_annotation, cut_clip, provenance, song_metadata
+from conftest import PROJECT_ROOT, clean_annotation, cut_clip, provenance, song_lyrics_for, song_metadata
 from fake_openai import FakeServer, ok, send
 
 from songset.annotators.base import annotate_song
@@ -150,8 +150,15 @@ def case_sidecar(**_: Any) -> tuple[str, Any]:
         inputs={
             "clean": clean_annotation().model_dump(mode="json"),
             "metadata": song_metadata(audio_file="song.ogg").model_dump(mode="json"),
-            "lyrics": b"[Verse]\nline one\nline two\n",
-            "lyrics_file": "song.txt",
+            "song_lyrics": song_lyrics_for(
+                clean_annotation(),
+                lyrics=b"[Verse]\nline one\nline two\n",
+                lyrics_file="song.txt",
+                declared={
+                    "keyscale": {"value": "C major", "tag": "TKEY"},
+                    "bpm": {"value": 64, "tag": "TBPM"},
+                },
+            ),
             "override": "bpm: 118\nnotes: counted\n",
             "override_file": "song.yaml",
             "attribution": "A song by someone, CC BY 3.0",
@@ -207,7 +214,39 @@ def case_openai_transcribe(clip: Path, server: FakeServer, **_: Any) -> tuple[st
     return transcriber.identity().version, {"output": result, "requests": _requests(server)}
 
 
+def case_lyrics(clip: Path, **_: Any) -> tuple[str, Any]:
+    """The lyrics stage on a tagged copy of the clip: an LRC file placed under the annotation's sections."""
+    import shutil
+    import tempfile
+
+    import mutagen
+
+    from songset.lyrics.resolve import LYRICS_VERSION, LyricsSettings, clean_facts, resolve_lyrics
+    from songset.transcribers.base import NoTranscriber
+
+    with tempfile.TemporaryDirectory() as folder:
+        tagged = Path(shutil.copy(clip, Path(folder) / "song.flac"))
+        audio = mutagen.File(tagged)
+        audio["BPM"] = "121"
+        audio["INITIALKEY"] = "4A"
+        audio["ARTIST"] = "Someone"
+        audio.save()
+        audio = _audio_job(tagged).inputs
+        inputs = {
+            "audio_sha256": audio.audio_sha256,
+            "duration": audio.duration,
+            "lyrics": b"[00:01.00]Down by the river\n[00:13.00]We go fishing in the morning light\n",
+            "lyrics_file": "song.lrc",
+            "override": None,
+            "clean": clean_facts(clean_annotation().model_dump(mode="json")),
+        }
+        job = SongJob(id="song", file=tagged, key="k", inputs=inputs)
+        result = resolve_lyrics(job, NoTranscriber(), LyricsSettings())
+    return LYRICS_VERSION, result.model_dump(mode="json", exclude={"audio_sha256"})
+
+
 CASES: dict[str, Case] = {
+    "lyrics": case_lyrics,
     "annotate/descriptor": case_descriptor,
     "annotate/openai_audio": case_openai_audio,
     "annotate/hf_endpoint": case_hf_endpoint,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import PROJECT_ROOT, clean_annotation, provenance, song_metadata
+from conftest import PROJECT_ROOT, clean_annotation, provenance, song_metadata, write_song_lyrics
 
 from songset.annotators.openai_audio import OpenAIAudioAnnotator
 from songset.backend import BackendIdentity
@@ -189,7 +189,7 @@ class SidecarProject:
         result = run_sidecars(
             self.data / "clean",
             self.data / "metadata",
-            self.data / "lyrics",
+            write_song_lyrics(self.data),  # the lyrics stage's output, from data/lyrics and overrides
             self.data / "overrides",
             self.settings,
             self.data / "sidecars",

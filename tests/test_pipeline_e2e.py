@@ -56,7 +56,7 @@ def test_first_repro_builds_valid_sidecars(project: Path) -> None:
             else:
                 assert field not in data and "below" in sidecar.source.omitted[field], (song_id, field)
         assert 12.5 < sidecar.duration < 15.5
-        assert set(sidecar.source.provenance) == {"annotate", "clean", "estimate", "sidecar"}
+        assert set(sidecar.source.provenance) == {"annotate", "clean", "estimate", "lyrics", "sidecar"}
         assert sidecar.source.provenance["annotate"].backend == "descriptor"
         if sidecar.lyrics and sidecar.lyrics != "[Instrumental]":
             assert (sidecars / f"{song_id}.lyrics.txt").read_text().strip() == sidecar.lyrics
@@ -77,7 +77,7 @@ def test_adding_one_song_computes_one_song_per_stage(project: Path) -> None:
     cut_clip("clip_vocal", project / "data" / "audio")
     result = repro(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    for stage in ("annotate", "clean", "estimate", "sidecars"):
+    for stage in ("annotate", "clean", "estimate", "lyrics", "sidecars"):
         summary = stage_summary(project, stage)
         assert summary["computed"] == ["clip_vocal"], (stage, summary)
         assert sorted(summary["cached"]) == ["clip_acoustic", "clip_jazz"], (stage, summary)

@@ -218,7 +218,11 @@ STAGES = {
     "annotate": ((), ("data/annotations/raw", "data/cache/annotate")),
     "clean": (("data/annotations/raw",), ("data/annotations/clean", "data/cache/clean")),
     "estimate": ((), ("data/metadata", "data/cache/estimate")),
-    "sidecars": (("data/annotations/clean", "data/metadata"), ("data/sidecars", "data/cache/sidecars")),
+    "lyrics": (("data/annotations/clean",), ("data/annotations/lyrics", "data/cache/lyrics")),
+    "sidecars": (
+        ("data/annotations/clean", "data/metadata", "data/annotations/lyrics"),
+        ("data/sidecars", "data/cache/sidecars"),
+    ),
 }
 
 

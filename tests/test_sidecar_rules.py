@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import clean_annotation, song_metadata
+from conftest import clean_annotation, song_lyrics_for, song_metadata
 
 from songset.runner import SongError, SongJob
 from songset.schemas import INSTRUMENTAL_LYRICS, Override
@@ -37,15 +37,23 @@ THRESHOLDS = {"min_bpm_confidence": 0.25, "min_key_confidence": 0.45, "min_times
 def sidecar_for(
     *, clean: Any = None, meta: Any = None, settings: SidecarSettings | None = None, **inputs: Any
 ) -> Any:
+    clean = clean or clean_annotation()
+    lyrics = inputs.pop("lyrics", None)
+    declared = inputs.pop("declared", None)
+    lyrics_file = inputs.pop("lyrics_file", "data/lyrics/song.txt")
     data: dict[str, Any] = {
-        "clean": (clean or clean_annotation()).model_dump(mode="json"),
+        "clean": clean.model_dump(mode="json"),
         "metadata": (meta or song_metadata()).model_dump(mode="json"),
-        "lyrics": None,
         "override": None,
         "override_file": "data/overrides/song.yaml",
-        "lyrics_file": "data/lyrics/song.txt",
     }
     data.update(inputs)
+    data.setdefault(
+        "song_lyrics",
+        song_lyrics_for(
+            clean, lyrics=lyrics, lyrics_file=lyrics_file, override=data["override"], declared=declared
+        ),
+    )
     job = SongJob(id="song", file=Path("song.json"), key="key", inputs=data)
     return build_sidecar(job, settings or SidecarSettings())
 
@@ -193,11 +201,11 @@ def test_override_notes_travel_into_provenance() -> None:
 
 def test_omission_reasons_say_why_each_value_is_missing() -> None:
     vocal = sidecar_for(clean=clean_annotation(vocal_presence="vocal", vocal_language="en"))
-    assert vocal.source.omitted == {"lyrics": "vocals heard but no lyrics file"}
+    assert vocal.source.omitted == {"lyrics": "vocals heard but no lyrics found"}
     unknown = sidecar_for(clean=clean_annotation(vocal_presence="unknown"))
     assert unknown.source.omitted == {
-        "lyrics": "no lyrics file",
-        "language": "not stated by the annotation",
+        "lyrics": "no lyrics found",
+        "language": "no lyrics to tell it from, and not stated by the annotation",
     }
     assert unknown.source.flags == []
     loud = sidecar_for(meta=song_metadata(bpm=1000.0, bpm_confidence=1.0))
@@ -228,7 +236,7 @@ def test_source_carries_the_upstream_facts_unchanged() -> None:
     assert src.confidences == {"bpm": 0.8, "keyscale": 0.6, "timesignature": 0.7}
     assert src.warnings == ["song.ogg: clipped", "data/lyrics/song.txt: not UTF-8, decoded as cp1252"]
     assert src.attribution == "Song by X, CC BY 4.0"
-    assert list(src.provenance) == ["annotate", "clean", "estimate", "sidecar"]
+    assert list(src.provenance) == ["annotate", "clean", "estimate", "lyrics", "sidecar"]
     assert src.provenance["estimate"] == meta.provenance
 
 
@@ -336,5 +344,6 @@ def test_a_broken_override_fails_the_song_naming_its_file() -> None:
     job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "override": "bpm: fast\n"})
     with pytest.raises(SongError, match=r"^override: bpm: "):
         build_sidecar(job, SidecarSettings())
-    job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "lyrics": b"caf\xe9"})
+    lyrics = song_lyrics_for(lyrics=b"caf\xe9", lyrics_file="lyrics")
+    job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "song_lyrics": lyrics})
     assert build_sidecar(job, SidecarSettings()).source.warnings == ["lyrics: not UTF-8, decoded as cp1252"]

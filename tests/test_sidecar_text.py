@@ -15,8 +15,9 @@ from conftest import clean_annotation
 from test_sidecar_rules import sidecar_for
 
 from songset.acestep import Metas
+from songset.lyrics.text import decode_text, normalise_lines
 from songset.schemas import Event, Section
-from songset.sidecars import SidecarSettings, compose_caption, decode_lyrics, sidecar_json, structure_line
+from songset.sidecars import SidecarSettings, compose_caption, sidecar_json, structure_line
 
 LYRICS = "[Verse]\nÇa va, très bien\n[Chorus]\nolé"
 
@@ -29,25 +30,25 @@ def test_utf16_lyrics_with_a_byte_order_mark_are_read_without_warning(encoding: 
     data = LYRICS.encode(encoding)
     if encoding != "utf-16":  # the plain codec writes its own BOM; the -le/-be ones do not
         data = ("\ufeff" + LYRICS).encode(encoding)
-    assert decode_lyrics(data, "song.txt") == (LYRICS, [])
+    assert decode_text(data, "song.txt") == (LYRICS, [])
 
 
 def test_cp1252_lyrics_are_decoded_and_the_warning_names_file_and_encoding() -> None:
     data = LYRICS.replace("olé", "olé – “quoted”").encode("cp1252")
-    text, warnings = decode_lyrics(data, "data/lyrics/song.txt")
+    text, warnings = decode_text(data, "data/lyrics/song.txt")
     assert text == LYRICS.replace("olé", "olé – “quoted”")
     assert warnings == ["data/lyrics/song.txt: not UTF-8, decoded as cp1252"]
 
 
 def test_bytes_cp1252_cannot_read_fall_back_to_latin1() -> None:
     data = b"caf\xe9 \x81 ok"  # 0x81 is undefined in cp1252
-    text, warnings = decode_lyrics(data, "song.txt")
+    text, warnings = decode_text(data, "song.txt")
     assert text == "café \x81 ok"
     assert warnings == ["song.txt: not UTF-8, decoded as latin-1"]
 
 
 def test_line_endings_are_normalised_inside_the_text() -> None:
-    assert decode_lyrics(b"one\r\ntwo\rthree\n", "x") == ("one\ntwo\nthree", [])
+    assert normalise_lines(decode_text(b"one\r\ntwo\rthree\n", "x")[0]) == "one\ntwo\nthree"
 
 
 # ---- artist prefix and the caption budget ------------------------------------------------------------

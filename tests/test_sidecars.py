@@ -3,24 +3,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import clean_annotation, song_metadata
+from conftest import clean_annotation, song_lyrics_for, song_metadata
 
+from songset.lyrics.text import decode_text
 from songset.runner import SongError, SongJob
 from songset.schemas import INSTRUMENTAL_LYRICS, Sidecar
-from songset.sidecars import SidecarSettings, build_sidecar, decode_lyrics, parse_override, sidecar_json
+from songset.sidecars import SidecarSettings, build_sidecar, parse_override, sidecar_json
 from songset.tokens import count_tokens
 
 
-def job(clean: Any = None, meta: Any = None, **inputs: Any) -> SongJob:
+def job(clean: Any = None, meta: Any = None, lyrics: bytes | None = None, **inputs: Any) -> SongJob:
+    """A sidecar job; `lyrics` (a lyrics file's bytes) and `override` go through the lyrics stage's decision."""
+    clean = clean or clean_annotation()
     base = {
-        "clean": (clean or clean_annotation()).model_dump(mode="json"),
+        "clean": clean.model_dump(mode="json"),
         "metadata": (meta or song_metadata()).model_dump(mode="json"),
-        "lyrics": None,
         "override": None,
         "override_file": "data/overrides/song.yaml",
-        "lyrics_file": "data/lyrics/song.txt",
     }
     base.update(inputs)
+    base.setdefault("song_lyrics", song_lyrics_for(clean, lyrics=lyrics, override=base["override"]))
     return SongJob(id="song", file=__import__("pathlib").Path("song.json"), key="key", inputs=base)
 
 
@@ -30,7 +32,7 @@ def test_estimates_above_threshold_are_written_rounded() -> None:
     assert sidecar.keyscale == "F# minor"
     assert sidecar.timesignature == "4"
     assert sidecar.duration == 95.0
-    assert set(sidecar.source.provenance) == {"annotate", "clean", "estimate", "sidecar"}
+    assert set(sidecar.source.provenance) == {"annotate", "clean", "estimate", "lyrics", "sidecar"}
 
 
 def test_low_confidence_values_are_left_out_with_reason() -> None:
@@ -89,7 +91,7 @@ def test_lyrics_file_is_used_and_non_utf8_is_decoded_with_warning() -> None:
     )
     assert sidecar.lyrics == "[Verse]\nCafé olé"
     assert any("not UTF-8" in w for w in sidecar.source.warnings)
-    assert decode_lyrics(b"\xef\xbb\xbfhello\r\n", "x") == ("hello", [])
+    assert decode_text(b"\xef\xbb\xbfhello\r\n", "x") == ("hello\r\n", [])
 
 
 def test_caption_fits_budget_and_artist_prefix() -> None:
@@ -134,7 +136,9 @@ def test_sidecar_json_omits_unknowns_and_round_trips() -> None:
 
 
 def test_empty_lyrics_file_is_omitted_and_flagged() -> None:
-    sidecar = build_sidecar(job(lyrics=b"  \n\n"), SidecarSettings())
+    sidecar = build_sidecar(
+        job(clean_annotation(vocal_presence="vocal"), lyrics=b"  \n\n"), SidecarSettings()
+    )
     assert sidecar.lyrics is None
     assert sidecar.source.omitted["lyrics"] == "lyrics file is empty"
     assert "empty_lyrics_file" in sidecar.source.flags

@@ -4,7 +4,7 @@ Why: a default stated in the model and again in a conf file drifts (the Transfor
 defaulted to temperature 1.0 while af3_hf.yaml said 0.7). So a conf file is derived: its leading comment
 lines and its `_target_` are the input (which backend variant this file is); every setting after them is
 written from the backend's settings model and preset, with the field's description as the comment.
-Groups without a backend class (sidecar, report) name their model in SETTINGS_GROUPS.
+Groups without a backend class (sidecar, report, lyrics) name their model in SETTINGS_GROUPS.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from songset.settings import (
 SETTINGS_GROUPS = {
     "sidecar": "songset.sidecars.SidecarSettings",
     "report": "songset.report.ReportSettings",
+    "lyrics": "songset.lyrics.resolve.LyricsSettings",
 }
 COMMENT_COLUMN = 36  # comments line up here unless a setting is longer
 KIND_ORDER = (IDENTITY_SLOT, "output", TRANSPORT)
@@ -58,8 +59,16 @@ def _import(dotted: str) -> Any:
 def _scalar(value: Any) -> str:
     if value is REQUIRED:
         return REQUIRED
-    dumped = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False)
+    dumped = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False, allow_unicode=True)
     return dumped.removesuffix("\n").removesuffix("\n...")
+
+
+def _block(name: str, value: dict[str, Any]) -> list[str]:
+    """A nested settings block (`separation:`, `guard:`) as indented lines, one setting a line."""
+    dumped = yaml.safe_dump(
+        {name: value}, default_flow_style=False, width=10_000, sort_keys=False, allow_unicode=True
+    )
+    return dumped.removesuffix("\n").splitlines()
 
 
 def _kind(model: type[BaseModel], name: str) -> str:
@@ -92,8 +101,13 @@ def settings_lines(model: type[BaseModel], values: dict[str, Any]) -> list[str]:
         if grouped:
             out.append(KIND_HEADINGS[kind])
         for name in names:
-            setting = f"{name}: {_scalar(values[name])}"
             about = model.model_fields[name].description
+            if isinstance(values[name], dict) and values[name]:
+                first, *rest = _block(name, values[name])
+                out.append(f"{first.ljust(COMMENT_COLUMN - 1)} # {about}" if about else first)
+                out += rest
+                continue
+            setting = f"{name}: {_scalar(values[name])}"
             if about:
                 setting = f"{setting.ljust(COMMENT_COLUMN - 1)} # {about}"
             out.append(setting)

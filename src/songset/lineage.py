@@ -26,6 +26,7 @@ STAGE_PARAMS: dict[str, tuple[str, str]] = {
     "annotate": ("annotator", "annotate"),
     "clean": ("cleaner", "clean"),
     "estimate": ("estimator", "estimate"),
+    "lyrics": ("lyrics", "lyrics"),
     "sidecars": ("sidecar", "sidecar"),
 }
 # Paths a `dvc repro` itself rewrites; changes there do not make the *source* dirty.

@@ -237,6 +237,79 @@ class SongMetadata(Model):
     provenance: Provenance
 
 
+# ---- stage: lyrics -----------------------------------------------------------------------------------------
+
+VocalPresence = Literal["vocal", "instrumental", "unknown"]
+
+
+class TimedWord(Model):
+    start: float = Field(ge=0)
+    text: str
+
+
+class TimedLine(Model):
+    """One sung line with its start (LRC stamp, SYLT time or transcription segment); `end` when known."""
+
+    start: float = Field(ge=0)
+    end: float | None = Field(None, ge=0)
+    text: str
+    words: list[TimedWord] = Field(default_factory=list)
+
+
+class DeclaredValue(Model):
+    """A value an audio file's own tags declare, and the tag it came from (`TBPM`, `INITIALKEY`, `tmpo`)."""
+
+    value: str | float
+    tag: str
+
+
+class DroppedSegment(Model):
+    start: float
+    end: float
+    text: str
+    reason: str
+
+
+class SongLyrics(Model):
+    """`data/annotations/lyrics/<song>.json`: lyrics, language and vocal presence, each with its source.
+
+    Sources: `override`, `lyrics_file`, `lrc`, `embedded:<tag>`, `transcription`, `annotation`, `lyrics_text`.
+    """
+
+    id: str
+    audio_file: str
+    audio_sha256: str
+    lyrics: str | None = Field(None, description="in ACE-Step's format (section tags); None when unknown")
+    lyrics_source: str | None = None
+    timed_lines: list[TimedLine] = Field(
+        default_factory=list, description="timestamps of LRC/SYLT/transcribed lines"
+    )
+    language: str | None = None
+    language_confidence: float = Field(0.0, ge=0, le=1)
+    language_source: str | None = None
+    vocal_presence: VocalPresence = "unknown"
+    vocal_confidence: float = Field(0.0, ge=0, le=1)
+    vocal_source: str | None = None
+    declared: dict[str, DeclaredValue] = Field(
+        default_factory=dict, description="bpm, keyscale, artist, title as the file's tags declare them"
+    )
+    dropped_segments: list[DroppedSegment] = Field(default_factory=list)
+    omitted: dict[str, str] = Field(default_factory=dict, description="field -> why it was left out")
+    flags: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    transcription: dict[str, Any] | None = Field(
+        None, description="the transcriber's whole answer (a Transcription), so no song is transcribed twice"
+    )
+    provenance: dict[str, Provenance]
+
+    @field_validator("language")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        if v is not None and v not in VALID_LANGUAGES:
+            raise ValueError(f"language {v!r} is not an ACE-Step language code")
+        return v
+
+
 # ---- human overrides ---------------------------------------------------------------------------------------
 
 
@@ -278,6 +351,14 @@ class SidecarSource(Model):
     confidences: dict[str, float] = Field(default_factory=dict)
     overridden: list[str] = Field(default_factory=list, description="fields a human override decided")
     omitted: dict[str, str] = Field(default_factory=dict, description="field -> why it was left out")
+    vocal_presence: VocalPresence | None = Field(
+        None, description="the lyrics stage's decision (its confidence and source: lyrics stage output)"
+    )
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="field -> where its value came from: override, config, declared:<tag>, estimate, "
+        "annotation, lyrics_file, lrc, embedded:<tag>, transcription, lyrics_text (see sidecar_fields.py)",
+    )
     flags: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="input problems that did not stop the song")
     caption_tokens: int
@@ -368,6 +449,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "clean_annotation": CleanAnnotation,
     "song_metadata": SongMetadata,
     "override": Override,
+    "song_lyrics": SongLyrics,
     "sidecar": Sidecar,
     "dataset_manifest": DatasetManifest,
     "stage_summary": StageSummary,

@@ -121,6 +121,7 @@ REQUIRED = "???"  # OmegaConf's mark for a value the user must give (`url: ???`)
 
 def model_defaults(model: type[BaseModel]) -> dict[str, Any]:
     """Every field's default, in field order; REQUIRED where the model has none."""
+
     def plain(value: Any) -> Any:  # a nested settings block is written as its fields
         return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
 

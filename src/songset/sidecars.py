@@ -1,4 +1,4 @@
-"""Sidecars: clean annotation + estimates + lyrics + human overrides -> what ACE-Step 1.5 reads.
+"""Sidecars: clean annotation + estimates + the lyrics stage + human overrides -> what ACE-Step 1.5 reads.
 
 Rules a training set lives by: a human value always wins; a value below its confidence threshold is left
 out (ACE-Step ignores missing values but trains on wrong ones); nothing is written as a placeholder.
@@ -27,29 +27,26 @@ from songset.schemas import (
     INSTRUMENTAL_LYRICS,
     TRAIN_CUT_S,
     CleanAnnotation,
+    DeclaredValue,
     Event,
     Override,
     Section,
     Sidecar,
     SidecarSource,
+    SongLyrics,
     SongMetadata,
 )
 from songset.settings import BackendSettings
+from songset.sidecar_fields import CONFIDENCE_THRESHOLDS, SIDECAR_FIELDS
 from songset.theory import key_identity
 from songset.tokens import count_tokens, fit_to_budget
 
-SIDECAR_VERSION = (
-    "3"  # 2: override-vs-estimate warnings; 3: ACE-Step prompt room, instrumentals without language
-)
-BPM_DISAGREEMENT = 0.08  # a human bpm this far from the estimate is reported
+# 2: override-vs-estimate warnings; 3: ACE-Step prompt room, instrumentals without language;
+# 4: lyrics, language and vocal presence from the lyrics stage, declared tag values, `source.sources`
+SIDECAR_VERSION = "4"
+BPM_DISAGREEMENT = 0.08  # a human (or declared) bpm this far from the estimate is reported
 
-
-# sidecar confidence field -> the setting below which it is left out (the report marks these thresholds)
-CONFIDENCE_THRESHOLDS: dict[str, str] = {
-    "bpm": "min_bpm_confidence",
-    "keyscale": "min_key_confidence",
-    "timesignature": "min_timesignature_confidence",
-}
+__all__ = ["CONFIDENCE_THRESHOLDS", "SIDECAR_VERSION", "SidecarSettings", "build_sidecar"]
 
 
 class SidecarSettings(BackendSettings):
@@ -101,32 +98,6 @@ def parse_override(text: str | None, source: str) -> Override | None:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SongError(f"{source}: {problems}") from exc
-
-
-def decode_lyrics(data: bytes | None, source: str) -> tuple[str | None, list[str]]:
-    """Lyrics text and warnings; non-UTF-8 files are read as cp1252/latin-1 and said so."""
-    if data is None:
-        return None, []
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        try:
-            text = data.decode("cp1252")
-            enc = "cp1252"
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-            enc = "latin-1"
-        return _normalise_lyrics(text), [f"{source}: not UTF-8, decoded as {enc}"]
-    return _normalise_lyrics(text), []
-
-
-def _normalise_lyrics(text: str) -> str | None:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return text or None
 
 
 def _clock(seconds: float) -> str:
@@ -199,139 +170,148 @@ def compose_caption(
     return caption, tokens, flags
 
 
-def override_disagreements(override: Override, meta: SongMetadata) -> tuple[list[str], list[str]]:
-    """Warnings and flags where a human value and the estimate disagree strongly.
-
-    Overrides still win; this only makes a likely typo visible in the sidecar, the report and `trace`.
-    A bpm at double or half the estimate is the usual tempo-octave ambiguity and is noted separately.
-    """
+def value_disagreements(
+    who: str, bpm: float | None, keyscale: str | None, meta: SongMetadata
+) -> tuple[list[str], list[str]]:
+    """Warnings and flags where a value a person (`override`) or a file (`declared`) gives and the estimate
+    disagree strongly. The given value still wins; this only makes a likely typo visible in the sidecar,
+    the report and `trace`. A bpm at double or half the estimate is the usual tempo-octave ambiguity and
+    is noted separately."""
     warnings: list[str] = []
     flags: list[str] = []
-    if override.bpm is not None and meta.bpm:
-        ratio = override.bpm / meta.bpm
+    if bpm is not None and meta.bpm:
+        ratio = bpm / meta.bpm
         if abs(ratio - 1) > BPM_DISAGREEMENT:
             octave = next((r for r in (2.0, 0.5) if abs(ratio / r - 1) <= BPM_DISAGREEMENT), None)
             if octave is not None:
                 word = "double" if octave == 2.0 else "half"
                 warnings.append(
-                    f"override bpm {override.bpm} is {word} the estimated {meta.bpm:g} "
+                    f"{who} bpm {bpm:g} is {word} the estimated {meta.bpm:g} "
                     "(tempo octave; check which one is felt)"
                 )
-                flags.append("override_bpm_octave")
+                flags.append(f"{who}_bpm_octave")
             else:
                 warnings.append(
-                    f"override bpm {override.bpm} differs from the estimated {meta.bpm:g} by "
+                    f"{who} bpm {bpm:g} differs from the estimated {meta.bpm:g} by "
                     f"{abs(ratio - 1):.0%} (more than {BPM_DISAGREEMENT:.0%})"
                 )
-                flags.append("override_bpm_disagrees")
-    human_key = key_identity(override.keyscale)
-    if human_key is not None and meta.keyscale:
+                flags.append(f"{who}_bpm_disagrees")
+    given_key = key_identity(keyscale)
+    if given_key is not None and meta.keyscale:
         estimates = [k for k in (meta.keyscale, meta.key_runner_up) if k]
-        if human_key not in {key_identity(k) for k in estimates}:
+        if given_key not in {key_identity(k) for k in estimates}:
             warnings.append(
-                f"override keyscale {override.keyscale} matches neither the estimate {meta.keyscale}"
+                f"{who} keyscale {keyscale} matches neither the estimate {meta.keyscale}"
                 + (f" nor its runner-up {meta.key_runner_up}" if meta.key_runner_up else "")
             )
-            flags.append("override_key_disagrees")
+            flags.append(f"{who}_key_disagrees")
     return warnings, flags
 
 
+def override_disagreements(override: Override, meta: SongMetadata) -> tuple[list[str], list[str]]:
+    """A human's bpm and key against the estimate (see `value_disagreements`)."""
+    return value_disagreements("override", override.bpm, override.keyscale, meta)
+
+
+def _declared_bpm(value: DeclaredValue | None) -> int | None:
+    return round(float(value.value)) if value is not None else None
+
+
 def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
-    """One song's sidecar from its upstream outputs; pure given the job's inputs."""
+    """One song's sidecar from its upstream outputs; pure given the job's inputs.
+
+    Each field's sources and threshold come from `SIDECAR_FIELDS`: a human override first, then a
+    setting for every song, then what the file declares, then the estimate over its threshold.
+    """
     clean = CleanAnnotation.model_validate(job.inputs["clean"])
     meta = SongMetadata.model_validate(job.inputs["metadata"])
     override = parse_override(job.inputs.get("override"), job.inputs.get("override_file", "override"))
     override = override or Override()
-    lyrics_text, lyrics_warnings = decode_lyrics(
-        job.inputs.get("lyrics"), job.inputs.get("lyrics_file", "lyrics")
+    song_lyrics = (
+        SongLyrics.model_validate(job.inputs["song_lyrics"]) if job.inputs.get("song_lyrics") else None
     )
+    declared = song_lyrics.declared if song_lyrics is not None else {}
 
     overridden: list[str] = []
     omitted: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    warnings: list[str] = list(meta.warnings)
     flags: list[str] = list(
         clean.flags
     )  # lyric_sheet, untimed_structure, ...: the cleaner's doubts travel on
-
-    def pick(field: str, human: Any, estimate: Any, confidence: float, threshold: float) -> Any:
-        if human is not None:
-            overridden.append(field)
-            omitted.pop(field, None)
-            return human
-        if estimate is None:
-            omitted.setdefault(field, "not estimated")
-            return None
-        if confidence < threshold:
-            omitted[field] = f"confidence {confidence:.2f} below {threshold:.2f}"
-            return None
-        return estimate
-
     bpm_estimate = None
     if meta.bpm is not None:
         rounded = round(meta.bpm)
         bpm_estimate = rounded if BPM_MIN <= rounded <= BPM_MAX else None
         if bpm_estimate is None:
             omitted["bpm"] = f"estimate {meta.bpm} outside {BPM_MIN}-{BPM_MAX}"
-    bpm = pick("bpm", override.bpm, bpm_estimate, meta.bpm_confidence, settings.min_bpm_confidence)
-    keyscale = pick(
-        "keyscale", override.keyscale, meta.keyscale, meta.key_confidence, settings.min_key_confidence
-    )
-    timesig = pick(
-        "timesignature",
-        override.timesignature,
-        meta.timesignature,
-        meta.timesignature_confidence,
-        settings.min_timesignature_confidence,
-    )
 
-    if override.lyrics is not None:
-        overridden.append("lyrics")
-        lyrics = override.lyrics.strip() or None
-    elif lyrics_text:
-        lyrics = lyrics_text
-    elif job.inputs.get("lyrics") is not None:
-        lyrics = None
-        omitted["lyrics"] = "lyrics file is empty"
-        flags.append("empty_lyrics_file")
-    elif clean.vocal_presence == "instrumental":
-        lyrics = INSTRUMENTAL_LYRICS
-    else:
-        lyrics = None
-        omitted["lyrics"] = (
-            "vocals heard but no lyrics file" if clean.vocal_presence == "vocal" else "no lyrics file"
-        )
-        if clean.vocal_presence == "vocal":
-            flags.append("vocals_without_lyrics")
+    def candidate(name: str, source: str) -> tuple[Any, str | None]:
+        """The value `source` offers for field `name` (None when it has none), with its source label."""
+        spec = SIDECAR_FIELDS[name]
+        if source == "override":
+            return getattr(override, name), "override"
+        if source == "config":
+            return getattr(settings, spec.config) if spec.config else None, "config"
+        if source == "declared":
+            value = declared.get(spec.declared) if spec.declared else None
+            if value is None:
+                return None, None
+            return (_declared_bpm(value) if name == "bpm" else value.value), f"declared:{value.tag}"
+        if source == "estimate":
+            estimate = bpm_estimate if name == "bpm" else getattr(meta, spec.estimate or name)
+            if estimate is None:
+                omitted.setdefault(name, "not estimated")
+                return None, None
+            confidence = float(getattr(meta, spec.confidence or ""))
+            threshold = float(getattr(settings, spec.threshold or ""))
+            if confidence < threshold:
+                omitted[name] = f"confidence {confidence:.2f} below {threshold:.2f}"
+                return None, None
+            return estimate, "estimate"
+        raise ValueError(f"sidecar field {name}: source {source!r} is not one build_sidecar reads")
 
-    if override.language is not None:
-        overridden.append("language")
-        language: str | None = override.language
-    elif settings.language:
-        language = settings.language
-    elif clean.vocal_language:
-        language = clean.vocal_language
-    elif clean.vocal_presence == "instrumental" or lyrics == INSTRUMENTAL_LYRICS:
-        language = "unknown"  # ACE-Step's own code for songs without sung words
-    else:
-        language = None
-        omitted["language"] = "not stated by the annotation"
+    def pick(name: str) -> Any:
+        for source in SIDECAR_FIELDS[name].sources:
+            value, label = candidate(name, source)
+            if value is not None and value != "":
+                if label == "override":
+                    overridden.append(name)
+                if label != "estimate":
+                    omitted.pop(name, None)
+                sources[name] = str(label)
+                return value
+        return None
+
+    bpm = pick("bpm")
+    keyscale = pick("keyscale")
+    timesig = pick("timesignature")
+    artist = pick("artist")
+
+    lyrics, language = _lyrics_and_language(
+        song_lyrics, settings, overridden, omitted, sources, flags, warnings
+    )
     # ACE-Step's folder scan reads `language` from <stem>.json and takes any value but "instrumental" as sung
     # (dataset_builder_modules/scan.py since it reads <stem>.json), so an instrumental states its language
     # only as `vocal_language`; `language` is for sung words.
     instrumental = lyrics == INSTRUMENTAL_LYRICS and language == "unknown"
 
-    artist = override.artist or settings.artist
-    if override.artist:
-        overridden.append("artist")
     human_caption = override.caption is not None
     if human_caption:
         overridden.append("caption")
+    sources["caption"] = "override" if human_caption else "annotation"
     metas = Metas(bpm=bpm, timesignature=timesig, keyscale=keyscale, duration=int(round(meta.duration, 3)))
     caption, caption_tokens, caption_flags = compose_caption(
         override.caption or clean.caption, clean, settings, artist, human_caption, metas
     )
     flags += caption_flags
-    disagreement_warnings, disagreement_flags = override_disagreements(override, meta)
-    flags += disagreement_flags
+    for who in ("override", "declared"):  # the same disagreement rules for a person's and a file's values
+        given_bpm = bpm if sources.get("bpm", "").split(":")[0] == who else None
+        given_key = keyscale if sources.get("keyscale", "").split(":")[0] == who else None
+        if given_bpm is not None or given_key is not None:
+            found_warnings, found_flags = value_disagreements(who, given_bpm, given_key, meta)
+            warnings += found_warnings
+            flags += found_flags
     if lyrics and lyrics_tokens(lyrics, settings.caption_tokenizer) > LYRICS_MAX_TOKENS:
         flags.append("lyrics_over_acestep_limit")  # ACE-Step cuts them at 512 tokens without a word
     if meta.duration > TRAIN_CUT_S:
@@ -342,6 +322,8 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
         extra["override_notes"] = override.notes
     provenance = dict(clean.provenance)
     provenance["estimate"] = meta.provenance
+    if song_lyrics is not None:
+        provenance.update(song_lyrics.provenance)
     provenance["sidecar"] = make_provenance(
         stage="sidecar",
         backend="sidecar",
@@ -375,13 +357,57 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
             },
             overridden=overridden,
             omitted=omitted,
+            vocal_presence=song_lyrics.vocal_presence if song_lyrics is not None else None,
+            sources=dict(sorted(sources.items())),
             flags=flags,
-            warnings=[*meta.warnings, *lyrics_warnings, *disagreement_warnings],
+            warnings=warnings,
             caption_tokens=caption_tokens,
             attribution=job.inputs.get("attribution"),
             provenance=provenance,
         ),
     )
+
+
+def _lyrics_and_language(
+    song_lyrics: SongLyrics | None,
+    settings: SidecarSettings,
+    overridden: list[str],
+    omitted: dict[str, str],
+    sources: dict[str, str],
+    flags: list[str],
+    warnings: list[str],
+) -> tuple[str | None, str | None]:
+    """Lyrics and vocal language as the lyrics stage decided them; `sidecar.language` (one language for
+    every song) stands in for a sung song's language unless a human gave one."""
+    if song_lyrics is None:
+        omitted["lyrics"] = "no lyrics stage output for this song"
+        flags.append("no_lyrics_stage_output")
+        if settings.language:
+            sources["vocal_language"] = "config"
+            return None, settings.language
+        omitted["language"] = "no lyrics stage output for this song"
+        return None, None
+    flags += [f for f in song_lyrics.flags if f not in flags]
+    warnings += song_lyrics.warnings
+    omitted.update({k: v for k, v in song_lyrics.omitted.items() if k in ("lyrics", "language")})
+    if song_lyrics.vocal_source:
+        sources["vocal_presence"] = song_lyrics.vocal_source
+    lyrics = song_lyrics.lyrics
+    if lyrics is not None and song_lyrics.lyrics_source:
+        sources["lyrics"] = song_lyrics.lyrics_source
+        if song_lyrics.lyrics_source == "override":
+            overridden.append("lyrics")
+    language = song_lyrics.language
+    if song_lyrics.language_source == "override":
+        overridden.append("language")
+    elif settings.language and language != "unknown":
+        language = settings.language
+        sources["vocal_language"] = "config"
+        omitted.pop("language", None)
+        return lyrics, language
+    if language is not None and song_lyrics.language_source:
+        sources["vocal_language"] = song_lyrics.language_source
+    return lyrics, language
 
 
 def sidecar_json(sidecar: Sidecar) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, get_args
 
+from songset.lyrics.coverage import lyrics_coverage
 from songset.report.contract import RegistryModel, report_models
 from songset.report.metrics import CorpusFacts, Metric, SongFacts, registry
 from songset.report.models import FailureRow, Phrase, SkeletonCount, StageRow
@@ -269,6 +270,7 @@ def build_report(
         ),
         failure_list=fail_rows,
         skipped=[skipped[f] for f in sorted(skipped)],
+        lyrics=lyrics_coverage(sidecars) if sidecars else None,
         stages=stages,
         exact_duplicate_groups=dup_groups,
         **worst,

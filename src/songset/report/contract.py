@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model
 
+from songset.lyrics.coverage import LyricsCoverage
 from songset.report.metrics import Metric, check_registry, registry
 from songset.report.models import FailureRow, FrameTemplate, Phrase, SkeletonCount, StageRow
 
@@ -117,6 +118,13 @@ def _build(metrics: tuple[Metric, ...]) -> ReportModels:
             Field(
                 default_factory=list,
                 description="byte-identical copies of another song: built once, not failures",
+            ),
+        ),
+        "lyrics": (
+            LyricsCoverage | None,
+            Field(
+                None,
+                description="lyrics and language coverage by source, vocal/instrumental counts (lyrics stage)",
             ),
         ),
     }

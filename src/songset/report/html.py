@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from songset.lyrics.coverage import coverage_rows
 from songset.report.charts import bar_chart, hbar_chart, histogram
 from songset.report.contract import RegistryModel
 from songset.report.format import fmt as _fmt
@@ -373,6 +374,8 @@ def render_html(
         "<h2>Sidecars: flags and omissions</h2>",
         _sidecar_flags(r),
     ]
+    if r.lyrics is not None:
+        body += ["<h2>Lyrics and language</h2>", _table(("measure", "value"), coverage_rows(r.lyrics))]
     if comparison is not None:
         body.append(_comparison(comparison, type(r).metrics))
     return (

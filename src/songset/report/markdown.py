@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from songset.lyrics.coverage import coverage_rows
 from songset.report.contract import RegistryModel
 from songset.report.format import fmt
 from songset.report.metrics import Metric
@@ -144,6 +145,8 @@ def render_markdown(report: RegistryModel) -> str:
     if r.sidecars:
         out += ["", "## Sidecar coverage", ""]
         out += _table(("field", "value"), [(m.label, m.shown(r)) for m in metrics if m.sidecar_table])
+        if getattr(r, "lyrics", None) is not None:
+            out += ["", "## Lyrics and language", "", *_table(("measure", "value"), coverage_rows(r.lyrics))]
         out += ["", "## Flagged songs", ""]
         out += (
             _table(

@@ -1,4 +1,4 @@
-"""Stage `sidecars`: clean annotation + metadata + optional lyrics, override and attribution -> the
+"""Stage `sidecars`: clean annotation + metadata + the lyrics stage's output + optional override and attribution -> the
 ACE-Step 1.5 sidecars (`<id>.json`, `<id>.lyrics.txt`) and the dataset manifest.
 
 Inputs per song: `SidecarInputs`. Compute: `build_sidecar` (songset.sidecars). Writes the sidecar, the sung
@@ -39,10 +39,7 @@ class SidecarInputs(TypedDict):
         str, Any
     ]  # CleanAnnotation as JSON; validated in build_sidecar, where a failure names the song
     metadata: dict[str, Any]  # SongMetadata as JSON
-    lyrics: NotRequired[
-        bytes | None
-    ]  # data/lyrics/<id>.txt as bytes, undecoded: a bad encoding fails the song
-    lyrics_file: NotRequired[str]
+    song_lyrics: NotRequired[dict[str, Any] | None]  # the lyrics stage's SongLyrics as JSON
     override: NotRequired[str | None]  # data/overrides/<id>.yaml text
     override_file: NotRequired[str]
     attribution: NotRequired[str | None]  # the credit line from attribution.yaml
@@ -66,7 +63,7 @@ def load_attributions(audio_dir: Path) -> dict[str, str]:
 def run_sidecars(
     clean_dir: Path,
     metadata_dir: Path,
-    lyrics_dir: Path,
+    song_lyrics_dir: Path,
     overrides_dir: Path,
     sidecar_cfg: Any,
     out_dir: Path,
@@ -78,7 +75,8 @@ def run_sidecars(
     """Build every sidecar; `lineage` (git revision, dirty flag, params hash) is stamped at write time.
 
     The stamp is applied when writing, not when computing, so a sidecar taken from the per-song cache
-    still names the commit and params that wrote this dataset version.
+    still names the commit and params that wrote this dataset version. Lyrics, language and declared
+    values come from the lyrics stage's output (`song_lyrics_dir`, data/annotations/lyrics).
     """
     settings = SidecarSettings.model_validate(settings_of(sidecar_cfg))
     attributions = attributions or {}
@@ -89,7 +87,7 @@ def run_sidecars(
     failed: list[SongFailure] = []
     for song_id in sorted(clean_ids & meta_ids):  # songs missing upstream already failed there
         clean_path, meta_path = clean_dir / f"{song_id}.json", metadata_dir / f"{song_id}.json"
-        lyrics_path = lyrics_dir / f"{song_id}.txt"
+        lyrics_path = song_lyrics_dir / f"{song_id}.json"
         override_path = next(
             (p for p in (overrides_dir / f"{song_id}.yaml", overrides_dir / f"{song_id}.yml") if p.is_file()),
             overrides_dir / f"{song_id}.yaml",
@@ -97,7 +95,7 @@ def run_sidecars(
         try:
             clean = read_json(clean_path)
             metadata = read_json(meta_path)
-            lyrics = _read_optional(lyrics_path)
+            song_lyrics = read_json(lyrics_path) if lyrics_path.is_file() else None
             override_bytes = _read_optional(override_path)
             override = override_bytes.decode("utf-8") if override_bytes is not None else None
         except (OSError, ValueError) as exc:
@@ -110,7 +108,7 @@ def run_sidecars(
             stage="sidecars",
             clean=sha256_file(clean_path),
             metadata=sha256_file(meta_path),
-            lyrics=sha256_json(lyrics.hex() if lyrics is not None else None),
+            song_lyrics=sha256_file(lyrics_path) if song_lyrics is not None else None,
             override=sha256_json(override),
             attribution=attribution,
             settings=settings.model_dump(),
@@ -119,8 +117,7 @@ def run_sidecars(
         inputs: SidecarInputs = {
             "clean": clean,
             "metadata": metadata,
-            "lyrics": lyrics,
-            "lyrics_file": str(lyrics_path),
+            "song_lyrics": song_lyrics,
             "override": override,
             "override_file": str(override_path),
             "attribution": attribution,

@@ -1,0 +1,1 @@
+"""Lyrics, language and what audio files declare: pure functions the `lyrics` stage is built from."""

@@ -1,0 +1,225 @@
+"""resolve_lyrics: source precedence, vocal presence, the transcription guard and declared values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mutagen
+import pytest
+from audio_files import write_audio
+from fixed_transcriber import FixedTranscriber, calls
+
+from songset.lyrics.resolve import LyricsSettings, resolve_lyrics
+from songset.runner import SongJob
+from songset.transcribers.base import NoTranscriber
+
+SUNG = "Down by the river where the fishing boats are waiting for the morning light"
+SECTIONS = [
+    {"start": 0, "end": 5, "label": "intro"},
+    {"start": 5, "end": 20, "label": "verse"},
+    {"start": 20, "end": 40, "label": "chorus"},
+]
+
+
+def _segment(start: float, text: str, **signals: float) -> dict[str, Any]:
+    base = {"avg_logprob": -0.2, "no_speech_prob": 0.05, "compression_ratio": 1.3}
+    return {"start": start, "end": start + 4, "text": text, **base, **signals}
+
+
+ANSWER = {
+    "text": f"{SUNG} and we sing along",
+    "language": "en",
+    "language_probability": 0.97,
+    "segments": [_segment(6, SUNG), _segment(22, "and we sing along the river every day")],
+}
+
+
+@pytest.fixture
+def audio(tmp_path: Path) -> Path:
+    return write_audio(tmp_path / "song.flac")
+
+
+def _tag(path: Path, **tags: str) -> None:
+    f = mutagen.File(path)
+    for name, value in tags.items():
+        f[name] = value
+    f.save()
+
+
+def _job(
+    audio: Path,
+    *,
+    override: str | None = None,
+    lyrics: bytes | None = None,
+    lyrics_file: str = "song.txt",
+    clean: dict[str, Any] | None = None,
+    memo: dict[str, Any] | None = None,
+) -> SongJob:
+    inputs = {
+        "audio_sha256": "a" * 64,
+        "override": override,
+        "override_file": "overrides/song.yaml",
+        "lyrics": lyrics,
+        "lyrics_file": lyrics_file,
+        "clean": clean,
+        "transcription": memo,
+    }
+    return SongJob(id="song", file=audio, key="k", inputs=inputs)
+
+
+def _transcriber(tmp_path: Path, answer: dict[str, Any] = ANSWER) -> FixedTranscriber:
+    return FixedTranscriber(answer=answer, calls_file=str(tmp_path / "calls.txt"))
+
+
+def test_sources_in_order_first_answer_wins(audio: Path, tmp_path: Path) -> None:
+    _tag(audio, LYRICS="Embedded words of a song that is sung in English by someone")
+    t = _transcriber(tmp_path)
+    settings = LyricsSettings()
+    lrc = f"[00:06.00]{SUNG}\n[00:21.00]Chorus words here we go".encode()
+    cases = [
+        (
+            _job(audio, override="lyrics: Human words\nlanguage: de\n", lyrics=b"file words"),
+            "override",
+            "Human words",
+        ),
+        (
+            _job(audio, lyrics=lrc, lyrics_file="song.lrc"),
+            "lrc",
+            f"[Verse]\n{SUNG}\n\n[Chorus]\nChorus words here we go",
+        ),
+        (_job(audio, lyrics=b"Plain file words\r\n\r\n\r\nmore"), "lyrics_file", "Plain file words\n\nmore"),
+        (_job(audio), "embedded:LYRICS", "Embedded words of a song that is sung in English by someone"),
+    ]
+    for job, source, text in cases:
+        job.inputs["clean"] = {"sections": SECTIONS, "vocal_presence": "vocal"}
+        result = resolve_lyrics(job, t, settings)
+        assert (result.lyrics_source, result.lyrics) == (source, text)
+        assert (result.vocal_presence, result.vocal_source) == ("vocal", source)
+    assert calls(tmp_path / "calls.txt") == []  # never transcribed while another source answers
+
+
+def test_override_language_wins_and_lrc_keeps_timestamps(audio: Path, tmp_path: Path) -> None:
+    result = resolve_lyrics(
+        _job(audio, override="language: fi\n", lyrics=f"[00:06.50]{SUNG}".encode(), lyrics_file="s.lrc"),
+        NoTranscriber(),
+        LyricsSettings(),
+    )
+    assert (result.language, result.language_source) == ("fi", "override")
+    assert [(line.start, line.text) for line in result.timed_lines] == [(6.5, SUNG)]
+
+
+def test_transcription_is_the_last_source(audio: Path, tmp_path: Path) -> None:
+    t = _transcriber(tmp_path)
+    result = resolve_lyrics(
+        _job(audio, clean={"sections": SECTIONS, "vocal_presence": "unknown"}), t, LyricsSettings()
+    )
+    assert result.lyrics_source == "transcription"
+    assert result.lyrics == f"[Verse]\n{SUNG}\n\n[Chorus]\nand we sing along the river every day"
+    assert (result.vocal_presence, result.vocal_source, result.vocal_confidence) == (
+        "vocal",
+        "transcription",
+        0.95,
+    )
+    assert (result.language, result.language_source) == ("en", "lyrics_text+transcriber")
+    assert result.language_confidence >= 0.97
+    assert result.provenance["transcription"].backend == "fixed"
+    assert calls(tmp_path / "calls.txt") == ["song.flac"]
+    again = resolve_lyrics(_job(audio, memo=result.transcription), t, LyricsSettings())  # memoised answer
+    assert again.lyrics_source == "transcription" and calls(tmp_path / "calls.txt") == ["song.flac"]
+
+
+def test_instrumental_never_gets_transcribed_lyrics(audio: Path, tmp_path: Path) -> None:
+    t = _transcriber(tmp_path)
+    result = resolve_lyrics(_job(audio, clean={"vocal_presence": "instrumental"}), t, LyricsSettings())
+    assert (result.lyrics, result.lyrics_source, result.vocal_presence) == (
+        "[Instrumental]",
+        "annotation",
+        "instrumental",
+    )
+    assert (result.language, result.language_source) == ("unknown", "instrumental")
+    assert calls(tmp_path / "calls.txt") == []
+
+
+def test_guard_drops_invented_segments_and_flags_the_song(audio: Path, tmp_path: Path) -> None:
+    answer = {
+        **ANSWER,
+        "segments": [
+            _segment(6, SUNG),
+            _segment(10, SUNG),
+            _segment(30, "Thank you for watching", no_speech_prob=0.9),
+        ],
+    }
+    result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
+    assert "Thank you" not in (result.lyrics or "")
+    assert [d.text for d in result.dropped_segments] == ["Thank you for watching"]
+    # the shared guard (transcribers/guard.py) names why: a known hallucination phrase. One dropped line
+    # of three is not a song of invented lyrics (`guard.suspect_share`): the sung lines stay
+    assert result.dropped_segments[0].reason == "hallucination_phrase"
+    assert "invented_lyrics_suspected" not in result.flags and SUNG in (result.lyrics or "")
+
+
+def test_low_confidence_transcription_is_left_out_and_counted(audio: Path, tmp_path: Path) -> None:
+    answer = {
+        **ANSWER,
+        "segments": [
+            _segment(6, SUNG),
+            _segment(10, "la la la la la la la la la la", compression_ratio=3.1),
+            _segment(14, "mumbled words", avg_logprob=-1.6, no_speech_prob=0.7),  # Whisper's AND rule
+        ],
+    }
+    result = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "vocal"}), _transcriber(tmp_path, answer), LyricsSettings()
+    )
+    assert result.lyrics is None
+    assert "1 of 3 segments kept" in result.omitted["lyrics"]
+    # 12 of 26 words dropped: under `guard.suspect_share` (half), so not called invented, but too little
+    # survives `min_kept_share` to be trusted: left out and counted
+    assert {"low_confidence_lyrics", "vocals_without_lyrics"} <= set(result.flags)
+    assert "invented_lyrics_suspected" not in result.flags
+
+
+def test_transcriber_hearing_no_speech_judges_instrumental(audio: Path, tmp_path: Path) -> None:
+    answer = {
+        "text": "Thank you.",
+        "segments": [_segment(0, "Thank you.", no_speech_prob=0.92, avg_logprob=-1.3)],
+    }
+    result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
+    assert (result.vocal_presence, result.vocal_source, result.lyrics) == (
+        "instrumental",
+        "transcription",
+        "[Instrumental]",
+    )
+
+
+def test_sung_song_without_lyrics_stays_without_and_is_counted(audio: Path) -> None:
+    result = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "vocal", "vocal_language": "en"}),
+        NoTranscriber(),
+        LyricsSettings(),
+    )
+    assert result.lyrics is None and "vocals_without_lyrics" in result.flags
+    assert result.omitted["lyrics"] == "vocals heard but no lyrics found"
+    assert (result.language, result.language_source) == ("en", "annotation")
+
+
+def test_declared_values_and_bad_file_warnings(audio: Path) -> None:
+    _tag(audio, BPM="124", INITIALKEY="Am/C", ARTIST="Band")
+    result = resolve_lyrics(
+        _job(audio, lyrics=b"\x00\x01\x81\x8d", lyrics_file="x.txt"), NoTranscriber(), LyricsSettings()
+    )
+    assert {k: (v.value, v.tag) for k, v in result.declared.items()} == {
+        "bpm": (124.0, "BPM"),
+        "artist": ("Band", "ARTIST"),
+    }
+    assert any("INITIALKEY" in w and "Am/C" in w for w in result.warnings)
+    assert any(w.startswith("x.txt:") for w in result.warnings)
+
+
+def test_broken_lrc_falls_through_to_the_next_source(audio: Path) -> None:
+    _tag(audio, UNSYNCEDLYRICS="Embedded words here")
+    result = resolve_lyrics(
+        _job(audio, lyrics=b"no stamps at all", lyrics_file="s.lrc"), NoTranscriber(), LyricsSettings()
+    )
+    assert result.lyrics_source == "embedded:UNSYNCEDLYRICS"
+    assert any(w.startswith("s.lrc: no line has an LRC time stamp") for w in result.warnings)

@@ -1,0 +1,116 @@
+"""The lyrics stage on a temporary project: outputs, per-song cache, transcriptions never made twice,
+and one failing transcription failing its song alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import clean_annotation, write_tone
+from fixed_transcriber import calls
+from test_resolve import ANSWER
+
+from songset.io import atomic_write_json
+from songset.schemas import SongLyrics
+from songset.songs import discover_songs
+from songset.stages.base import RunOptions
+from songset.stages.lyrics import run_lyrics
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name, freq in (("one", 440.0), ("two", 550.0)):
+        write_tone(tmp_path / "audio" / f"{name}.flac", 11.0, freq=freq)
+        atomic_write_json(
+            tmp_path / "clean" / f"{name}.json",
+            clean_annotation(name, duration=11.0, sections=[], events=[], vocal_presence="vocal"),
+        )
+    (tmp_path / "lyrics").mkdir()
+    (tmp_path / "overrides").mkdir()
+    return tmp_path
+
+
+def _transcriber_cfg(root: Path, **kw: Any) -> dict[str, Any]:
+    return {
+        "_target_": "fixed_transcriber.FixedTranscriber",
+        "answer": ANSWER,
+        "calls_file": str(root / "calls.txt"),
+        **kw,
+    }
+
+
+def _run(root: Path, transcriber: dict[str, Any] | None = None):
+    return run_lyrics(
+        discover_songs(root / "audio"),
+        transcriber or _transcriber_cfg(root),
+        {},
+        root / "lyrics",
+        root / "overrides",
+        root / "clean",
+        root / "out",
+        RunOptions(cache_dir=root / "cache"),
+    )
+
+
+def _out(root: Path, song: str) -> SongLyrics:
+    return SongLyrics.model_validate(json.loads((root / "out" / f"{song}.json").read_text()))
+
+
+def test_stage_writes_each_song_with_its_sources(project: Path) -> None:
+    (project / "lyrics" / "one.lrc").write_text(
+        "[00:01.00]Down by the river where the boats wait\n", encoding="utf-16"
+    )
+    result = _run(project, {"_target_": "songset.transcribers.base.NoTranscriber"})
+    assert sorted(result.summary.computed) == ["one", "two"] and not result.summary.failed
+    one, two = _out(project, "one"), _out(project, "two")
+    assert (one.lyrics_source, one.lyrics, one.language) == (
+        "lrc",
+        "Down by the river where the boats wait",
+        "en",
+    )
+    assert two.lyrics is None and "vocals_without_lyrics" in two.flags  # sung, no lyrics anywhere: counted
+    assert (project / "cache" / "lyrics").is_dir()
+
+
+def test_caption_edit_reuses_everything_and_section_edit_never_retranscribes(project: Path) -> None:
+    first = _run(project)
+    assert sorted(first.summary.computed) == ["one", "two"]
+    assert sorted(calls(project / "calls.txt")) == ["one.flac", "two.flac"]
+    clean_path = project / "clean" / "one.json"
+    clean = json.loads(clean_path.read_text())
+    clean["caption"] = "A different caption a person wrote."
+    clean_path.write_text(json.dumps(clean))
+    second = _run(project)
+    assert second.summary.computed == [] and sorted(second.summary.cached) == ["one", "two"]
+    clean["sections"] = [{"start": 0, "end": 11, "label": "verse", "description": ""}]
+    clean_path.write_text(json.dumps(clean))
+    third = _run(project)
+    assert third.summary.computed == ["one"]  # the sections decide the tags: recomputed ...
+    assert _out(project, "one").lyrics.startswith("[Verse]\n")
+    assert sorted(calls(project / "calls.txt")) == ["one.flac", "two.flac"]  # ... from the kept transcription
+
+
+def test_a_new_song_is_one_song_of_work(project: Path) -> None:
+    _run(project)
+    write_tone(project / "audio" / "three.flac", 11.0, freq=330.0)
+    result = _run(project)
+    assert result.summary.computed == ["three"]
+    assert sorted(calls(project / "calls.txt")) == ["one.flac", "three.flac", "two.flac"]
+
+
+def test_failing_transcription_fails_that_song_alone(project: Path) -> None:
+    result = _run(project, _transcriber_cfg(project, fail_for=["two"]))
+    assert result.summary.computed == ["one"]
+    assert [f.id for f in result.summary.failed] == ["two"]
+    assert "503" in result.summary.failed[0].reason and "two.flac" in result.summary.failed[0].reason
+    assert _out(project, "one").lyrics_source == "transcription"
+    assert not (project / "out" / "two.json").exists()
+
+
+def test_bad_override_fails_its_song_naming_the_file(project: Path) -> None:
+    (project / "overrides" / "one.yaml").write_text("lyrics: [unclosed\n")
+    result = _run(project, {"_target_": "songset.transcribers.base.NoTranscriber"})
+    assert [f.id for f in result.summary.failed] == ["one"]
+    assert "one.yaml" in result.summary.failed[0].reason
