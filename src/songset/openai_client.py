@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from songset.runner import SongError
+
+
+class ServedState:
+    """Per-process state of a backend talking to OpenAI-compatible servers: one client and one server
+    version per URL, the round-robin turn and its lock. Never pickled: each worker builds its own."""
+
+    def reset_served_state(self) -> None:
+        self._clients: dict[str | None, Any] = {}
+        self._versions: dict[str | None, str | None] = {}
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_clients={}, _versions={}, _lock=None, _turn=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
 
 
 def public_url(url: str | None) -> str | None:

@@ -26,7 +26,7 @@ from songset.report.plots import plots_data
 
 # quality.json's top-level keys as other tools read them: a rename is a breaking change, not a refactor.
 TOP_LEVEL_KEYS = {
-    "songs", "failures", "failed_songs", "partial", "accepted", "empty_texts", "exact_duplicate_songs",
+    "songs", "lyrics", "failures", "failed_songs", "partial", "accepted", "empty_texts", "exact_duplicate_songs",
     "near_duplicate_pairs", "near_duplicate_songs", "template_reuse", "template_min_songs", "frame_templates",
     "skeleton_reuse", "within_repetition", "repeated_sentence_share", "repeated_segments", "distinct_1",
     "distinct_2", "distinct_3", "compression_ratio", "mean_words", "mean_sentences", "mean_segments_per_minute",

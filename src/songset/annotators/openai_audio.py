@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import io
-import itertools
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +26,7 @@ from pydantic import Field
 from songset.annotators.base import Annotation, Annotator, annotate_in_threads
 from songset.annotators.messages import PromptSettings, chat_turns, prompt_text
 from songset.backend import BackendIdentity
-from songset.openai_client import public_url, server_version, short, transport_error
+from songset.openai_client import ServedState, public_url, server_version, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
 from songset.settings import Configured, identity_slot, transport
@@ -103,7 +101,7 @@ class OpenAIAudioSettings(PromptSettings):
     )
 
 
-class OpenAIAudioAnnotator(Configured[OpenAIAudioSettings], Annotator):
+class OpenAIAudioAnnotator(ServedState, Configured[OpenAIAudioSettings], Annotator):
     """Chat completions with the song as an audio content part; one request per song."""
 
     parallel_processes = False  # one process, `concurrency` threads: the bound holds across the whole run
@@ -131,20 +129,7 @@ class OpenAIAudioAnnotator(Configured[OpenAIAudioSettings], Annotator):
         self.batch_size = self.concurrency
         self.timeout_s = s.timeout_s
         self.max_retries = s.max_retries
-        self._clients: dict[str | None, Any] = {}
-        self._versions: dict[str | None, str | None] = {}
-        self._lock = threading.Lock()
-        self._turn = itertools.count()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.update(_clients={}, _versions={}, _lock=None, _turn=None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-        self._turn = itertools.count()
+        self.reset_served_state()
 
     # ---- identity -------------------------------------------------------------------------------
     def text_prompt(self) -> str:

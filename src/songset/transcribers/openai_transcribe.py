@@ -16,10 +16,8 @@ A server that refuses verbose_json (gpt-4o-transcribe answers 400) is asked agai
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from songset.annotators.base import annotate_in_threads
 from songset.annotators.openai_audio import encode_wav
 from songset.backend import BackendIdentity
-from songset.openai_client import public_url, server_version, short, transport_error
+from songset.openai_client import ServedState, public_url, server_version, short, transport_error
 from songset.runner import SongError
 from songset.settings import BackendSettings, Configured, transport
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment, TranscriptWord
@@ -143,7 +141,7 @@ def to_transcription(answer: _Answer, end_s: float) -> Transcription:
     return Transcription(text=answer.text.strip(), segments=segments)
 
 
-class OpenAITranscriber(Configured[OpenAITranscribeSettings], Transcriber):
+class OpenAITranscriber(ServedState, Configured[OpenAITranscribeSettings], Transcriber):
     """One multipart upload per song; `concurrency` songs in flight from one process."""
 
     parallel_processes = False  # one process, `concurrency` threads: the bound holds across the whole run
@@ -156,21 +154,8 @@ class OpenAITranscriber(Configured[OpenAITranscribeSettings], Transcriber):
         self.base_urls: list[str | None] = list(urls) or [None]  # None: api.openai.com
         self.batch_size = s.concurrency
         self.separator = vocal_separator(s.separate_vocals, s.separation)
-        self._clients: dict[str | None, Any] = {}
-        self._versions: dict[str | None, str | None] = {}
+        self.reset_served_state()
         self._text_only: set[str | None] = set()  # servers that refused verbose_json
-        self._lock = threading.Lock()
-        self._turn = itertools.count()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.update(_clients={}, _versions={}, _lock=None, _turn=None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-        self._turn = itertools.count()
 
     def identity(self) -> BackendIdentity:
         settings = self.settings.output_settings()
