@@ -180,3 +180,10 @@ def test_separate_vocals_transcribes_the_vocal_stem(
     ident = separated.identity()
     assert ident.settings["separation"]["model"] == "demucs_unittest" and "demucs" in ident.libraries
     assert ident.key_parts() != transcriber(tiny_whisper).identity().key_parts()
+
+
+def test_an_old_transformers_is_named_for_the_transcriber_group() -> None:
+    from songset.annotators.hf_errors import check_transformers
+
+    with pytest.raises(AnnotatorSetupError, match=r"^transcriber=whisper_hf needs transformers>=4\.45"):
+        check_transformers("whisper_hf", "whisper", "4.45", found="4.30.0", group="transcriber")

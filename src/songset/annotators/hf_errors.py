@@ -35,8 +35,10 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def check_transformers(backend: str, model_type: str, needed: str, found: str | None = None) -> None:
-    """Transformers must exist and be new enough to know `model_type`."""
+def check_transformers(
+    backend: str, model_type: str, needed: str, found: str | None = None, group: str = "annotator"
+) -> None:
+    """Transformers must exist and be new enough to know `model_type`; the message names `group=backend`."""
     if found is None:
         try:
             import transformers
@@ -46,7 +48,7 @@ def check_transformers(backend: str, model_type: str, needed: str, found: str | 
             found = transformers.__version__
     if found == "not installed" or _version_tuple(found) < _version_tuple(needed):
         raise AnnotatorSetupError(
-            f"annotator={backend} needs transformers>={needed} (the first release with {model_type}); "
+            f"{group}={backend} needs transformers>={needed} (the first release with {model_type}); "
             f"found {found}. Install the extra: pip install -e '.[hf]'"
         )
 

@@ -133,7 +133,7 @@ class WhisperHFTranscriber(Configured[WhisperHFSettings], Transcriber):
     def resolve(self) -> tuple[Path, str]:
         """(folder, exact revision): a local folder as it is, a hub id through the cache (offline-aware)."""
         if self._resolved is None:
-            check_transformers("whisper_hf", "whisper", "4.45")
+            check_transformers("whisper_hf", "whisper", "4.45", group="transcriber")
             local = Path(self.settings.model).expanduser()
             if local.is_dir():
                 self._resolved = (local, snapshot_commit(local) or weights_sha256(local))
