@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import urllib.request
 from typing import Any
@@ -21,6 +22,31 @@ class ServedState:
         self._versions: dict[str | None, str | None] = {}
         self._lock = threading.Lock()
         self._turn = itertools.count()
+
+    def served_client(
+        self, base_url: str | None, api_key_env: str, timeout_s: float, max_retries: int
+    ) -> Any:
+        """One OpenAI client per URL (None: api.openai.com, which needs the key in `api_key_env`)."""
+        with self._lock:
+            if base_url not in self._clients:
+                import openai
+
+                key = os.environ.get(api_key_env)
+                if not key and base_url is None:
+                    raise SongError(f"{api_key_env} is not set: the OpenAI API needs a key")
+                self._clients[base_url] = openai.OpenAI(
+                    api_key=key or "not-needed",  # local OpenAI-compatible servers accept any key
+                    base_url=base_url,
+                    timeout=timeout_s,
+                    max_retries=max_retries,
+                )
+            return self._clients[base_url]
+
+    def served_version(self, base_url: str | None, headers: Any) -> str | None:
+        """vLLM's GET /version once per server; else the response's `server` header; else None."""
+        if base_url not in self._versions:
+            self._versions[base_url] = server_version(base_url, headers)
+        return self._versions[base_url]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from songset.annotators.hf_errors import (
     check_peft,
     check_processor,
     check_transformers,
-    hub_error,
+    download_snapshot,
 )
 from songset.annotators.messages import (
     PromptSettings,
@@ -247,29 +246,10 @@ class HFAudioAnnotator(Configured[HFSettings], Annotator):
         return self._resolved
 
     def _download(self) -> Path:
-        from huggingface_hub import constants, snapshot_download
-
-        offline = bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in (
-            "1",
-            "true",
-            "yes",
-            "on",
-        )
         patterns = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
         if self.think:
             patterns += ["think/*"]
-        try:
-            folder = snapshot_download(
-                self.model,
-                revision=self.revision,
-                allow_patterns=patterns,
-                ignore_patterns=None if self.think else ["think/*"],
-                local_files_only=offline,
-                token=os.environ.get("HF_TOKEN") or None,
-            )
-        except Exception as exc:
-            raise hub_error(self.model, self.revision, exc, offline) from exc
-        return Path(folder)
+        return download_snapshot(self.model, self.revision, patterns, None if self.think else ["think/*"])
 
     def identity(self) -> BackendIdentity:
         resolved = self.resolve()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("songset")
@@ -96,6 +97,33 @@ def token_note() -> str:
         log.warning(warning)
         note += f" ({warning})"
     return note
+
+
+def download_snapshot(
+    repo: str, revision: str | None, patterns: list[str], ignore: list[str] | None = None
+) -> Path:
+    """A hub snapshot's local folder (only the local cache when HF_HUB_OFFLINE is set; the token from
+    HF_TOKEN); a failure is an AnnotatorSetupError saying what happened."""
+    from huggingface_hub import constants, snapshot_download
+
+    offline = bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
+    try:
+        folder = snapshot_download(
+            repo,
+            revision=revision,
+            allow_patterns=patterns,
+            ignore_patterns=ignore,
+            local_files_only=offline,
+            token=os.environ.get("HF_TOKEN") or None,
+        )
+    except Exception as exc:
+        raise hub_error(repo, revision, exc, offline) from exc
+    return Path(folder)
 
 
 def hub_error(repo: str, revision: str | None, exc: Exception, offline: bool) -> AnnotatorSetupError:

@@ -26,7 +26,7 @@ from pydantic import Field
 from songset.annotators.base import Annotation, Annotator, annotate_in_threads
 from songset.annotators.messages import PromptSettings, chat_turns, prompt_text
 from songset.backend import BackendIdentity
-from songset.openai_client import ServedState, public_url, server_version, short, transport_error
+from songset.openai_client import ServedState, public_url, short, transport_error
 from songset.prompts import load_prompt
 from songset.runner import SongError
 from songset.settings import Configured, identity_slot, transport
@@ -156,26 +156,7 @@ class OpenAIAudioAnnotator(ServedState, Configured[OpenAIAudioSettings], Annotat
 
     # ---- transport ------------------------------------------------------------------------------
     def client(self, base_url: str | None) -> Any:
-        with self._lock:
-            if base_url not in self._clients:
-                import openai
-
-                key = os.environ.get(self.api_key_env)
-                if not key and base_url is None:
-                    raise SongError(f"{self.api_key_env} is not set: the OpenAI API needs a key")
-                self._clients[base_url] = openai.OpenAI(
-                    api_key=key or "not-needed",  # local OpenAI-compatible servers accept any key
-                    base_url=base_url,
-                    timeout=self.timeout_s,
-                    max_retries=self.max_retries,
-                )
-            return self._clients[base_url]
-
-    def server_version(self, base_url: str | None, headers: Any) -> str | None:
-        """vLLM's GET /version once per server; else the response's `server` header; else None."""
-        if base_url not in self._versions:
-            self._versions[base_url] = server_version(base_url, headers)
-        return self._versions[base_url]
+        return self.served_client(base_url, self.api_key_env, self.timeout_s, self.max_retries)
 
     def messages(self, wav: bytes) -> list[dict[str, Any]]:
         audio = audio_part(wav, self.settings.audio_format)
@@ -227,7 +208,7 @@ class OpenAIAudioAnnotator(ServedState, Configured[OpenAIAudioSettings], Annotat
                 extra_provenance={
                     "served_model": completion.model,
                     "server": public_url(base_url) or "api.openai.com",
-                    "server_version": self.server_version(base_url, headers),
+                    "server_version": self.served_version(base_url, headers),
                     "response_id": completion.id,
                     "finish_reason": choice.finish_reason,
                     "hit_max_tokens": choice.finish_reason == "length",

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from songset.annotators.base import annotate_in_threads
 from songset.annotators.openai_audio import encode_wav
 from songset.backend import BackendIdentity
-from songset.openai_client import ServedState, public_url, server_version, short, transport_error
+from songset.openai_client import ServedState, public_url, short, transport_error
 from songset.runner import SongError
 from songset.settings import BackendSettings, Configured, transport
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment, TranscriptWord
@@ -193,25 +193,8 @@ class OpenAITranscriber(ServedState, Configured[OpenAITranscribeSettings], Trans
 
     # ---- transport ------------------------------------------------------------------------------
     def client(self, base_url: str | None) -> Any:
-        with self._lock:
-            if base_url not in self._clients:
-                import openai
-
-                key = os.environ.get(self.settings.api_key_env)
-                if not key and base_url is None:
-                    raise SongError(f"{self.settings.api_key_env} is not set: the OpenAI API needs a key")
-                self._clients[base_url] = openai.OpenAI(
-                    api_key=key or "not-needed",  # local OpenAI-compatible servers accept any key
-                    base_url=base_url,
-                    timeout=self.settings.timeout_s,
-                    max_retries=self.settings.max_retries,
-                )
-            return self._clients[base_url]
-
-    def _version(self, base_url: str | None, headers: Any) -> str | None:
-        if base_url not in self._versions:
-            self._versions[base_url] = server_version(base_url, headers)
-        return self._versions[base_url]
+        s = self.settings
+        return self.served_client(base_url, s.api_key_env, s.timeout_s, s.max_retries)
 
     def _request(self, base_url: str | None, wav: bytes, response_format: str) -> tuple[str, Any]:
         """One upload (the client retries 429/5xx/timeouts); (response body, response headers)."""
@@ -282,7 +265,7 @@ class OpenAITranscriber(ServedState, Configured[OpenAITranscribeSettings], Trans
                     "language": language,
                     "extra_provenance": {
                         "server": public_url(base_url) or "api.openai.com",
-                        "server_version": self._version(base_url, headers),
+                        "server_version": self.served_version(base_url, headers),
                         "response_format": fmt,
                         "language_reported": answer.language,
                         "language_forced": s.language is not None,

@@ -28,7 +28,6 @@ commit, or a sha256 of a local folder's weights) is part of the cache key and th
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ from songset.annotators.hf_errors import (
     AnnotatorSetupError,
     check_model_type,
     check_transformers,
-    hub_error,
+    download_snapshot,
 )
 from songset.audio import load_audio
 from songset.backend import BackendIdentity
@@ -143,25 +142,8 @@ class WhisperHFTranscriber(Configured[WhisperHFSettings], Transcriber):
         return self._resolved
 
     def _download(self) -> Path:
-        from huggingface_hub import constants, snapshot_download
-
-        offline = bool(constants.HF_HUB_OFFLINE) or os.environ.get("HF_HUB_OFFLINE", "").lower() in (
-            "1",
-            "true",
-            "yes",
-            "on",
-        )
-        try:
-            folder = snapshot_download(
-                self.settings.model,
-                revision=self.settings.revision,
-                allow_patterns=["*.json", "*.safetensors", "*.txt"],
-                local_files_only=offline,
-                token=os.environ.get("HF_TOKEN") or None,
-            )
-        except Exception as exc:
-            raise hub_error(self.settings.model, self.settings.revision, exc, offline) from exc
-        return Path(folder)
+        patterns = ["*.json", "*.safetensors", "*.txt"]
+        return download_snapshot(self.settings.model, self.settings.revision, patterns)
 
     def identity(self) -> BackendIdentity:
         _, revision = self.resolve()
