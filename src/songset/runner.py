@@ -70,12 +70,21 @@ def describe_error(exc: BaseException) -> str:
 
 def _compute_safely(compute: Callable[[SongJob], M], job: SongJob) -> tuple[M | None, str | None, float]:
     started = time.perf_counter()
+    readable = job
     try:
         with local_job(job) as readable:  # a song on object storage is fetched by the worker computing it
             return compute(readable), None, time.perf_counter() - started
     except Exception as exc:  # one song's failure must not sink the rest
         log.debug("song %s failed:\n%s", job.id, traceback.format_exc())
-        return None, describe_error(exc), time.perf_counter() - started
+        return None, _reason(exc, {str(readable.file): str(job.file)}), time.perf_counter() - started
+
+
+def _reason(exc: BaseException, names: dict[str, str]) -> str:
+    """The error as people read it, naming each song by its own path or URL, never a worker's fetched copy."""
+    text = describe_error(exc)
+    for local, own in names.items():
+        text = text.replace(local, own)
+    return text
 
 
 def with_identity(job: SongJob, result: M) -> M:
@@ -162,14 +171,9 @@ def compute_batch_safely(
     except Exception as exc:  # the whole batch failed: each song says why
         results = [exc] * len(group)
     share = (time.perf_counter() - started) / max(1, len(group))
-
-    def reason(exc: Exception) -> str:
-        text = describe_error(exc)
-        for local, url in names.items():
-            text = text.replace(local, url)
-        return text
-
-    return [(None, reason(r), share) if isinstance(r, Exception) else (r, None, share) for r in results]
+    return [
+        (None, _reason(r, names), share) if isinstance(r, Exception) else (r, None, share) for r in results
+    ]
 
 
 # run.executor -> "module:Class"; imported only when chosen, so optional extras stay optional.

@@ -125,28 +125,11 @@ def local_copy(path: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class RemoteSongError(Exception):
-    """A song's error with the worker's temporary file name replaced by the object's URL."""
-
-
 @contextlib.contextmanager
 def local_job(job: Any) -> Iterator[Any]:
-    """A SongJob whose `file` a decoder can open; errors still name the song's own URL, never a temp path."""
+    """A SongJob whose `file` a decoder can open (the runner names errors by the song's own URL)."""
     if not is_remote(job.file):
         yield job
         return
     with local_copy(job.file) as local:
-        try:
-            yield dataclasses.replace(job, file=local)
-        except Exception as exc:
-            message = str(exc).replace(str(local), str(job.file))
-            raise type(exc)(message) if _plain_message_type(exc) else RemoteSongError(message) from exc
-
-
-def _plain_message_type(exc: Exception) -> bool:
-    """Exceptions that can be rebuilt from a message alone (SongError, ValueError, OSError...)."""
-    try:
-        type(exc)("probe")
-    except Exception:
-        return False
-    return True
+        yield dataclasses.replace(job, file=local)
