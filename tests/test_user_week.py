@@ -341,6 +341,14 @@ def _one_line_naming(code: int, err: str, *names: str) -> None:
         ),
         (["compose", "sidecar.caption_mode=bogus", "-o", "{tmp}/p.yaml"], ["sidecar.caption_mode"]),
         (["compose", "report.worst_songs=many", "-o", "{tmp}/p.yaml"], ["report.worst_songs"]),
+        (
+            ["compose", "lyrics.min_vocal_confidence=high", "-o", "{tmp}/p.yaml"],
+            ["lyrics.min_vocal_confidence"],
+        ),
+        (
+            ["compose", "transcriber=openai", "+transcriber.concurency=8", "-o", "{tmp}/p.yaml"],
+            ["transcriber.concurency", "no such setting"],
+        ),
     ],
 )
 def test_wrong_input_exits_non_zero_with_one_line(

@@ -51,6 +51,11 @@ class ConfFile:
         return self.path.read_text(encoding="utf-8") == self.expected
 
 
+def group_model(group: str) -> type[BaseModel]:
+    """The settings model of a group without a backend class (sidecar, report, lyrics)."""
+    return _import(SETTINGS_GROUPS[group])
+
+
 def _import(dotted: str) -> Any:
     module, _, name = dotted.rpartition(".")
     return getattr(importlib.import_module(module), name)
@@ -137,7 +142,7 @@ def render(path: Path) -> str:
         values = conf_values(backend)
         lines.append(f"_target_: {target}")
     elif group in SETTINGS_GROUPS:
-        model = _import(SETTINGS_GROUPS[group])
+        model = group_model(group)
         values = model_defaults(model)
     else:
         raise ValueError(f"{path}: no _target_, and {group} is not one of {', '.join(SETTINGS_GROUPS)}")
