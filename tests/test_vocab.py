@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from songset.schemas import VALID_LANGUAGES
 from songset.vocab import (
     GENRES,
@@ -80,6 +82,19 @@ def test_loudness_levels() -> None:
 def test_language_codes_are_ace_step_codes() -> None:
     assert set(LANGUAGES.values()) <= set(VALID_LANGUAGES)
     assert LANGUAGES["cantonese"] == "yue" and LANGUAGES["mandarin"] == "zh"
+
+
+def test_every_ace_step_language_has_a_name() -> None:
+    """A song sung in Catalan or Croatian must not lose its language because prose or a transcriber named it."""
+    assert set(VALID_LANGUAGES) - {"unknown"} <= set(LANGUAGES.values())
+
+
+def test_whisper_language_names_map_to_their_codes() -> None:
+    """OpenAI-style transcription servers report Whisper's language name ("haitian creole"), not its code."""
+    tokenization = pytest.importorskip("transformers.models.whisper.tokenization_whisper")
+    for code, name in tokenization.LANGUAGES.items():
+        if code in VALID_LANGUAGES:
+            assert LANGUAGES.get(name) == code, (code, name)
 
 
 def test_vocabularies_are_lowercase_and_canonical_names_unique() -> None:

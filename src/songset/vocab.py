@@ -450,6 +450,19 @@ LANGUAGES: Mapping[str, str] = {
     "swahili": "sw",
     "ukrainian": "uk",
     "latin": "la",
+    "azerbaijani": "az",
+    "azeri": "az",
+    "bulgarian": "bg",
+    "catalan": "ca",
+    "croatian": "hr",
+    "haitian creole": "ht",
+    "haitian": "ht",
+    "icelandic": "is",
+    "lithuanian": "lt",
+    "nepali": "ne",
+    "sanskrit": "sa",
+    "slovak": "sk",
+    "serbian": "sr",
 }
 
 # ---- events ------------------------------------------------------------------------------------------------
