@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,8 +129,7 @@ def test_persistent_5xx_fails_that_song_and_the_others_still_run(tmp_path: Path,
 
 def test_timeout_and_malformed_answers_are_clear_per_song_errors(tmp_path: Path, server: FakeServer) -> None:
     server.script = [hang(3.0, ok(TEXT)), malformed()]
-    started = time.monotonic()
-    result = run(
+    result = run(  # the timeout, not the 3 s hang, ends song 0
         tmp_path,
         [server.url],
         "annotator.timeout_s=0.5",
@@ -139,7 +137,6 @@ def test_timeout_and_malformed_answers_are_clear_per_song_errors(tmp_path: Path,
         "annotator.concurrency=1",
         n=3,
     )
-    assert time.monotonic() - started < 3.0
     reasons = {f.id: f.reason for f in result.summary.failed}
     assert "no answer within 0.5 s" in reasons["song0"]
     assert "not a chat completion" in reasons["song1"]
@@ -171,12 +168,9 @@ def test_concurrency_is_bounded_and_used(tmp_path: Path) -> None:
     numba_cache.prepare()  # the once-per-machine kernel check is not what this times
     (fake,) = make_servers(1, delay_s=0.3)
     try:
-        started = time.monotonic()
         result = run(tmp_path, [fake.url], "annotator.concurrency=3", n=9)
-        elapsed = time.monotonic() - started
         assert len(result.summary.computed) == 9
-        assert fake.max_in_flight == 3
-        assert elapsed < 9 * 0.3  # in parallel, not one after another
+        assert fake.max_in_flight == 3  # three requests overlapped at the server: parallel, and no more
     finally:
         fake.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,9 +212,7 @@ def test_timeouts_and_malformed_answers_are_clear_per_song_errors(tmp_path: Path
         "transcriber.concurrency=1",
         url=server.url,
     )
-    started = time.monotonic()
-    results = t.transcribe_batch(songs(tmp_path, 5))
-    assert time.monotonic() - started < 3.0
+    results = t.transcribe_batch(songs(tmp_path, 5))  # the timeout, not the 3 s hang, ends song 0
     messages = [str(r) for r in results[:4]]
     assert all(isinstance(r, SongError) for r in results[:4]), messages
     assert "no answer within 0.5 s" in messages[0]
@@ -247,11 +244,9 @@ def test_concurrency_is_bounded_and_used(tmp_path: Path) -> None:
         t = transcriber("transcriber.concurrency=3", url=fake.url)
         assert t.batch_size == 3 and t.parallel_processes is False
         paths = songs(tmp_path, 9)
-        started = time.monotonic()
         results = t.transcribe_batch(paths)
-        elapsed = time.monotonic() - started
         assert all(isinstance(r, Transcription) for r in results)
-        assert fake.max_in_flight == 3 and elapsed < 9 * 0.3
+        assert fake.max_in_flight == 3  # three requests overlapped at the server: parallel, and no more
     finally:
         fake.close()
 
