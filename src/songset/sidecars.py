@@ -250,7 +250,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
         """The value `source` offers for field `name` (None when it has none), with its source label."""
         spec = SIDECAR_FIELDS[name]
         if source == "override":
-            return getattr(override, name), "override"
+            return (getattr(override, spec.override) if spec.override else None), "override"
         if source == "config":
             return getattr(settings, spec.config) if spec.config else None, "config"
         if source == "declared":
@@ -351,9 +351,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
             events=clean.events,
             tags=clean.tags,
             confidences={
-                "bpm": meta.bpm_confidence,
-                "keyscale": meta.key_confidence,
-                "timesignature": meta.timesignature_confidence,
+                f.name: getattr(meta, f.confidence) for f in SIDECAR_FIELDS.values() if f.confidence
             },
             overridden=overridden,
             omitted=omitted,
