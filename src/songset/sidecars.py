@@ -283,10 +283,14 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
                 return value
         return None
 
-    bpm = pick("bpm")
-    keyscale = pick("keyscale")
-    timesig = pick("timesignature")
-    artist = pick("artist")
+    # every field ranked by its sources here; lyrics, language and vocal presence come decided by the lyrics
+    # stage, the caption is composed below
+    ranked = {
+        name: pick(name)
+        for name, spec in SIDECAR_FIELDS.items()
+        if not {"lyrics", "annotation"} & set(spec.sources)
+    }
+    bpm, keyscale, timesig, artist = (ranked[n] for n in ("bpm", "keyscale", "timesignature", "artist"))
 
     lyrics, language = _lyrics_and_language(
         song_lyrics, settings, overridden, omitted, sources, flags, warnings
@@ -336,13 +340,10 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     return Sidecar(
         caption=caption,
         lyrics=lyrics,
-        bpm=bpm,
-        keyscale=keyscale,
-        timesignature=timesig,
         language=None if instrumental else language,
         vocal_language=language,
         duration=round(meta.duration, 3),
-        artist=artist,
+        **ranked,
         source=SidecarSource(
             audio_file=meta.audio_file,
             audio_sha256=meta.audio_sha256,
