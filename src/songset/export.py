@@ -113,7 +113,9 @@ def acestep_sample(
 
     A vocal field (one whose row says what an instrumental states) is stated only when the vocals are
     known: an instrumental gets the row's `instrumental` value, as ACE-Step's own sample editor saves one
-    (training_handlers.py); a sung song its own value, never that marker.
+    (training_handlers.py); a sung song its own value, never that marker. Not sidecar fields, so not in
+    the table: the genre (the annotation's tags), the duration in whole seconds (`AudioSample.duration` is
+    an int), `raw_lyrics` (the sung lyrics) and `is_instrumental` (what the vocals are known to be).
     """
     sample: dict[str, Any] = {"id": stem, "audio_path": audio_path, "filename": filename}
     sung = vocals(sidecar)
