@@ -276,6 +276,7 @@ def sidecar(
         "keyscale": keyscale,
         "timesignature": timesignature,
         "language": language,
+        "vocal_language": language,  # build_sidecar writes both for a sung song (the report counts this one)
         "duration": duration,
         "source": {
             "caption_tokens": tokens,

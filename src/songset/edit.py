@@ -13,7 +13,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,30 @@ import yaml
 from songset.io import atomic_write_text, read_json
 from songset.runner import SongError
 from songset.schemas import Override, Sidecar
+from songset.sidecar_fields import SIDECAR_FIELDS, SidecarField
 from songset.sidecars import parse_override
 
-EDITABLE = ("caption", "lyrics", "bpm", "keyscale", "timesignature", "language", "artist", "notes")
-HELP: dict[str, str] = {
-    "caption": "the text prompt ACE-Step trains on; keep it inside the 256-token prompt",
-    "lyrics": "the sung words with [Verse]/[Chorus] tags; [Instrumental] when there are none",
-    "bpm": "whole beats per minute, 30-300 (the felt tempo, not double or half)",
-    "keyscale": 'tonic and mode, e.g. "F# minor", "Bb major"',
-    "timesignature": 'beats per bar: "2", "3", "4" or "6"',
-    "language": "ACE-Step language code of the vocals (en, de, fr, ..., unknown)",
-    "artist": "credited artist (optional)",
-    "notes": "free text for people: why you decided this; kept in provenance, never trained on",
-}
+
+def edit_help(
+    fields: Mapping[str, SidecarField] = SIDECAR_FIELDS, override: type[Override] = Override
+) -> dict[str, str]:
+    """Override key -> its help, in the order the file shows them: the sidecar fields a person decides
+    (their help from the field table), then the override's own keys (their pydantic description)."""
+    keys = {f.override: f.help for f in fields.values() if f.override}
+    for name, info in override.model_fields.items():
+        if name not in keys:
+            if not info.description:
+                raise ValueError(f"override key {name!r}: no sidecar field row and no description to show")
+            keys[name] = info.description
+    unknown = set(keys) - set(override.model_fields)
+    if unknown:
+        raise ValueError(f"sidecar fields name override keys {sorted(unknown)} that Override does not have")
+    return keys
+
+
+HELP: dict[str, str] = edit_help()
+EDITABLE: tuple[str, ...] = tuple(HELP)
+FROM_SIDECAR: frozenset[str] = frozenset(f.override for f in SIDECAR_FIELDS.values() if f.override)
 _ERROR_PREFIX = "# ERROR: "
 
 
@@ -63,14 +74,22 @@ def current_values(sidecar: Sidecar | None, existing: Override) -> tuple[dict[st
     values: dict[str, Any] = {}
     for name in EDITABLE:
         value = getattr(existing, name)
-        if value is None and sidecar is not None and name not in ("notes",):
-            value = getattr(sidecar, name, None)
+        if value is None and sidecar is not None and name in FROM_SIDECAR:
+            value = getattr(
+                sidecar, name, None
+            )  # `language`: the sidecar's sung language, none if instrumental
         values[name] = value
     return values, decided
 
 
-def render_template(song: str, values: dict[str, Any], decided: set[str], errors: list[str]) -> str:
-    """The file the editor shows: errors, what each field does, then the values."""
+def render_template(
+    song: str,
+    values: dict[str, Any],
+    decided: set[str],
+    errors: list[str],
+    field_help: Mapping[str, str] = HELP,
+) -> str:
+    """The file the editor shows: errors, what each field does (`field_help`, by key), then the values."""
     lines = [f"{_ERROR_PREFIX}{e}" for e in errors]
     lines += [
         f"# Human override for {song}: these values win over every estimate on every re-run.",
@@ -78,10 +97,10 @@ def render_template(song: str, values: dict[str, Any], decided: set[str], errors
         "# Values left as pre-filled from an estimate are not saved, so they keep following the pipeline.",
         "#",
     ]
-    lines += [f"#   {name}: {HELP[name]}" for name in EDITABLE]
+    lines += [f"#   {name}: {text}" for name, text in field_help.items()]
     lines.append("")
     text = "\n".join(lines) + "\n"
-    for name in EDITABLE:
+    for name in field_help:
         origin = "your override" if name in decided else "estimate" if values[name] is not None else "unknown"
         text += f"# {name} ({origin})\n" + _dump_field(name, values[name])
     return text

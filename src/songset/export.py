@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from songset.acestep import (
 )
 from songset.io import atomic_write_json, atomic_write_text, read_json, sha256_file
 from songset.schemas import INSTRUMENTAL_LYRICS, Sidecar
+from songset.sidecar_fields import SIDECAR_FIELDS, SidecarField
 from songset.songs import discover_songs
 from songset.validate import MANIFEST_NAME, sidecar_files
 
@@ -99,28 +101,43 @@ def vocals(sidecar: Sidecar) -> bool | None:
     return None
 
 
-def acestep_sample(stem: str, sidecar: Sidecar, audio_path: str, filename: str) -> dict[str, Any]:
-    """One `AudioSample` as ACE-Step's builder saves it: songset's known values under the builder's names."""
-    sample: dict[str, Any] = {
-        "id": stem,
-        "audio_path": audio_path,
-        "filename": filename,
-        "caption": sidecar.caption,
+def acestep_sample(
+    stem: str,
+    sidecar: Sidecar,
+    audio_path: str,
+    filename: str,
+    fields: Mapping[str, SidecarField] = SIDECAR_FIELDS,
+) -> dict[str, Any]:
+    """One `AudioSample` as ACE-Step's builder saves it: each sidecar field under the key its table row
+    names (`acestep`), known values only.
+
+    A vocal field (one whose row says what an instrumental states) is stated only when the vocals are
+    known: an instrumental gets the row's `instrumental` value, as ACE-Step's own sample editor saves one
+    (training_handlers.py); a sung song its own value, never that marker. Not sidecar fields, so not in
+    the table: the genre (the annotation's tags), the duration in whole seconds (`AudioSample.duration` is
+    an int), `raw_lyrics` (the sung lyrics) and `is_instrumental` (what the vocals are known to be).
+    """
+    sample: dict[str, Any] = {"id": stem, "audio_path": audio_path, "filename": filename}
+    sung = vocals(sidecar)
+    exported = [f for f in fields.values() if f.acestep]
+    for f in exported:
+        if f.instrumental is None:
+            sample[str(f.acestep)] = getattr(sidecar, f.name)
+    sample |= {
         "genre": ", ".join(sidecar.source.tags.genre),
-        "bpm": sidecar.bpm,
-        "keyscale": sidecar.keyscale,
-        "timesignature": sidecar.timesignature,
         "duration": int(sidecar.duration),
         "labeled": True,
     }
-    sung = vocals(sidecar)
+    for f in exported:
+        if f.instrumental is not None and sung is not None:
+            value = f.instrumental if sung is False else getattr(sidecar, f.name)
+            sung_marker = sung and isinstance(value, str) and value.strip() == f.instrumental
+            sample[str(f.acestep)] = None if sung_marker else value
     lyrics = sung_lyrics(sidecar)
     if lyrics:
-        sample |= {"lyrics": lyrics, "raw_lyrics": lyrics}
-    if sung is False:  # as ACE-Step's own sample editor saves an instrumental (training_handlers.py)
-        sample |= {"lyrics": INSTRUMENTAL_LYRICS, "language": "unknown", "is_instrumental": True}
-    elif sung:
-        sample |= {"language": sidecar.language, "is_instrumental": False}
+        sample["raw_lyrics"] = lyrics
+    if sung is not None:
+        sample["is_instrumental"] = not sung
     return {k: v for k, v in sample.items() if v is not None and v != ""}
 
 

@@ -323,7 +323,10 @@ class Override(Model):
     timesignature: Literal["2", "3", "4", "6"] | None = None
     language: str | None = None
     artist: str | None = None
-    notes: str | None = None
+    # the one override key that is no sidecar field (the others' help: songset.sidecar_fields)
+    notes: str | None = Field(
+        None, description="free text for people: why you decided this; kept in provenance, never trained on"
+    )
 
     @field_validator("timesignature", mode="before")
     @classmethod

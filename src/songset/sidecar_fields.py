@@ -1,6 +1,11 @@
 """The sidecar field table: for each field, where its value may come from (in order), the confidence it
-is judged by and the setting that threshold lives in. `build_sidecar` reads it; the report's thresholds,
-`songset edit` help and export can read the same rows, so a new field touches one place.
+is judged by and the setting that threshold lives in, the override key and help a person edits it by, the
+report's coverage metric and the `dataset.json` key ACE-Step reads it under. `build_sidecar`, the report's
+thresholds and coverage, `songset edit` and export all read these rows, so a new field is one row here
+(plus its type in `schemas.Sidecar`, and in `schemas.Override` when a person may decide it).
+
+`Sidecar.language` (`vocal_language` as ACE-Step's folder scan reads it: left out for an instrumental) and
+`Sidecar.duration` (measured from the audio) are computed from other values, not decided, so have no row.
 
 Sources, first with a value wins: `override` (data/overrides/<song>.yaml), `config` (a sidecar setting
 for every song), `declared` (the audio file's own tags, via the lyrics stage), `estimate` (the estimate
@@ -13,6 +18,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from songset.schemas import INSTRUMENTAL_LYRICS
 
 Source = Literal["override", "config", "declared", "estimate", "lyrics", "annotation"]
 
@@ -28,6 +35,13 @@ class SidecarField(BaseModel):
     threshold: str | None = None  # SidecarSettings field: an estimate under it is left out
     config: str | None = None  # SidecarSettings field giving every song a value
     declared: str | None = None  # SongLyrics.declared key
+    override: str | None = None  # Override field (and `songset edit` line) a person decides it with
+    coverage: str | None = None  # quality.json key of the share of sidecars with a value; None: not counted
+    not_counted: tuple[str, ...] = ()  # values the coverage does not count as a value
+    acestep: str | None = None  # dataset.json (ACE-Step `AudioSample`) key it is exported under
+    instrumental: str | None = (
+        None  # what dataset.json states for an instrumental (a vocal field: see export)
+    )
 
 
 SIDECAR_FIELDS: dict[str, SidecarField] = {
@@ -35,31 +49,44 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
     for f in (
         SidecarField(
             name="caption",
-            help="what the song sounds like, in ACE-Step's words",
+            help="the text prompt ACE-Step trains on; keep it inside the 256-token prompt",
             sources=("override", "annotation"),
+            override="caption",
+            acestep="caption",
         ),
         SidecarField(
             name="lyrics",
-            help="sung words with [Verse]/[Chorus] tags, or [Instrumental]",
+            help="the sung words with [Verse]/[Chorus] tags; [Instrumental] when there are none",
             sources=("lyrics",),  # the lyrics stage ranks override, file, tags, transcription itself
+            override="lyrics",
+            coverage="lyrics_coverage",
+            not_counted=(INSTRUMENTAL_LYRICS,),
+            acestep="lyrics",
+            instrumental=INSTRUMENTAL_LYRICS,
         ),
         SidecarField(
             name="bpm",
-            help="tempo, whole beats per minute (30-300)",
+            help="whole beats per minute, 30-300 (the felt tempo, not double or half)",
             sources=("override", "declared", "estimate"),
             estimate="bpm",
             confidence="bpm_confidence",
             threshold="min_bpm_confidence",
             declared="bpm",
+            override="bpm",
+            coverage="bpm_coverage",
+            acestep="bpm",
         ),
         SidecarField(
             name="keyscale",
-            help='key, e.g. "F# minor", "Bb major"',
+            help='tonic and mode, e.g. "F# minor", "Bb major"',
             sources=("override", "declared", "estimate"),
             estimate="keyscale",
             confidence="key_confidence",
             threshold="min_key_confidence",
             declared="keyscale",
+            override="keyscale",
+            coverage="key_coverage",
+            acestep="keyscale",
         ),
         SidecarField(
             name="timesignature",
@@ -68,12 +95,20 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             estimate="timesignature",
             confidence="timesignature_confidence",
             threshold="min_timesignature_confidence",
+            override="timesignature",
+            coverage="timesignature_coverage",
+            acestep="timesignature",
         ),
         SidecarField(
             name="vocal_language",
-            help="sung language (ACE-Step's ISO codes; unknown for instrumentals)",
+            help="ACE-Step language code of the vocals (en, de, fr, ..., unknown)",
             sources=("lyrics", "config"),  # a human's language comes first inside the lyrics stage
             config="language",
+            override="language",
+            coverage="language_coverage",
+            not_counted=("unknown",),
+            acestep="language",
+            instrumental="unknown",
         ),
         SidecarField(
             name="vocal_presence",
@@ -82,10 +117,11 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
         ),
         SidecarField(
             name="artist",
-            help="credited artist",
+            help="credited artist (optional)",
             sources=("override", "config", "declared"),
             config="artist",
             declared="artist",
+            override="artist",
         ),
     )
 }

@@ -250,7 +250,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
         """The value `source` offers for field `name` (None when it has none), with its source label."""
         spec = SIDECAR_FIELDS[name]
         if source == "override":
-            return getattr(override, name), "override"
+            return (getattr(override, spec.override) if spec.override else None), "override"
         if source == "config":
             return getattr(settings, spec.config) if spec.config else None, "config"
         if source == "declared":
@@ -283,10 +283,14 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
                 return value
         return None
 
-    bpm = pick("bpm")
-    keyscale = pick("keyscale")
-    timesig = pick("timesignature")
-    artist = pick("artist")
+    # every field ranked by its sources here; lyrics, language and vocal presence come decided by the lyrics
+    # stage, the caption is composed below
+    ranked = {
+        name: pick(name)
+        for name, spec in SIDECAR_FIELDS.items()
+        if not {"lyrics", "annotation"} & set(spec.sources)
+    }
+    bpm, keyscale, timesig, artist = (ranked[n] for n in ("bpm", "keyscale", "timesignature", "artist"))
 
     lyrics, language = _lyrics_and_language(
         song_lyrics, settings, overridden, omitted, sources, flags, warnings
@@ -336,13 +340,10 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     return Sidecar(
         caption=caption,
         lyrics=lyrics,
-        bpm=bpm,
-        keyscale=keyscale,
-        timesignature=timesig,
         language=None if instrumental else language,
         vocal_language=language,
         duration=round(meta.duration, 3),
-        artist=artist,
+        **ranked,
         source=SidecarSource(
             audio_file=meta.audio_file,
             audio_sha256=meta.audio_sha256,
@@ -351,9 +352,7 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
             events=clean.events,
             tags=clean.tags,
             confidences={
-                "bpm": meta.bpm_confidence,
-                "keyscale": meta.key_confidence,
-                "timesignature": meta.timesignature_confidence,
+                f.name: getattr(meta, f.confidence) for f in SIDECAR_FIELDS.values() if f.confidence
             },
             overridden=overridden,
             omitted=omitted,

@@ -10,7 +10,7 @@ adding a metric is one entry here (see the README's architecture section).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from songset.report.stats import (
     repeated_segments,
     repeated_sentence_share,
 )
-from songset.schemas import INSTRUMENTAL_LYRICS
+from songset.sidecar_fields import SIDECAR_FIELDS, SidecarField
 
 Better = Literal["lower", "higher", "neither"]
 Level = Literal["ok", "warn", "bad", ""]
@@ -163,13 +163,33 @@ def _failed_songs_level(report: Any) -> Level:
     return "bad" if report.failures and not report.accepted else "warn" if report.failures else "ok"
 
 
-def _lyrics_present(sc: dict[str, Any]) -> bool:
-    lyr = sc.get("lyrics")
-    return isinstance(lyr, str) and bool(lyr.strip()) and lyr.strip() != INSTRUMENTAL_LYRICS
+def has_value(field: SidecarField, sidecar: Mapping[str, Any]) -> bool:
+    """Whether a sidecar (JSON) gives the field a value the coverage counts: not missing, not blank, not
+    one of the field's `not_counted` values (an instrumental's `[Instrumental]`, an unknown language)."""
+    value = sidecar.get(field.name)
+    if isinstance(value, str):
+        return value.strip() not in ("", *field.not_counted)
+    return value is not None
 
 
-def _language_present(sc: dict[str, Any]) -> bool:
-    return any(sc.get(k) not in (None, "", "unknown") for k in ("language", "vocal_language"))
+def coverage_metrics(fields: Mapping[str, SidecarField] = SIDECAR_FIELDS) -> tuple[Metric, ...]:
+    """One coverage share per sidecar field whose table row names a `coverage` key, in table order."""
+    return tuple(
+        Metric(
+            name=f.coverage,
+            meaning=f"share of sidecars with a {f.name} value",
+            label=f.name,
+            json_type=float | None,
+            summary=lambda c, f=f: c.sidecar_share(lambda sc: has_value(f, sc)),
+            needs_sidecars=True,
+            better="higher",
+            levels=_COVERAGE,
+            sidecar_table=True,
+            coverage_bar=True,
+        )
+        for f in fields.values()
+        if f.coverage
+    )
 
 
 def _skeleton_reuse(f: SongFacts) -> float:
@@ -469,31 +489,7 @@ METRICS: tuple[Metric, ...] = (
         summary=lambda c: len(c.sidecars),
         sidecar_table=True,
     ),
-    *(
-        Metric(
-            name=name,
-            meaning=f"share of sidecars with a {label} value",
-            label=label,
-            json_type=float | None,
-            summary=present,
-            needs_sidecars=True,
-            better="higher",
-            levels=_COVERAGE,
-            sidecar_table=True,
-            coverage_bar=True,
-        )
-        for name, label, present in (
-            ("bpm_coverage", "bpm", lambda c: c.sidecar_share(lambda sc: sc.get("bpm") is not None)),
-            ("key_coverage", "keyscale", lambda c: c.sidecar_share(lambda sc: bool(sc.get("keyscale")))),
-            (
-                "timesignature_coverage",
-                "timesignature",
-                lambda c: c.sidecar_share(lambda sc: sc.get("timesignature") is not None),
-            ),
-            ("lyrics_coverage", "lyrics", lambda c: c.sidecar_share(_lyrics_present)),
-            ("language_coverage", "language", lambda c: c.sidecar_share(_language_present)),
-        )
-    ),
+    *coverage_metrics(),
     Metric(
         name="mean_caption_tokens",
         meaning="caption tokens per sidecar, mean",
