@@ -18,7 +18,13 @@ from conftest import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 # The config groups whose `_target_` a stage instantiates: every backend of the group can run in that stage.
-STAGE_GROUPS = {"annotate": "annotator", "clean": "cleaner", "estimate": "estimator", "lyrics": "transcriber"}
+STAGE_GROUPS = {
+    "annotate": "annotator",
+    "clean": "cleaner",
+    "estimate": "estimator",
+    "lyrics": "transcriber",
+    "validate": "validation",
+}
 # Settings that change how songs are run, never what is built: listing them would rebuild for nothing.
 # `run.*` is the chosen executor's settings block (`run.local`, `run.ray`), read by name at run time.
 TRANSPORT_PARAMS = {"run.jobs", "run.executor", "run.ray", "run.*"}
