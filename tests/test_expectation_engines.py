@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_stage_imports import _loaded_after
 from test_validate import write_sidecar
 
 from songset import sidecar_fields
@@ -138,3 +139,13 @@ def test_a_new_field_with_a_rule_is_checked_without_touching_the_suite(
 def test_a_limit_from_a_setting_must_be_given() -> None:
     with pytest.raises(ValueError, match="caption_token_budget"):
         expectation_suite({})
+
+
+def test_the_default_engine_loads_neither_great_expectations_nor_pandas(tmp_path: Path) -> None:
+    """The reason the native engine is the default: validating a folder imports nothing heavy."""
+    write_sidecar(tmp_path, "a")
+    code = (
+        "from pathlib import Path\nfrom songset.validate import validate_sidecars\n"
+        f"report = validate_sidecars(Path({str(tmp_path)!r}), 200)\nassert report.ok and report.engine == 'native'"
+    )
+    assert not {"great_expectations", "pandas"} & _loaded_after(code)
