@@ -12,6 +12,7 @@ def main() -> int:
     report = run_validate(
         Path(cfg.paths.sidecars),
         Path(cfg.paths.reports),
+        cfg.validation,
         caption_token_budget=int(cfg.sidecar.caption_token_budget),
         allow_partial=bool(cfg.run.allow_partial),
     )

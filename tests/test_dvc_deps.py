@@ -18,7 +18,13 @@ from conftest import PROJECT_ROOT
 
 SRC = PROJECT_ROOT / "src"
 # The config groups whose `_target_` a stage instantiates: every backend of the group can run in that stage.
-STAGE_GROUPS = {"annotate": "annotator", "clean": "cleaner", "estimate": "estimator", "lyrics": "transcriber"}
+STAGE_GROUPS = {
+    "annotate": "annotator",
+    "clean": "cleaner",
+    "estimate": "estimator",
+    "lyrics": "transcriber",
+    "validate": "validation",
+}
 # Settings that change how songs are run, never what is built: listing them would rebuild for nothing.
 # `run.*` is the chosen executor's settings block (`run.local`, `run.ray`), read by name at run time.
 TRANSPORT_PARAMS = {"run.jobs", "run.executor", "run.ray", "run.*"}
@@ -205,7 +211,9 @@ def test_output_paths_come_from_params() -> None:
 
 
 def test_the_analysis_sees_a_missing_dependency() -> None:
-    """The checks above can fail: drop a module every stage runs and it is reported."""
-    deps = [d for d in _entries(_dvc()["stages"]["estimate"]["deps"]) if not d.endswith("songs.py")]
+    """The checks above can fail: leave out one module a stage runs and it is reported."""
     files = _module_files("estimate")
+    deps = [str(f.relative_to(PROJECT_ROOT)) for f in files if f.name != "songs.py"]
     assert [f.name for f in files if not _covered(f, deps)] == ["songs.py"]
+    without_library = [d for d in _entries(_dvc()["stages"]["estimate"]["deps"]) if d != "src/songset"]
+    assert SRC / "songset" / "songs.py" in {f for f in files if not _covered(f, without_library)}

@@ -4,7 +4,7 @@ songset compose [OVERRIDES]                      write params.yaml from conf/
 songset annotate AUDIO... -o DIR [OVERRIDES]
 songset clean RAW.json... -o DIR [OVERRIDES]
 songset estimate AUDIO... --json [OVERRIDES]     one JSON object per line
-songset validate DIR                             exit 1, one line per broken song and rule
+songset validate DIR [OVERRIDES]                 exit 1, one line per broken song and rule
 songset report DIR -o DIR
 songset schema -o DIR                            JSON Schema of every file songset writes
 songset trace SONG... | --check                  lineage of a sidecar; --check: exit 1 per song stale vs dvc.lock
@@ -169,10 +169,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from songset.config import compose, instantiate
     from songset.io import atomic_write_json
     from songset.validate import validate_sidecars
 
-    report = validate_sidecars(Path(args.directory), caption_token_budget=args.budget)
+    engine = instantiate(compose(args.overrides).validation)  # validation=great_expectations to use GX
+    report = validate_sidecars(Path(args.directory), caption_token_budget=args.budget, engine=engine)
     if args.output:
         atomic_write_json(Path(args.output), report)
     for line in report.lines():
@@ -383,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a sidecar folder against the ACE-Step contract")
     p.add_argument("directory")
+    p.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="e.g. validation=great_expectations")
     p.add_argument("--budget", type=int, default=256, help="caption token budget (default 256)")
     p.add_argument("-o", "--output", help="write the validation report JSON here")
     p.set_defaults(func=cmd_validate)

@@ -11,17 +11,64 @@ Sources, first with a value wins: `override` (data/overrides/<song>.yaml), `conf
 for every song), `declared` (the audio file's own tags, via the lyrics stage), `estimate` (the estimate
 stage, kept only at or over its threshold), `lyrics` (the lyrics stage's decision and its own source),
 `annotation` (the clean annotation).
+
+`accepts` is what values a column takes across the set: the validate stage's expectation suite is built
+from it (`songset.expectations.expectation_suite`), for these fields and for the few sidecar columns that
+are not fields of this table (`SET_COLUMNS`: the song id, caption tokens, duration, `language`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from songset.schemas import INSTRUMENTAL_LYRICS
+from songset.schemas import (
+    BPM_MAX,
+    BPM_MIN,
+    DURATION_MAX_S,
+    DURATION_MIN_S,
+    INSTRUMENTAL_LYRICS,
+    VALID_KEYSCALES,
+    VALID_LANGUAGES,
+    VALID_TIMESIGNATURES,
+)
 
 Source = Literal["override", "config", "declared", "estimate", "lyrics", "annotation"]
+
+
+class Accepts(BaseModel):
+    """What values one column accepts across the set; a missing value (None) passes every rule but `required`.
+
+    Each rule becomes one expectation of the set-level suite, in this order: required, min_length, unique,
+    one_of, min/max (or min/max_setting).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    required: bool = False  # no song may lack it
+    min_length: int | None = None  # shortest text
+    unique: bool = False  # no two songs share a value
+    one_of: tuple[str, ...] | None = None  # the vocabulary
+    min: float | None = None  # inclusive range
+    max: float | None = None
+    max_setting: str | None = None  # SidecarSettings field giving the max (the caption token budget)
+
+    @model_validator(mode="after")
+    def _one_upper_bound(self) -> Accepts:
+        if self.max is not None and self.max_setting is not None:
+            raise ValueError("give max or max_setting, not both")
+        return self
+
+
+class SetColumn(BaseModel):
+    """A sidecar column checked across the set that is not a field of the table (no sources to rank)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    value: str | None  # dotted attribute of the Sidecar; None: the song id (the file's stem)
+    accepts: Accepts
 
 
 class SidecarField(BaseModel):
@@ -42,6 +89,7 @@ class SidecarField(BaseModel):
     instrumental: str | None = (
         None  # what dataset.json states for an instrumental (a vocal field: see export)
     )
+    accepts: Accepts | None = None  # values accepted across the set (validate stage); None: not checked
 
 
 SIDECAR_FIELDS: dict[str, SidecarField] = {
@@ -53,6 +101,7 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             sources=("override", "annotation"),
             override="caption",
             acestep="caption",
+            accepts=Accepts(required=True, min_length=1),
         ),
         SidecarField(
             name="lyrics",
@@ -75,6 +124,7 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             override="bpm",
             coverage="bpm_coverage",
             acestep="bpm",
+            accepts=Accepts(min=BPM_MIN, max=BPM_MAX),
         ),
         SidecarField(
             name="keyscale",
@@ -87,6 +137,7 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             override="keyscale",
             coverage="key_coverage",
             acestep="keyscale",
+            accepts=Accepts(one_of=VALID_KEYSCALES),
         ),
         SidecarField(
             name="timesignature",
@@ -98,6 +149,7 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             override="timesignature",
             coverage="timesignature_coverage",
             acestep="timesignature",
+            accepts=Accepts(one_of=VALID_TIMESIGNATURES),
         ),
         SidecarField(
             name="vocal_language",
@@ -109,6 +161,7 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             not_counted=("unknown",),
             acestep="language",
             instrumental="unknown",
+            accepts=Accepts(one_of=VALID_LANGUAGES),
         ),
         SidecarField(
             name="vocal_presence",
@@ -123,6 +176,22 @@ SIDECAR_FIELDS: dict[str, SidecarField] = {
             declared="artist",
             override="artist",
         ),
+    )
+}
+
+# sidecar columns checked across the set that are not fields above; the suite checks these first, then the
+# fields in table order
+SET_COLUMNS: dict[str, SetColumn] = {
+    c.name: c
+    for c in (
+        SetColumn(name="id", value=None, accepts=Accepts(unique=True)),
+        SetColumn(
+            name="caption_tokens",
+            value="source.caption_tokens",
+            accepts=Accepts(min=1, max_setting="caption_token_budget"),
+        ),
+        SetColumn(name="language", value="language", accepts=Accepts(one_of=VALID_LANGUAGES)),
+        SetColumn(name="duration", value="duration", accepts=Accepts(min=DURATION_MIN_S, max=DURATION_MAX_S)),
     )
 }
 

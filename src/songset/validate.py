@@ -1,29 +1,24 @@
-"""The sidecar contract, checked twice: per file by pydantic, across the set by great-expectations.
+"""The sidecar contract, checked twice: per file by pydantic, across the set by an expectation suite.
 
 Pydantic says whether one file has the shape ACE-Step reads; the expectation suite says whether the set
 holds together (unique ids, values inside ACE-Step's vocabularies, captions inside the token budget,
-durations ACE-Step accepts). Every broken rule is reported with the song it broke on.
+durations ACE-Step accepts). The suite is built from the sidecar field table's `accepts` rules
+(`songset.expectations`) and evaluated by the engine config group `validation` chooses (native by
+default, great-expectations on request). Every broken rule is reported with the song it broke on.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from songset.acestep import TEXT_MAX_TOKENS, Metas, prompt_tokens, sung_lyrics
-from songset.schemas import (
-    DURATION_MAX_S,
-    DURATION_MIN_S,
-    VALID_KEYSCALES,
-    VALID_LANGUAGES,
-    VALID_TIMESIGNATURES,
-    Sidecar,
-    SongFailure,
-)
+from songset.expectations import ExpectationEngine, ExpectationOutcome, column_rules, expectation_suite
+from songset.schemas import Sidecar, SongFailure
+from songset.sidecar_fields import SET_COLUMNS
 
 # songset's own manifest; not `dataset.json`, which ACE-Step's "Load existing dataset" takes for its own format
 MANIFEST_NAME = "songset-manifest.json"
@@ -36,13 +31,6 @@ class BrokenRule(BaseModel):
     detail: str
 
 
-class ExpectationOutcome(BaseModel):
-    expectation: str
-    column: str
-    success: bool
-    unexpected_ids: list[str] = Field(default_factory=list)
-
-
 class ValidationReport(BaseModel):
     ok: bool
     songs: int
@@ -52,6 +40,7 @@ class ValidationReport(BaseModel):
     upstream_failures: list[SongFailure] = Field(default_factory=list)
     allow_partial: bool = False
     partial: bool = False
+    engine: str = "native"  # what evaluated the expectations (config group `validation`)
 
     def lines(self) -> list[str]:
         out = [f"{b.file}: {b.rule}: {b.detail}" for b in self.broken]
@@ -98,80 +87,21 @@ def _check_file(path: Path, budget: int) -> tuple[dict[str, Any] | None, list[Br
                 detail=f"ACE-Step's prompt is {prompt} tokens, over {TEXT_MAX_TOKENS}: it would cut the metas",
             )
         )
-    row = {
-        "id": song_id,
-        "caption": sidecar.caption,
-        "caption_tokens": sidecar.source.caption_tokens,
-        "bpm": sidecar.bpm,
-        "keyscale": sidecar.keyscale,
-        "timesignature": sidecar.timesignature,
-        "language": sidecar.language,
-        "vocal_language": sidecar.vocal_language,
-        "duration": sidecar.duration,
-        "audio_sha256": sidecar.source.audio_sha256,
-    }
-    return row, broken
+    return set_row(song_id, sidecar), broken
 
 
-def _expectation_suite(budget: int) -> list[Any]:
-    import great_expectations as gx
-
-    e = gx.expectations
-    return [
-        e.ExpectColumnValuesToBeUnique(column="id"),
-        e.ExpectColumnValuesToNotBeNull(column="caption"),
-        e.ExpectColumnValueLengthsToBeBetween(column="caption", min_value=1),
-        e.ExpectColumnValuesToBeBetween(column="caption_tokens", min_value=1, max_value=budget),
-        e.ExpectColumnValuesToBeBetween(column="bpm", min_value=30, max_value=300),
-        e.ExpectColumnValuesToBeInSet(column="keyscale", value_set=list(VALID_KEYSCALES)),
-        e.ExpectColumnValuesToBeInSet(column="timesignature", value_set=list(VALID_TIMESIGNATURES)),
-        e.ExpectColumnValuesToBeInSet(column="language", value_set=list(VALID_LANGUAGES)),
-        e.ExpectColumnValuesToBeInSet(column="vocal_language", value_set=list(VALID_LANGUAGES)),
-        e.ExpectColumnValuesToBeBetween(
-            column="duration", min_value=DURATION_MIN_S, max_value=DURATION_MAX_S
-        ),
-    ]
-
-
-def run_expectations(rows: list[dict[str, Any]], budget: int) -> list[ExpectationOutcome]:
-    """The set-level suite on an ephemeral, offline great-expectations context."""
-    if not rows:
-        return []
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import logging
-
-    import great_expectations as gx
-    import pandas as pd
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    frame = pd.DataFrame(rows).astype(object)
-    frame = frame.where(frame.notna(), None)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas("songset")
-    asset = source.add_dataframe_asset("sidecars")
-    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
-    suite = context.suites.add(gx.ExpectationSuite(name="ace_step_sidecars"))
-    for expectation in _expectation_suite(budget):
-        suite.add_expectation(expectation)
-    result = batch.validate(suite, result_format="COMPLETE")
-    outcomes = []
-    ids = frame["id"].tolist()
-    for res in result.results:
-        cfg = res.expectation_config
-        unexpected = res.result.get("unexpected_index_list") or []
-        unexpected_ids = sorted({str(ids[i]) if isinstance(i, int) else str(i) for i in unexpected})
-        outcomes.append(
-            ExpectationOutcome(
-                expectation=cfg.type,
-                column=str(cfg.kwargs.get("column")),
-                success=bool(res.success),
-                unexpected_ids=unexpected_ids,
-            )
-        )
-    return outcomes
+def set_row(song_id: str, sidecar: Sidecar) -> dict[str, Any]:
+    """The sidecar's values of every column the expectation suite checks (and the caption, for details)."""
+    row: dict[str, Any] = {"id": song_id}
+    for column in column_rules():
+        set_column = SET_COLUMNS.get(column)
+        if set_column is not None and set_column.value is None:
+            continue  # the song id, set above
+        value: Any = sidecar
+        for part in (set_column.value if set_column is not None else column).split("."):
+            value = getattr(value, part)
+        row[column] = value
+    return row
 
 
 def validate_sidecars(
@@ -179,7 +109,13 @@ def validate_sidecars(
     caption_token_budget: int = 256,
     upstream_failures: list[SongFailure] | None = None,
     allow_partial: bool = False,
+    engine: ExpectationEngine | None = None,
 ) -> ValidationReport:
+    """Every sidecar in `directory` per file, then the set against the suite on `engine` (default native)."""
+    if engine is None:
+        from songset.expectations.native import NativeEngine
+
+        engine = NativeEngine()
     if not directory.is_dir():
         raise FileNotFoundError(f"sidecar folder {directory} does not exist")
     files = sidecar_files(directory)
@@ -190,9 +126,18 @@ def validate_sidecars(
         broken += problems
         if row is not None:
             rows.append(row)
-    outcomes = run_expectations(rows, caption_token_budget)
+    outcomes = engine.evaluate(rows, expectation_suite({"caption_token_budget": caption_token_budget}))
     by_id = {row["id"]: row for row in rows}
     for outcome in outcomes:
+        if not outcome.success and not outcome.unexpected_ids:  # the rule could not be evaluated at all
+            broken.append(
+                BrokenRule(
+                    id="",
+                    file=str(directory),
+                    rule=outcome.expectation,
+                    detail=f"{outcome.column}: the expectation failed without naming songs",
+                )
+            )
         for song_id in outcome.unexpected_ids:
             broken.append(
                 BrokenRule(
@@ -219,4 +164,5 @@ def validate_sidecars(
         upstream_failures=failures,
         allow_partial=allow_partial,
         partial=partial,
+        engine=engine.name,
     )
