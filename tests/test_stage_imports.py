@@ -47,9 +47,14 @@ def test_the_package_and_the_music_theory_import_no_heavy_library() -> None:
     assert _heavy("import songset, songset.theory, songset.schemas, songset.stage_main") == []
 
 
+def test_the_default_annotator_loads_librosa_only_to_analyse() -> None:
+    """An all-cached annotate run builds the descriptor for its identity and analyses nothing."""
+    assert _heavy("import songset.annotators.descriptor") == []
+
+
 def test_the_check_sees_a_heavy_import() -> None:
     """The checks above can fail: a module with a top-level `import librosa` is caught."""
-    assert "librosa" in _heavy("import songset.annotators.descriptor")
+    assert "librosa" in _heavy("import songset, librosa")
 
 
 def test_the_old_pipeline_names_resolve_to_the_stage_modules() -> None:

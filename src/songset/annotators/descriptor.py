@@ -24,13 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import librosa
 import numpy as np
-import scipy.ndimage
-import scipy.signal
 from pydantic import Field, field_validator
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import cdist, squareform
 
 from songset.annotators.base import Annotation, Annotator
 from songset.audio import load_audio
@@ -38,6 +33,10 @@ from songset.backend import BackendIdentity
 from songset.schemas import Segment
 from songset.settings import BackendSettings, Configured
 from songset.theory import MAJOR_TRIAD, MINOR_TRIAD, PROFILES, PROSE_NOTE_NAMES
+
+# librosa and scipy are imported inside the functions that analyse audio: a stage whose songs are all
+# cached builds this annotator for its identity and never analyses, so it skips their seconds of import.
+
 
 VERSION = "1"  # bump whenever a change here changes the text, segments or summary for the same file
 
@@ -210,6 +209,8 @@ class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
         HPSS (median filtering) dominates the cost, so it runs at half the sample rate: the vocal band and
         the chroma range (up to ~4.2 kHz) still fit under that Nyquist frequency.
         """
+        import librosa
+
         sr, hop = self.sample_rate, self.hop_length
         spec = np.abs(librosa.stft(y, n_fft=2048, hop_length=hop))
         power = librosa.feature.rms(S=spec, frame_length=2048)[0].astype(np.float64) ** 2
@@ -280,6 +281,8 @@ class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
     @staticmethod
     def _blocks(s: _Streams) -> dict[str, np.ndarray]:
         """Chroma, timbre (MFCC 1-12), loudness and pitch motion averaged on the 0.5 s block grid."""
+        import librosa
+
         n_blocks = max(1, int(s.duration / BLOCK_S))
         edges = np.arange(1, n_blocks) * BLOCK_S
         full = list(np.minimum(librosa.time_to_frames(edges, sr=s.fps, hop_length=1), len(s.power) - 1))
@@ -296,10 +299,12 @@ class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
     @staticmethod
     def _weighted(blocks: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
         """Each group z-scored and scaled so its total variance is its weight squared; smoothed over 2.5 s."""
+        from scipy import ndimage
+
         stacked = np.vstack(
             [w * _zscore(blocks[name]) / math.sqrt(blocks[name].shape[0]) for name, w in weights.items()]
         )
-        return scipy.ndimage.median_filter(stacked, size=(1, 5), mode="nearest")
+        return ndimage.median_filter(stacked, size=(1, 5), mode="nearest")
 
     def _segment(self, s: _Streams, blocks: dict[str, np.ndarray]) -> list[float]:
         """Boundaries in seconds: the strongest peaks of a Foote novelty curve, kept min_segment_s apart.
@@ -308,12 +313,14 @@ class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
         the material before a moment differs from the material after it. Up to k - 1 peaks are kept,
         k = clip(round(duration / target_segment_s), 2, max_segments), strongest first.
         """
+        from scipy import signal
+
         feats = self._weighted(blocks, SEGMENT_WEIGHTS)
         n_blocks = feats.shape[1]
         k = int(np.clip(round(s.duration / self.target_segment_s), 2, self.max_segments))
         novelty = _novelty(feats, half=round(float(np.clip(self.target_segment_s / 3.0, 3.0, 8.0)) / BLOCK_S))
         gap = max(1, math.ceil(self.min_segment_s / BLOCK_S))
-        peaks, _ = scipy.signal.find_peaks(novelty, distance=gap)
+        peaks, _ = signal.find_peaks(novelty, distance=gap)
         chosen: list[int] = []
         for b in sorted(peaks.tolist(), key=lambda b: (-novelty[b], b)):
             if len(chosen) == k - 1:
@@ -330,6 +337,8 @@ class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
         Repeated material (a chorus heard again) has a close block for nearly every block of the repeat,
         even when the two are not aligned, which comparing whole-part averages would miss.
         """
+        from scipy.spatial import distance
+
         feats = self._weighted(blocks, LABEL_WEIGHTS)
         spans = [
             feats[:, int(a / BLOCK_S) : max(int(a / BLOCK_S) + 1, round(b / BLOCK_S))]
@@ -339,7 +348,7 @@ class DescriptorAnnotator(Configured[DescriptorSettings], Annotator):
         dist = np.zeros((n, n))
         for i in range(n):
             for j in range(i + 1, n):
-                d = cdist(spans[i].T, spans[j].T)
+                d = distance.cdist(spans[i].T, spans[j].T)
                 dist[i, j] = dist[j, i] = 0.5 * (d.min(axis=1).mean() + d.min(axis=0).mean())
         return dist
 
@@ -388,6 +397,8 @@ def _pitch_motion(band_cqt: np.ndarray) -> np.ndarray:
     Steady notes (piano, pads, held strings) match best in place; a voice's vibrato and glides move
     its partials by a fraction of a semitone from frame to frame, so a shifted match wins.
     """
+    import librosa
+
     x = librosa.amplitude_to_db(band_cqt, ref=np.max, top_db=60.0) + 60.0
     prev, cur = x[:, :-1], x[:, 1:]
 
@@ -444,10 +455,13 @@ def _best_template(
 
 def _novelty(feats: np.ndarray, half: int) -> np.ndarray:
     """Foote novelty: a Gaussian-tapered checkerboard kernel correlated along the self-similarity diagonal."""
-    dist = cdist(feats.T, feats.T)
+    from scipy import signal
+    from scipy.spatial import distance
+
+    dist = distance.cdist(feats.T, feats.T)
     scale = float(np.median(dist)) or 1.0
     sim = np.exp(-((dist / scale) ** 2))
-    taper = scipy.signal.windows.gaussian(2 * half, std=half / 2.0)
+    taper = signal.windows.gaussian(2 * half, std=half / 2.0)
     sign = np.concatenate([-np.ones(half), np.ones(half)])
     kernel = np.outer(taper, taper) * np.outer(sign, sign)  # +1 within past or future, -1 across
     padded = np.pad(sim, half, mode="edge")
@@ -492,13 +506,18 @@ def _label(parts: list[_Part], dist: np.ndarray) -> None:
     Distances are taken relative to the song's median part distance, so "the same letter" means "much
     more alike than this song's parts usually are", whatever the genre's overall variety.
     """
+    from scipy.cluster import hierarchy
+    from scipy.spatial import distance
+
     n = len(parts)
     if n == 1:
         clusters = np.array([1])
     else:
-        condensed = squareform(dist, checks=False)
+        condensed = distance.squareform(dist, checks=False)
         scale = float(np.median(condensed)) or 1.0
-        clusters = fcluster(linkage(condensed / scale, method="average"), REPEAT_DISTANCE, "distance")
+        clusters = hierarchy.fcluster(
+            hierarchy.linkage(condensed / scale, method="average"), REPEAT_DISTANCE, "distance"
+        )
     names: dict[int, str] = {}
     for i, part in enumerate(parts):
         if n >= 3 and i == 0 and (_fades_in(part) or _is_edge(part, parts[1:-1], n)):
@@ -568,10 +587,12 @@ def _loudness_word(db: float, centre: float) -> str:
 def _loudness_words(levels: list[float], centre: float) -> list[str]:
     """One word per part; parts within LEVEL_GROUP_DB of each other (complete linkage) share the word
     of their mean level, so equal levels always read alike and near-equal neighbours do not flip."""
+    from scipy.cluster import hierarchy
+
     if len(levels) == 1:
         return [_loudness_word(levels[0], centre)]
     x = np.asarray(levels)[:, None]
-    groups = fcluster(linkage(x, method="complete"), LEVEL_GROUP_DB, "distance")
+    groups = hierarchy.fcluster(hierarchy.linkage(x, method="complete"), LEVEL_GROUP_DB, "distance")
     means = {g: float(x[groups == g].mean()) for g in set(groups.tolist())}
     return [_loudness_word(means[g], centre) for g in groups.tolist()]
 
