@@ -41,11 +41,11 @@ def _transcriber_cfg(root: Path, **kw: Any) -> dict[str, Any]:
     }
 
 
-def _run(root: Path, transcriber: dict[str, Any] | None = None):
+def _run(root: Path, transcriber: dict[str, Any] | None = None, lyrics_cfg: dict[str, Any] | None = None):
     return run_lyrics(
         discover_songs(root / "audio"),
         transcriber or _transcriber_cfg(root),
-        {},
+        lyrics_cfg or {},
         root / "lyrics",
         root / "overrides",
         root / "clean",
@@ -114,3 +114,72 @@ def test_bad_override_fails_its_song_naming_the_file(project: Path) -> None:
     result = _run(project, {"_target_": "songset.transcribers.base.NoTranscriber"})
     assert [f.id for f in result.summary.failed] == ["one"]
     assert "one.yaml" in result.summary.failed[0].reason
+
+
+# README "Adding your songs": the lyrics stage's per-song key covers every input that decides its output.
+# Each input is changed alone on a warm cache; the songs it touches are computed again, with the new answer.
+LRC_AS_TEXT = "[00:01.00]Down by the river where the fishing boats wait\n"
+
+
+def _edit_audio(root: Path) -> None:
+    write_tone(root / "audio" / "one.flac", 11.0, freq=660.0)
+
+
+def _edit_lyrics_file(root: Path) -> None:
+    (root / "lyrics" / "one.txt").write_text("We go fishing in the morning light\n", encoding="utf-8")
+
+
+def _rename_lyrics_file_to_lrc(root: Path) -> None:
+    """The same bytes read as timed lyrics: the stamps are parsed, no longer kept as text."""
+    (root / "lyrics" / "one.txt").rename(root / "lyrics" / "one.lrc")
+
+
+def _override_lyrics(root: Path) -> None:
+    (root / "overrides" / "one.yaml").write_text("lyrics: Words a person wrote down\n", encoding="utf-8")
+
+
+def _override_language(root: Path) -> None:
+    (root / "overrides" / "one.yaml").write_text("language: fi\n", encoding="utf-8")
+
+
+WARM_CACHE_CHANGES: dict[str, tuple[Any, list[str]]] = {
+    "audio": (_edit_audio, ["one"]),
+    "lyrics file": (_edit_lyrics_file, ["one"]),
+    "lyrics file .txt -> .lrc": (_rename_lyrics_file_to_lrc, ["one"]),
+    "override lyrics": (_override_lyrics, ["one"]),
+    "override language": (_override_language, ["one"]),
+}
+
+
+@pytest.mark.parametrize("what", list(WARM_CACHE_CHANGES))
+def test_lyrics_rebuild_on_a_warm_cache_when_their_input_changes(project: Path, what: str) -> None:
+    (project / "lyrics" / "one.txt").write_text(LRC_AS_TEXT, encoding="utf-8")
+    _run(project)
+    before = _out(project, "one")
+    change, recomputed = WARM_CACHE_CHANGES[what]
+    change(project)
+    again = _run(project)
+    assert again.summary.computed == recomputed and again.summary.cached == ["two"]
+    after = _out(project, "one")
+    fields = ("audio_sha256", "lyrics", "lyrics_source", "language")
+    assert [getattr(after, f) for f in fields] != [getattr(before, f) for f in fields]
+
+
+def test_lyrics_settings_or_transcriber_change_rebuilds_every_song(project: Path) -> None:
+    _run(project)
+    stricter = _run(project, lyrics_cfg={"min_language_confidence": 0.99})
+    assert sorted(stricter.summary.computed) == ["one", "two"]
+    newer = _run(
+        project, _transcriber_cfg(project, version="2"), lyrics_cfg={"min_language_confidence": 0.99}
+    )
+    assert sorted(newer.summary.computed) == ["one", "two"]
+    assert sorted(calls(project / "calls.txt")) == ["one.flac", "one.flac", "two.flac", "two.flac"]
+
+
+def test_override_caption_or_bpm_edit_keeps_the_cached_lyrics(project: Path) -> None:
+    """Only an override's lyrics and language decide lyrics; its caption and bpm are the sidecar's."""
+    (project / "overrides" / "one.yaml").write_text("caption: Solo piano.\n", encoding="utf-8")
+    _run(project)
+    (project / "overrides" / "one.yaml").write_text("caption: Solo harp.\nbpm: 90\n", encoding="utf-8")
+    again = _run(project)
+    assert again.summary.computed == [] and sorted(again.summary.cached) == ["one", "two"]
