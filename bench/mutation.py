@@ -62,19 +62,24 @@ TARGETS: dict[str, Target] = {
     ),
     "audio_keys": Target(
         "src/songset/stages/base.py",
-        ("tests/test_cache_keys.py",),
+        ("tests/test_cache_keys.py", "tests/test_stage_jobs.py"),
         functions=("x_audio_jobs__mutmut_*",),
         why="the per-song keys of the audio stages (annotate, estimate)",
     ),
     "clean_keys": Target(
         "src/songset/stages/clean.py",
-        ("tests/test_cache_keys.py",),
+        (
+            "tests/test_cache_keys.py",
+            "tests/test_stage_jobs.py",
+            "tests/cleaners/test_openai_cleaner.py",  # a paid cleaner's token use, summed
+            "tests/test_user_week.py::test_a_missing_openai_key_fails_once_before_any_song",
+        ),
         functions=("x_clean_jobs__mutmut_*", "x_run_clean__mutmut_*"),
         why="the per-song keys of the clean stage",
     ),
     "sidecar_keys": Target(
         "src/songset/stages/sidecars.py",
-        ("tests/test_cache_keys.py", "tests/test_git_lineage.py"),
+        ("tests/test_cache_keys.py", "tests/test_git_lineage.py", "tests/test_stage_jobs.py"),
         functions=("x_run_sidecars__mutmut_*",),
         why="the per-song keys of the sidecar stage, and the lineage stamp",
     ),
@@ -88,6 +93,21 @@ TARGETS: dict[str, Target] = {
         ),
         why="sidecar building, override precedence, confidence filters, key identity",
     ),
+    "lyrics_keys": Target(
+        "src/songset/stages/lyrics.py",
+        ("tests/lyrics/test_stage.py",),
+        why="the lyrics stage's per-song key and inputs (lyrics file, override lyrics/language, clean facts)",
+    ),
+    "lyrics_resolve": Target(
+        "src/songset/lyrics/resolve.py",
+        (
+            "tests/lyrics/test_resolve.py",
+            "tests/lyrics/test_sidecar_declared.py",
+            "tests/test_sidecar_rules.py",
+            "tests/lyrics/test_stage.py",
+        ),
+        why="lyrics and language precedence: override, lyrics file, embedded tags, transcription",
+    ),
     "keys": Target(
         "src/songset/theory.py",
         ("tests/test_theory.py", "tests/test_key_spelling.py"),
@@ -98,6 +118,16 @@ TARGETS: dict[str, Target] = {
         "src/songset/export.py",
         ("tests/test_export.py", "tests/test_export_formats.py"),
         why="the folder and dataset.json ACE-Step trains from",
+    ),
+    "acestep": Target(
+        "src/songset/acestep.py",
+        (
+            "tests/test_acestep_contract.py",
+            "tests/test_export.py",
+            "tests/test_export_formats.py",
+            "tests/test_sidecar_text.py",
+        ),
+        why="ACE-Step's reading rules export and sidecars follow: scanned formats, prompt room, sung lyrics",
     ),
     "lineage": Target(
         "src/songset/lineage.py",
