@@ -1,7 +1,8 @@
 """README "Secrets": the backends that read OPENAI_API_KEY and HF_TOKEN write them nowhere.
 
 The offline stack never reads a key, so a scan over its outputs passes by construction. Here the served
-annotators (`openai_audio`, `hf_endpoint`) and the LLM cleaner run against real HTTP servers on 127.0.0.1,
+annotators (`openai_audio`, `hf_endpoint`), the LLM cleaner and the OpenAI transcriber (`transcriber=openai`,
+through the lyrics stage) run against real HTTP servers on 127.0.0.1,
 through the command line, with a per-song cache, a failing song and every later stage; the servers must have
 received the secrets (so they were read and used), and no output file, cache entry, params file, report,
 printed line or log record (DEBUG included) may contain them.
@@ -16,12 +17,15 @@ from typing import Any
 
 import pytest
 from conftest import PROJECT_ROOT, song_metadata, write_tone
-from fake_openai import FakeServer, ok, send, server_error
+from fake_openai import FakeServer, ok, reply_json, send, server_error
 
 from songset.cli import main
+from songset.config import compose
 from songset.io import atomic_write_json
 from songset.lineage import lineage_stamp
-from songset.stages.base import RunOptions
+from songset.songs import discover_songs
+from songset.stages.base import RunOptions, finish_stage
+from songset.stages.lyrics import run_lyrics
 from songset.stages.report import write_quality_report
 from songset.stages.sidecars import run_sidecars
 
@@ -38,8 +42,18 @@ CLEAN_ANSWER = {
     "texture": ["warm"],
     "sections": [{"start": 0, "end": 11, "label": "drone", "description": "one tone"}],
     "events": [],
-    "vocal_presence": "instrumental",
-    "vocal_language": None,
+    "vocal_presence": "vocal",
+    "vocal_language": "en",
+}
+SUNG = "I walked down to the river where the water runs cold and clear"
+TRANSCRIPTION = {
+    "task": "transcribe",
+    "language": "english",
+    "duration": 11.0,
+    "text": SUNG,
+    "segments": [
+        {"id": 0, "start": 0.5, "end": 5.0, "text": SUNG, "avg_logprob": -0.2, "no_speech_prob": 0.02},
+    ],
 }
 pytestmark = pytest.mark.timeout(180)
 
@@ -54,6 +68,7 @@ def servers() -> Iterator[dict[str, FakeServer]]:
         "audio": FakeServer(default=ok(TEXT, model="served/af3"), version="0.11.2"),
         "endpoint": FakeServer(default=endpoint_answer),
         "cleaner": FakeServer(default=ok(CLEAN_ANSWER)),
+        "transcriber": FakeServer(default=reply_json(TRANSCRIPTION), version="0.11.2"),
     }
     yield made
     for server in made.values():
@@ -105,6 +120,33 @@ def test_served_stack_reads_the_secrets_and_writes_none_of_them(
         }
     assert {r["auth"] for r in servers["endpoint"].requests} == {f"Bearer {SECRETS['HF_TOKEN']}"}
 
+    # Lyrics transcribed by transcriber=openai; the first upload fails, so its song's error is recorded.
+    servers["transcriber"].script = [server_error(500)]
+    transcribe = [
+        "transcriber=openai",
+        f"transcriber.base_url={servers['transcriber'].url}",
+        "transcriber.max_retries=0",
+        "transcriber.concurrency=1",
+    ]
+    composed = compose(transcribe, config_dir=PROJECT_ROOT / "conf")
+    song_lyrics = work / "song_lyrics"
+    lyrics_result = run_lyrics(
+        discover_songs(work / "audio"),
+        composed.transcriber,
+        composed.lyrics,
+        work / "lyrics",
+        work / "overrides",
+        clean,
+        song_lyrics,
+        RunOptions(cache_dir=work / "cache"),
+    )
+    finish_stage(lyrics_result, work / "reports")
+    assert len(lyrics_result.summary.failed) == 1 and "500" in lyrics_result.summary.failed[0].reason
+    assert [lyrics_result.outputs[s].lyrics_source for s in lyrics_result.summary.computed] == [
+        "transcription"
+    ]
+    assert {r["auth"] for r in servers["transcriber"].requests} == {f"Bearer {SECRETS['OPENAI_API_KEY']}"}
+
     metadata = work / "metadata"
     for path in audio:
         atomic_write_json(metadata / f"{path.stem}.json", song_metadata(path.stem, audio_file=path.name))
@@ -112,7 +154,7 @@ def test_served_stack_reads_the_secrets_and_writes_none_of_them(
     run_sidecars(
         clean,
         metadata,
-        work / "lyrics",
+        song_lyrics,
         work / "overrides",
         {},
         sidecars,
@@ -133,7 +175,14 @@ def test_served_stack_reads_the_secrets_and_writes_none_of_them(
             haystacks[str(path.relative_to(work))] = path.read_bytes().decode("utf-8", "replace")
     assert "engine crashed" in captured.err or "500" in captured.err, "the failing song must be reported"
     written = set(haystacks)
-    for expected in ("params.yaml", "raw/song0.json", "raw_endpoint", "clean/song0.json", "cache/"):
+    for expected in (
+        "params.yaml",
+        "raw/song0.json",
+        "raw_endpoint",
+        "clean/song0.json",
+        "song_lyrics/",
+        "cache/",
+    ):
         assert any(w.startswith(expected) for w in written), f"nothing written under {expected}"
     for where, text in haystacks.items():
         for name, secret in SECRETS.items():
