@@ -10,13 +10,17 @@ printed line or log record (DEBUG included) may contain them.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT, song_metadata, write_tone
+from conftest import PROJECT_ROOT, song_metadata, tool_env, write_tone
 from fake_openai import FakeServer, ok, reply_json, send, server_error
 
 from songset.cli import main
@@ -187,3 +191,72 @@ def test_served_stack_reads_the_secrets_and_writes_none_of_them(
     for where, text in haystacks.items():
         for name, secret in SECRETS.items():
             assert secret not in text, f"{name} leaked into {where}"
+
+
+# transcriber=whisper_hf reads HF_TOKEN only to download its model: here from a hub on 127.0.0.1, in a fresh
+# process (huggingface_hub reads HF_ENDPOINT when imported), through the lyrics stage with a per-song cache.
+WHISPER_RUN = """
+import json, sys
+from pathlib import Path
+from songset.config import compose
+from songset.songs import discover_songs
+from songset.stages.base import RunOptions, finish_stage
+from songset.stages.lyrics import run_lyrics
+
+work, conf = Path(sys.argv[1]), Path(sys.argv[2])
+cfg = compose(
+    ["transcriber=whisper_hf", "transcriber.model=songset-test/tiny-whisper", "transcriber.max_new_tokens=8"],
+    config_dir=conf,
+)
+result = run_lyrics(
+    discover_songs(work / "audio"), cfg.transcriber, cfg.lyrics, work / "lyrics", work / "overrides",
+    work / "clean", work / "song_lyrics", RunOptions(cache_dir=work / "cache"),
+)
+finish_stage(result, work / "reports")
+print(json.dumps({"computed": result.summary.computed, "failed": [f.reason for f in result.summary.failed]}))
+"""
+
+
+@pytest.mark.timeout(420)  # a fresh process imports torch and Transformers
+def test_whisper_hf_sends_hf_token_to_the_hub_and_writes_it_nowhere(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from fake_hub import FakeHub
+    from support.whisper_tiny import build_tiny_whisper
+
+    hub = FakeHub("songset-test/tiny-whisper", build_tiny_whisper(tmp_path / "tiny"))
+    work = tmp_path / "work"
+    write_tone(work / "audio" / "song0.wav", 11.0)
+    (work / "audio" / "broken.wav").write_bytes(b"RIFF0000WAVEnot audio")  # fails alone, and is reported
+    env = {k: v for k, v in tool_env().items() if k not in ("HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN")}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_HOME=str(tmp_path / "hf"),
+        HF_HUB_OFFLINE="0",
+        HF_TOKEN=SECRETS["HF_TOKEN"],
+        PYTHONPATH=os.pathsep.join([str(PROJECT_ROOT / "src"), str(PROJECT_ROOT / "tests")]),
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", WHISPER_RUN, str(work), str(PROJECT_ROOT / "conf")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+            check=False,
+        )
+    finally:
+        hub.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["computed"] == ["song0"] and len(summary["failed"]) == 1
+    repo = [r for r in hub.requests if "songset-test/tiny-whisper" in r["path"]]
+    assert any("/resolve/" in r["path"] for r in repo), "the model was downloaded"
+    assert {r["auth"] for r in repo} == {f"Bearer {SECRETS['HF_TOKEN']}"}  # so HF_TOKEN was read and sent
+
+    haystacks = {"stdout": done.stdout, "stderr": done.stderr}
+    for path in work.rglob("*"):
+        if path.is_file() and path.suffix != ".wav":
+            haystacks[str(path.relative_to(work))] = path.read_bytes().decode("utf-8", "replace")
+    assert any(name.startswith("song_lyrics/") for name in haystacks) and any("cache" in n for n in haystacks)
+    for where, text in haystacks.items():
+        assert SECRETS["HF_TOKEN"] not in text, f"HF_TOKEN leaked into {where}"
