@@ -131,7 +131,7 @@ TARGETS: dict[str, Target] = {
     ),
     "lineage": Target(
         "src/songset/lineage.py",
-        ("tests/test_lineage.py", "tests/test_git_lineage.py"),
+        ("tests/test_lineage.py", "tests/test_git_lineage.py", "tests/test_trace.py"),
         why="git revision, dirty flag, params hash, trace and trace --check",
     ),
 }
