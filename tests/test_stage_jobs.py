@@ -18,7 +18,10 @@ import pytest
 import soundfile as sf
 from conftest import clean_annotation, provenance, song_metadata, write_song_lyrics
 
+from songset.cleaners.base import CleanedContent
+from songset.cleaners.rules import RulesCleaner
 from songset.io import atomic_write_json, sha256_file
+from songset.runner import SongError
 from songset.schemas import RawAnnotation, SongFailure
 from songset.songs import Song, discover_songs
 from songset.stages import sidecars as sidecar_stage
@@ -138,6 +141,27 @@ def test_a_file_that_is_not_a_raw_annotation_fails_alone_in_the_summary(
     assert summary.failed[1].reason.startswith("schema violation: ")
     assert "audio_file: Field required" in summary.failed[1].reason
     assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == ["a.json", "d.json"]
+
+
+class RefusingCleaner(RulesCleaner):
+    """The rules cleaner, refusing song `a` as a served cleaner's error would: a failure while computing."""
+
+    def clean(self, raw: RawAnnotation) -> CleanedContent:
+        if raw.id == "a":
+            raise SongError(f"{raw.audio_file}: the cleaner refused it")
+        return super().clean(raw)
+
+
+def test_a_song_the_cleaner_fails_is_named_by_its_raw_file(tmp_path: Path, raw_files: list[Path]) -> None:
+    cleaner = {"_target_": "test_stage_jobs.RefusingCleaner"}
+    summary = run_clean(raw_files, cleaner, tmp_path / "clean", RunOptions(cache_dir=None)).summary
+    assert summary.computed == ["d"]
+    refused = next(f for f in summary.failed if f.id == "a")
+    assert (refused.file, refused.stage, refused.reason) == (
+        str(raw_files[0]),
+        "clean",
+        "a.wav: the cleaner refused it",
+    )
 
 
 def test_the_clean_cache_is_the_folder_dvc_yaml_persists_and_names_its_songs(
