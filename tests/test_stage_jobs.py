@@ -21,7 +21,7 @@ from conftest import clean_annotation, provenance, song_metadata, write_song_lyr
 from songset.cleaners.base import CleanedContent
 from songset.cleaners.rules import RulesCleaner
 from songset.io import atomic_write_json, sha256_file
-from songset.runner import SongError
+from songset.runner import LocalExecutor, Settle, SongError, SongJob, StageWork
 from songset.schemas import RawAnnotation, SongFailure
 from songset.songs import Song, discover_songs
 from songset.stages import sidecars as sidecar_stage
@@ -162,6 +162,37 @@ def test_a_song_the_cleaner_fails_is_named_by_its_raw_file(tmp_path: Path, raw_f
         "clean",
         "a.wav: the cleaner refused it",
     )
+
+
+class RecordingExecutor(LocalExecutor):
+    """Computes locally and remembers which songs it was handed: where `run.executor` sends the work."""
+
+    def __init__(self) -> None:
+        self.handed: list[str] = []
+
+    def execute(self, todo: list[SongJob], work: StageWork[Any], settle: Settle) -> None:
+        self.handed += [job.id for job in todo]
+        super().execute(todo, work, settle)
+
+
+def test_the_configured_executor_computes_the_clean_and_sidecar_stages(
+    tmp_path: Path, raw_files: list[Path], sidecar_data: Path
+) -> None:
+    """`run.executor=ray` hands the songs to the cluster: every stage must use the executor it is given."""
+    executor = RecordingExecutor()
+    run_clean(raw_files, RULES, tmp_path / "clean", RunOptions(cache_dir=None, executor=executor))
+    assert executor.handed == ["a", "d"]
+    executor.handed.clear()
+    run_sidecars(
+        sidecar_data / "clean",
+        sidecar_data / "metadata",
+        sidecar_data / "song_lyrics",
+        sidecar_data / "overrides",
+        {},
+        sidecar_data / "sidecars",
+        RunOptions(cache_dir=None, executor=executor),
+    )
+    assert sorted(executor.handed) == ["a", "c", "d"]
 
 
 def test_the_clean_cache_is_the_folder_dvc_yaml_persists_and_names_its_songs(
