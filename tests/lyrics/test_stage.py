@@ -119,6 +119,7 @@ def test_bad_override_fails_its_song_naming_the_file(project: Path) -> None:
 # README "Adding your songs": the lyrics stage's per-song key covers every input that decides its output.
 # Each input is changed alone on a warm cache; the songs it touches are computed again, with the new answer.
 LRC_AS_TEXT = "[00:01.00]Down by the river where the fishing boats wait\n"
+CAPTION = "caption: Solo piano.\n"  # an override already there: only its lyrics or language change
 
 
 def _edit_audio(root: Path) -> None:
@@ -135,11 +136,13 @@ def _rename_lyrics_file_to_lrc(root: Path) -> None:
 
 
 def _override_lyrics(root: Path) -> None:
-    (root / "overrides" / "one.yaml").write_text("lyrics: Words a person wrote down\n", encoding="utf-8")
+    (root / "overrides" / "one.yaml").write_text(
+        f"{CAPTION}lyrics: Words a person wrote down\n", encoding="utf-8"
+    )
 
 
 def _override_language(root: Path) -> None:
-    (root / "overrides" / "one.yaml").write_text("language: fi\n", encoding="utf-8")
+    (root / "overrides" / "one.yaml").write_text(f"{CAPTION}language: fi\n", encoding="utf-8")
 
 
 WARM_CACHE_CHANGES: dict[str, tuple[Any, list[str]]] = {
@@ -154,6 +157,7 @@ WARM_CACHE_CHANGES: dict[str, tuple[Any, list[str]]] = {
 @pytest.mark.parametrize("what", list(WARM_CACHE_CHANGES))
 def test_lyrics_rebuild_on_a_warm_cache_when_their_input_changes(project: Path, what: str) -> None:
     (project / "lyrics" / "one.txt").write_text(LRC_AS_TEXT, encoding="utf-8")
+    (project / "overrides" / "one.yaml").write_text(CAPTION, encoding="utf-8")
     _run(project)
     before = _out(project, "one")
     change, recomputed = WARM_CACHE_CHANGES[what]
@@ -183,3 +187,14 @@ def test_override_caption_or_bpm_edit_keeps_the_cached_lyrics(project: Path) -> 
     (project / "overrides" / "one.yaml").write_text("caption: Solo harp.\nbpm: 90\n", encoding="utf-8")
     again = _run(project)
     assert again.summary.computed == [] and sorted(again.summary.cached) == ["one", "two"]
+
+
+def test_an_lrc_is_read_before_a_txt_and_the_txt_is_named_as_ignored(project: Path) -> None:
+    (project / "lyrics" / "one.lrc").write_text("[00:01.00]Timed words by the river\n", encoding="utf-8")
+    (project / "lyrics" / "one.txt").write_text("Plain words\n", encoding="utf-8")
+    _run(project, {"_target_": "songset.transcribers.base.NoTranscriber"})
+    one = _out(project, "one")
+    assert (one.lyrics_source, one.lyrics) == ("lrc", "Timed words by the river")
+    lrc, txt = project / "lyrics" / "one.lrc", project / "lyrics" / "one.txt"
+    assert one.warnings[0] == f"{txt}: ignored, {lrc} is read first"
+    assert not [w for w in _out(project, "two").warnings if "ignored" in w]
