@@ -124,6 +124,7 @@ TARGETS: dict[str, Target] = {
     "acestep": Target(
         "src/songset/acestep.py",
         (
+            "tests/test_acestep_prompt.py",
             "tests/test_acestep_contract.py",
             "tests/test_export.py",
             "tests/test_export_formats.py",
