@@ -4,6 +4,7 @@ longer matches dvc.lock. What a person reads to decide whether a dataset can be 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from conftest import provenance
 from test_lineage import build, write_lock
 from test_sidecar_rules import sidecar_for
 
-from songset.lineage import check_against_lock, dir_md5, trace_lines
+from songset.lineage import check_against_lock, dir_md5, find_sidecar, trace_lines
 from songset.schemas import PromptInfo, Sidecar
 
 PROMPT = PromptInfo(name="timestamped_v1", text="Describe the song.", sha256="0123456789abcdef" * 4)
@@ -104,10 +105,14 @@ def test_trace_of_a_clean_or_unknown_checkout_says_so_plainly(dirty: bool | None
 
 
 def test_trace_without_a_sidecar_block_still_lists_the_upstream_chain() -> None:
-    stages = {"annotate": provenance("annotate", backend="descriptor", model_id="m", cache_key="1" * 64)}
+    stages = {
+        "annotate": provenance(
+            "annotate", backend="descriptor", model_id="m", adapter="lora", cache_key="1" * 64
+        )
+    }
     lines = trace_lines(traced(provenance=stages, overridden=[], warnings=[], flags=[]), Path("s.json"))
     assert lines[2:] == [
-        "  -> annotate: backend=descriptor model=m",
+        "  -> annotate: backend=descriptor model=m adapter=lora",
         "       settings: (none)",
         f"       cache_key={'1' * 16}",
         "  overrides applied: none",
@@ -224,3 +229,15 @@ def test_dir_md5_is_dvcs_own_hash_of_the_folder(tmp_path: Path) -> None:
     (out / "alpha.lyrics.txt").write_text("[Verse]\nwords\n")
     expected = dir_md5(out)
     assert _dvc_add(tmp_path, out) == expected
+
+
+def test_trace_finds_a_sidecar_by_song_or_by_path_and_names_what_it_looked_for(tmp_path: Path) -> None:
+    out = build(tmp_path)
+    assert find_sidecar("alpha", out) == out / "alpha.json"
+    assert find_sidecar(str(out / "beta.json"), tmp_path / "elsewhere") == out / "beta.json"
+    (out / "alpha.lyrics.txt").write_text("[Verse]\nwords\n")
+    for asked in ("gamma", str(out / "alpha.lyrics.txt"), str(out / "missing.json")):
+        with pytest.raises(
+            ValueError, match=rf"^no sidecar for {re.escape(repr(asked))} in {re.escape(str(out))}$"
+        ):
+            find_sidecar(asked, out)
