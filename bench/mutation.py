@@ -118,7 +118,7 @@ TARGETS: dict[str, Target] = {
     ),
     "export": Target(
         "src/songset/export.py",
-        ("tests/test_export.py", "tests/test_export_formats.py"),
+        ("tests/test_export.py", "tests/test_export_formats.py", "tests/test_export_warnings.py"),
         why="the folder and dataset.json ACE-Step trains from",
     ),
     "acestep": Target(
