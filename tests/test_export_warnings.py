@@ -82,3 +82,19 @@ def test_export_warns_past_acesteps_limits_and_not_at_them(tmp_path: Path) -> No
     samples = {s["id"]: s for s in json.loads((in_acestep(tmp_path) / "dataset.json").read_text())["samples"]}
     assert (samples["inst"]["language"], samples["inst"]["is_instrumental"]) == ("unknown", True)
     assert (samples["flagged"]["is_instrumental"], samples["sung"]["language"]) == (False, "en")
+
+
+def test_notice_lists_every_credited_song_apart(tmp_path: Path) -> None:
+    """CC BY asks for each work's credit: two credited songs are two entries, in export order."""
+    data = project(tmp_path, {"a": ".wav", "b": ".wav"})
+    for song, credit in (("a", "Song A by X, CC BY 4.0"), ("b", "Song B by Y, CC BY-SA 4.0")):
+        path = data / "sidecars" / f"{song}.json"
+        sidecar = json.loads(path.read_text())
+        sidecar["source"]["attribution"] = credit
+        path.write_text(json.dumps(sidecar))
+    out = tmp_path / "export"
+    export_dataset(data / "sidecars", data / "audio", out, notice=tmp_path / "no-NOTICE")
+    assert (out / "NOTICE").read_text() == (
+        "Songs in this export and their credits:\n\n"
+        "a.wav\n  Song A by X, CC BY 4.0\n\nb.wav\n  Song B by Y, CC BY-SA 4.0\n"
+    )
