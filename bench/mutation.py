@@ -106,6 +106,7 @@ TARGETS: dict[str, Target] = {
             "tests/lyrics/test_resolve.py",
             "tests/lyrics/test_sidecar_declared.py",
             "tests/test_sidecar_rules.py",
+            "tests/test_sidecars.py",  # an empty lyrics file
             "tests/lyrics/test_stage.py",
         ),
         why="lyrics and language precedence: override, lyrics file, embedded tags, transcription",
