@@ -198,3 +198,25 @@ def test_an_lrc_is_read_before_a_txt_and_the_txt_is_named_as_ignored(project: Pa
     lrc, txt = project / "lyrics" / "one.lrc", project / "lyrics" / "one.txt"
     assert one.warnings[0] == f"{txt}: ignored, {lrc} is read first"
     assert not [w for w in _out(project, "two").warnings if "ignored" in w]
+
+
+def test_unreadable_inputs_fail_their_song_alone_and_caching_is_optional(project: Path) -> None:
+    """A clean annotation that is not JSON, or an empty audio file, fails that song with its file named."""
+    (project / "clean" / "one.json").write_text("{not json", encoding="utf-8")
+    (project / "audio" / "empty.flac").write_bytes(b"")
+    result = run_lyrics(
+        discover_songs(project / "audio"),
+        {"_target_": "songset.transcribers.base.NoTranscriber"},
+        {},
+        project / "lyrics",
+        project / "overrides",
+        project / "clean",
+        project / "out",
+        RunOptions(cache_dir=None),
+    )
+    assert result.summary.computed == ["two"]
+    failed = {f.id: f for f in result.summary.failed}
+    assert sorted(failed) == ["empty", "one"] and {f.stage for f in failed.values()} == {"lyrics"}
+    assert failed["one"].file == str(project / "audio" / "one.flac")
+    assert failed["one"].reason.startswith("JSONDecodeError: ")
+    assert failed["empty"].reason == f"{project / 'audio' / 'empty.flac'}: file is empty (0 bytes)"
