@@ -19,8 +19,10 @@ import ast
 import dataclasses
 import difflib
 import fnmatch
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,19 +64,24 @@ TARGETS: dict[str, Target] = {
     ),
     "audio_keys": Target(
         "src/songset/stages/base.py",
-        ("tests/test_cache_keys.py",),
+        ("tests/test_cache_keys.py", "tests/test_stage_jobs.py"),
         functions=("x_audio_jobs__mutmut_*",),
         why="the per-song keys of the audio stages (annotate, estimate)",
     ),
     "clean_keys": Target(
         "src/songset/stages/clean.py",
-        ("tests/test_cache_keys.py",),
+        (
+            "tests/test_cache_keys.py",
+            "tests/test_stage_jobs.py",
+            "tests/cleaners/test_openai_cleaner.py",  # a paid cleaner's token use, summed
+            "tests/test_user_week.py::test_a_missing_openai_key_fails_once_before_any_song",
+        ),
         functions=("x_clean_jobs__mutmut_*", "x_run_clean__mutmut_*"),
         why="the per-song keys of the clean stage",
     ),
     "sidecar_keys": Target(
         "src/songset/stages/sidecars.py",
-        ("tests/test_cache_keys.py", "tests/test_git_lineage.py"),
+        ("tests/test_cache_keys.py", "tests/test_git_lineage.py", "tests/test_stage_jobs.py"),
         functions=("x_run_sidecars__mutmut_*",),
         why="the per-song keys of the sidecar stage, and the lineage stamp",
     ),
@@ -88,6 +95,22 @@ TARGETS: dict[str, Target] = {
         ),
         why="sidecar building, override precedence, confidence filters, key identity",
     ),
+    "lyrics_keys": Target(
+        "src/songset/stages/lyrics.py",
+        ("tests/lyrics/test_stage.py",),
+        why="the lyrics stage's per-song key and inputs (lyrics file, override lyrics/language, clean facts)",
+    ),
+    "lyrics_resolve": Target(
+        "src/songset/lyrics/resolve.py",
+        (
+            "tests/lyrics/test_resolve.py",
+            "tests/lyrics/test_sidecar_declared.py",
+            "tests/test_sidecar_rules.py",
+            "tests/test_sidecars.py",  # an empty lyrics file
+            "tests/lyrics/test_stage.py",
+        ),
+        why="lyrics and language precedence: override, lyrics file, embedded tags, transcription",
+    ),
     "keys": Target(
         "src/songset/theory.py",
         ("tests/test_theory.py", "tests/test_key_spelling.py"),
@@ -96,15 +119,137 @@ TARGETS: dict[str, Target] = {
     ),
     "export": Target(
         "src/songset/export.py",
-        ("tests/test_export.py", "tests/test_export_formats.py"),
+        ("tests/test_export.py", "tests/test_export_formats.py", "tests/test_export_warnings.py"),
         why="the folder and dataset.json ACE-Step trains from",
+    ),
+    "acestep": Target(
+        "src/songset/acestep.py",
+        (
+            "tests/test_acestep_prompt.py",
+            "tests/test_acestep_contract.py",
+            "tests/test_export.py",
+            "tests/test_export_formats.py",
+            "tests/test_sidecar_text.py",
+        ),
+        why="ACE-Step's reading rules export and sidecars follow: scanned formats, prompt room, sung lyrics",
     ),
     "lineage": Target(
         "src/songset/lineage.py",
-        ("tests/test_lineage.py", "tests/test_git_lineage.py"),
+        ("tests/test_lineage.py", "tests/test_git_lineage.py", "tests/test_trace.py"),
         why="git revision, dirty flag, params hash, trace and trace --check",
     ),
 }
+
+
+@dataclass(frozen=True)
+class TableTarget:
+    """Module-level data mutmut does not mutate (it mutates functions): each row's settings are mutated
+    here, one at a time, and the tests run on each variant."""
+
+    source: str
+    tests: tuple[str, ...]
+    why: str = ""
+
+
+TABLE_TARGETS: dict[str, TableTarget] = {
+    "sidecar_fields": TableTarget(
+        "src/songset/sidecar_fields.py",
+        (
+            "tests/test_sidecar_rules.py",
+            "tests/lyrics/test_sidecar_declared.py",
+            "tests/test_sidecars.py",
+            "tests/test_sidecar_text.py",
+        ),
+        why="the sidecar field table: each field's sources in order, its confidence, threshold, setting",
+    ),
+}
+# The row attributes naming another field or setting; a mutant points one at another row's or at None.
+TABLE_NAMES = ("estimate", "confidence", "threshold", "config", "declared")
+
+
+def table_mutants(text: str) -> list[tuple[str, str]]:
+    """(description, mutated source) for each one-place change to a `SidecarField(...)` row: a source
+    dropped, two adjacent sources swapped, a named field or setting pointed elsewhere or removed."""
+    rows = re.findall(r"SidecarField\((.*?)\n        \),", text, flags=re.S)
+    values: dict[str, set[str]] = {name: set() for name in TABLE_NAMES}
+    for row in rows:
+        for name, value in re.findall(r'(\w+)="([^"]*)",', row):
+            if name in values:
+                values[name].add(value)
+    mutants = []
+    for row in rows:
+        field = re.search(r'name="(\w+)"', row)
+        label = field.group(1) if field else "?"
+        sources_line = re.search(r"sources=\(([^)]*)\),", row)
+        if sources_line:
+            sources = [s.strip() for s in sources_line.group(1).split(",") if s.strip()]
+            variants = [(f"drops {s}", sources[:i] + sources[i + 1 :]) for i, s in enumerate(sources)]
+            variants += [
+                (f"swaps {a} and {b}", [*sources[:i], b, a, *sources[i + 2 :]])
+                for i, (a, b) in enumerate(itertools.pairwise(sources))
+            ]
+            for what, order in variants:
+                joined = ", ".join(order) + ("," if len(order) == 1 else "")
+                new_row = row.replace(sources_line.group(0), f"sources=({joined}),")
+                mutants.append((f"{label}: sources {what}", text.replace(row, new_row, 1)))
+        for name, value in re.findall(r'(\w+)="([^"]*)",', row):
+            if name not in values:
+                continue
+            for other in [*sorted(values[name] - {value}), None]:
+                replacement = f'{name}="{other}",' if other is not None else f"{name}=None,"
+                new_row = row.replace(f'{name}="{value}",', replacement, 1)
+                mutants.append((f"{label}: {name} {value} -> {other}", text.replace(row, new_row, 1)))
+    return mutants
+
+
+def run_table_target(name: str, target: TableTarget, budget_s: float, keep: Path | None) -> dict[str, object]:
+    """Each table mutant against the target's tests (first failure stops a run); killed = a test failed."""
+    base = Path(tempfile.mkdtemp(prefix=f"songset-mutation-{name}-", dir=keep))
+    work = scratch_copy(Target(target.source, target.tests), base)
+    env = {**os.environ, "PYTHONPATH": str(work / "src"), "GX_ANALYTICS_ENABLED": "False"}
+    env.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "songset" / "numba"))
+    path = work / target.source
+    original = path.read_text(encoding="utf-8")
+    started = time.monotonic()
+    results: dict[str, str] = {}
+    note = ""
+    for description, mutated in table_mutants(original):
+        left = budget_s - (time.monotonic() - started)
+        if left <= 0:
+            note = f"stopped at the {budget_s:.0f} s budget"
+            break
+        path.write_text(mutated, encoding="utf-8")
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *target.tests],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=left,
+                check=False,
+            )
+            results[description] = "killed" if done.returncode != 0 else "survived"
+        except subprocess.TimeoutExpired:
+            note = f"stopped at the {budget_s:.0f} s budget"
+            break
+        finally:
+            path.write_text(original, encoding="utf-8")
+    if keep is None:
+        shutil.rmtree(base, ignore_errors=True)
+    killed = sum(1 for s in results.values() if s == "killed")
+    survivors = {d: ("survived", d) for d, s in results.items() if s == "survived"}
+    return {
+        "module": name,
+        "mutants": len(results),
+        "killed": killed,
+        "not_killed": len(survivors),
+        "other": {},
+        "rate": killed / len(results) if results else float("nan"),
+        "wall_s": time.monotonic() - started,
+        "note": note,
+        "survivors": survivors,
+    }
 
 
 def module_name(source: str) -> str:
@@ -227,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("modules", nargs="*", choices=[[], *TARGETS], help="default: all")
+    parser.add_argument("modules", nargs="*", choices=[[], *TARGETS, *TABLE_TARGETS], help="default: all")
     parser.add_argument("--budget-s", type=float, default=900.0, help="time limit per module (default 900)")
     parser.add_argument("--keep", type=Path, help="keep the scratch copies under this folder")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -243,12 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     results = []
-    for name in args.modules or list(TARGETS):
-        target = TARGETS[name]
-        if args.only:
-            target = dataclasses.replace(target, functions=tuple(f"x_{f}__mutmut_*" for f in args.only))
-        print(f"[{name}] {target.source}: {target.why}", flush=True)
-        result = run_target(name, target, args.budget_s, args.keep)
+    for name in args.modules or [*TARGETS, *TABLE_TARGETS]:
+        if name in TABLE_TARGETS:
+            table = TABLE_TARGETS[name]
+            print(f"[{name}] {table.source}: {table.why}", flush=True)
+            result = run_table_target(name, table, args.budget_s, args.keep)
+        else:
+            target = TARGETS[name]
+            if args.only:
+                target = dataclasses.replace(target, functions=tuple(f"x_{f}__mutmut_*" for f in args.only))
+            print(f"[{name}] {target.source}: {target.why}", flush=True)
+            result = run_target(name, target, args.budget_s, args.keep)
         results.append(result)
         print(
             f"[{name}] {result['killed']}/{result['killed'] + result['not_killed']} killed "

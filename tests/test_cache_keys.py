@@ -20,9 +20,11 @@ import pytest
 import soundfile as sf
 from conftest import PROJECT_ROOT, clean_annotation, provenance, song_metadata, write_song_lyrics
 
+from songset.annotators.hf_endpoint import HFEndpointAnnotator
 from songset.annotators.openai_audio import OpenAIAudioAnnotator
 from songset.backend import BackendIdentity
 from songset.cache import ResultCache, cache_key
+from songset.cleaners.openai_cleaner import OpenAICleaner
 from songset.io import atomic_write_json
 from songset.schemas import PromptInfo, RawAnnotation
 from songset.songs import songs_from_paths
@@ -78,14 +80,42 @@ def _project_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PROJECT_ROOT)  # prompts are files under conf/prompt
 
 
+# Every backend that sends a prompt, built twice with only the prompt different (or only where it is served).
+PROMPTED_BACKENDS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
+    "openai_audio": (
+        OpenAIAudioAnnotator,
+        {"model": "served/af3", "base_url": "http://127.0.0.1:9/v1"},
+        {"base_url": "http://127.0.0.1:10/v1"},
+    ),
+    "hf_endpoint": (HFEndpointAnnotator, {"url": "http://127.0.0.1:9"}, {"url": "http://127.0.0.1:10"}),
+    "openai cleaner": (
+        OpenAICleaner,
+        {"model": "m", "base_url": "http://127.0.0.1:9/v1"},
+        {"base_url": "http://127.0.0.1:10/v1"},
+    ),
+}
+PROMPT_SETTING = {"openai cleaner": ("prompt_file", "conf/prompt/clean_v1.md", "conf/prompt/events_v1.md")}
+
+
 @pytest.mark.usefixtures("_project_cwd")
-def test_served_annotator_prompt_alone_changes_the_key() -> None:
+@pytest.mark.parametrize("backend", list(PROMPTED_BACKENDS))
+def test_prompt_alone_changes_the_key(backend: str) -> None:
     """Only the prompt differs: an edited prompt is never served from the old prompt's cache entries."""
-    one = OpenAIAudioAnnotator(model="served/af3", base_url="http://127.0.0.1:9/v1", prompt="timestamped_v1")
-    two = OpenAIAudioAnnotator(model="served/af3", base_url="http://127.0.0.1:9/v1", prompt="events_v1")
+    cls, settings, _ = PROMPTED_BACKENDS[backend]
+    name, first, second = PROMPT_SETTING.get(backend, ("prompt", "timestamped_v1", "events_v1"))
+    one, two = cls(**settings, **{name: first}), cls(**settings, **{name: second})
     a, b = one.identity().key_parts(), two.identity().key_parts()
     assert {k for k in a if a[k] != b[k]} == {"prompt_sha256"}
     assert a["prompt_sha256"] == one.prompt.sha256 and b["prompt_sha256"] == two.prompt.sha256
+
+
+@pytest.mark.usefixtures("_project_cwd")
+@pytest.mark.parametrize("backend", list(PROMPTED_BACKENDS))
+def test_where_a_backend_is_served_is_not_in_the_key(backend: str) -> None:
+    """README "Served annotation": moving a server, or adding one, does not redo the dataset."""
+    cls, settings, elsewhere = PROMPTED_BACKENDS[backend]
+    here, there = cls(**settings), cls(**{**settings, **elsewhere})
+    assert here.identity().key_parts() == there.identity().key_parts()
 
 
 @pytest.mark.usefixtures("_project_cwd")

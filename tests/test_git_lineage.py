@@ -56,6 +56,30 @@ def test_dvc_lock_and_reports_alone_do_not_make_it_dirty(tmp_path: Path) -> None
     assert git_lineage(root)["git_dirty"] is True
 
 
+def test_the_gitignore_dvc_writes_beside_a_new_output_is_not_a_source_change(tmp_path: Path) -> None:
+    """`dvc repro` writes data/<new output>/../.gitignore; a new folder holding only that stays clean."""
+    root = repo(tmp_path)
+    (root / "data" / "annotations").mkdir(parents=True)
+    (root / "data" / "annotations" / ".gitignore").write_text("/lyrics\n")
+    assert git_lineage(root)["git_dirty"] is False
+    (root / "data" / "annotations" / "notes.txt").write_text("a new untracked file is a source change\n")
+    assert git_lineage(root)["git_dirty"] is True
+
+
+def test_an_edited_tracked_gitignore_is_dirty(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    (root / ".gitignore").write_text("/data\n")
+    git_commit(root, "ignore data")
+    (root / ".gitignore").write_text("/data\n/models\n")
+    assert git_lineage(root)["git_dirty"] is True
+
+
+def test_params_hash_is_of_the_params_file_and_unknown_without_one(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    assert lineage_stamp(root, root / "params.yaml")["params_sha256"] == sha256_file(root / "params.yaml")
+    assert lineage_stamp(root, root / "missing.yaml")["params_sha256"] is None
+
+
 def test_outside_git_both_are_unknown(tmp_path: Path) -> None:
     assert git_lineage(tmp_path) == {"git_revision": None, "git_dirty": None}
 

@@ -223,3 +223,54 @@ def test_broken_lrc_falls_through_to_the_next_source(audio: Path) -> None:
     )
     assert result.lyrics_source == "embedded:UNSYNCEDLYRICS"
     assert any(w.startswith("s.lrc: no line has an LRC time stamp") for w in result.warnings)
+
+
+def _decide(audio: Path, declared: dict[str, Any], transcriber: Any = None, **job: Any) -> Any:
+    from songset.lyrics.resolve import decide_lyrics
+    from songset.lyrics.tags import DeclaredTags
+
+    tags = DeclaredTags.model_validate(declared)
+    return decide_lyrics(_job(audio, **job), tags, transcriber or NoTranscriber(), LyricsSettings())
+
+
+def test_embedded_synced_lyrics_get_section_tags_and_keep_their_times(audio: Path) -> None:
+    """SYLT: timed like an LRC, so ACE-Step's tags come from the annotation's sections; before transcription."""
+    lines = [{"start": 6.0, "text": SUNG}, {"start": 22.0, "text": "Chorus words here we go"}]
+    result = _decide(
+        audio,
+        {"timed_lines": lines, "lyrics": {"value": "unsynced words", "tag": "USLT"}},
+        clean={"sections": SECTIONS},
+    )
+    assert (result.lyrics_source, result.lyrics) == (
+        "embedded:SYLT",
+        f"[Verse]\n{SUNG}\n\n[Chorus]\nChorus words here we go",
+    )
+    assert [(line.start, line.text) for line in result.timed_lines] == [
+        (6.0, SUNG),
+        (22.0, "Chorus words here we go"),
+    ]
+
+
+def test_blank_embedded_lyrics_are_no_answer_and_transcription_still_runs(
+    audio: Path, tmp_path: Path
+) -> None:
+    t = _transcriber(tmp_path)
+    result = _decide(
+        audio,
+        {"lyrics": {"value": "  \n ", "tag": "LYRICS"}},
+        t,
+        clean={"sections": SECTIONS, "vocal_presence": "vocal"},
+    )
+    assert result.lyrics_source == "transcription" and calls(tmp_path / "calls.txt") == ["song.flac"]
+
+
+def test_warnings_from_the_tags_the_file_and_its_lines_all_reach_the_song(audio: Path) -> None:
+    lrc = "[00:06.00]Caf\xe9 by the river where the fishing boats wait\nnot a stamped line\n".encode("cp1252")
+    result = _decide(
+        audio,
+        {"warnings": ["song.flac: TKEY 'Am/C' is not a key; ignored"]},
+        lyrics=lrc,
+        lyrics_file="song.lrc",
+    )
+    assert result.warnings[0] == "song.flac: TKEY 'Am/C' is not a key; ignored"
+    assert any("cp1252" in w for w in result.warnings) and len(result.warnings) >= 3, result.warnings

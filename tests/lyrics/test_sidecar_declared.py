@@ -43,6 +43,14 @@ def test_overrides_and_config_beat_declared_values() -> None:
     }
 
 
+def test_override_artist_beats_the_declared_artist_without_a_config_artist() -> None:
+    sidecar = sidecar_for(override="artist: Human Band\n", declared=DECLARED)
+    assert (sidecar.artist, sidecar.source.sources["artist"]) == ("Human Band", "override")
+    assert "artist" in sidecar.source.overridden
+    tagged = sidecar_for(declared=DECLARED)
+    assert (tagged.artist, tagged.source.sources["artist"]) == ("Tag Artist", "declared:TPE1")
+
+
 def test_declared_values_disagreeing_with_the_estimate_are_warned_and_flagged() -> None:
     meta = song_metadata(bpm=121.6, keyscale="F# minor", key_runner_up="A major")
     declared = {"bpm": {"value": 61.0, "tag": "BPM"}, "keyscale": {"value": "C major", "tag": "INITIALKEY"}}

@@ -41,11 +41,11 @@ def _transcriber_cfg(root: Path, **kw: Any) -> dict[str, Any]:
     }
 
 
-def _run(root: Path, transcriber: dict[str, Any] | None = None):
+def _run(root: Path, transcriber: dict[str, Any] | None = None, lyrics_cfg: dict[str, Any] | None = None):
     return run_lyrics(
         discover_songs(root / "audio"),
         transcriber or _transcriber_cfg(root),
-        {},
+        lyrics_cfg or {},
         root / "lyrics",
         root / "overrides",
         root / "clean",
@@ -114,3 +114,109 @@ def test_bad_override_fails_its_song_naming_the_file(project: Path) -> None:
     result = _run(project, {"_target_": "songset.transcribers.base.NoTranscriber"})
     assert [f.id for f in result.summary.failed] == ["one"]
     assert "one.yaml" in result.summary.failed[0].reason
+
+
+# README "Adding your songs": the lyrics stage's per-song key covers every input that decides its output.
+# Each input is changed alone on a warm cache; the songs it touches are computed again, with the new answer.
+LRC_AS_TEXT = "[00:01.00]Down by the river where the fishing boats wait\n"
+CAPTION = "caption: Solo piano.\n"  # an override already there: only its lyrics or language change
+
+
+def _edit_audio(root: Path) -> None:
+    write_tone(root / "audio" / "one.flac", 11.0, freq=660.0)
+
+
+def _edit_lyrics_file(root: Path) -> None:
+    (root / "lyrics" / "one.txt").write_text("We go fishing in the morning light\n", encoding="utf-8")
+
+
+def _rename_lyrics_file_to_lrc(root: Path) -> None:
+    """The same bytes read as timed lyrics: the stamps are parsed, no longer kept as text."""
+    (root / "lyrics" / "one.txt").rename(root / "lyrics" / "one.lrc")
+
+
+def _override_lyrics(root: Path) -> None:
+    (root / "overrides" / "one.yaml").write_text(
+        f"{CAPTION}lyrics: Words a person wrote down\n", encoding="utf-8"
+    )
+
+
+def _override_language(root: Path) -> None:
+    (root / "overrides" / "one.yaml").write_text(f"{CAPTION}language: fi\n", encoding="utf-8")
+
+
+WARM_CACHE_CHANGES: dict[str, tuple[Any, list[str]]] = {
+    "audio": (_edit_audio, ["one"]),
+    "lyrics file": (_edit_lyrics_file, ["one"]),
+    "lyrics file .txt -> .lrc": (_rename_lyrics_file_to_lrc, ["one"]),
+    "override lyrics": (_override_lyrics, ["one"]),
+    "override language": (_override_language, ["one"]),
+}
+
+
+@pytest.mark.parametrize("what", list(WARM_CACHE_CHANGES))
+def test_lyrics_rebuild_on_a_warm_cache_when_their_input_changes(project: Path, what: str) -> None:
+    (project / "lyrics" / "one.txt").write_text(LRC_AS_TEXT, encoding="utf-8")
+    (project / "overrides" / "one.yaml").write_text(CAPTION, encoding="utf-8")
+    _run(project)
+    before = _out(project, "one")
+    change, recomputed = WARM_CACHE_CHANGES[what]
+    change(project)
+    again = _run(project)
+    assert again.summary.computed == recomputed and again.summary.cached == ["two"]
+    after = _out(project, "one")
+    fields = ("audio_sha256", "lyrics", "lyrics_source", "language")
+    assert [getattr(after, f) for f in fields] != [getattr(before, f) for f in fields]
+
+
+def test_lyrics_settings_or_transcriber_change_rebuilds_every_song(project: Path) -> None:
+    _run(project)
+    stricter = _run(project, lyrics_cfg={"min_language_confidence": 0.99})
+    assert sorted(stricter.summary.computed) == ["one", "two"]
+    newer = _run(
+        project, _transcriber_cfg(project, version="2"), lyrics_cfg={"min_language_confidence": 0.99}
+    )
+    assert sorted(newer.summary.computed) == ["one", "two"]
+    assert sorted(calls(project / "calls.txt")) == ["one.flac", "one.flac", "two.flac", "two.flac"]
+
+
+def test_override_caption_or_bpm_edit_keeps_the_cached_lyrics(project: Path) -> None:
+    """Only an override's lyrics and language decide lyrics; its caption and bpm are the sidecar's."""
+    (project / "overrides" / "one.yaml").write_text("caption: Solo piano.\n", encoding="utf-8")
+    _run(project)
+    (project / "overrides" / "one.yaml").write_text("caption: Solo harp.\nbpm: 90\n", encoding="utf-8")
+    again = _run(project)
+    assert again.summary.computed == [] and sorted(again.summary.cached) == ["one", "two"]
+
+
+def test_an_lrc_is_read_before_a_txt_and_the_txt_is_named_as_ignored(project: Path) -> None:
+    (project / "lyrics" / "one.lrc").write_text("[00:01.00]Timed words by the river\n", encoding="utf-8")
+    (project / "lyrics" / "one.txt").write_text("Plain words\n", encoding="utf-8")
+    _run(project, {"_target_": "songset.transcribers.base.NoTranscriber"})
+    one = _out(project, "one")
+    assert (one.lyrics_source, one.lyrics) == ("lrc", "Timed words by the river")
+    lrc, txt = project / "lyrics" / "one.lrc", project / "lyrics" / "one.txt"
+    assert one.warnings[0] == f"{txt}: ignored, {lrc} is read first"
+    assert not [w for w in _out(project, "two").warnings if "ignored" in w]
+
+
+def test_unreadable_inputs_fail_their_song_alone_and_caching_is_optional(project: Path) -> None:
+    """A clean annotation that is not JSON, or an empty audio file, fails that song with its file named."""
+    (project / "clean" / "one.json").write_text("{not json", encoding="utf-8")
+    (project / "audio" / "empty.flac").write_bytes(b"")
+    result = run_lyrics(
+        discover_songs(project / "audio"),
+        {"_target_": "songset.transcribers.base.NoTranscriber"},
+        {},
+        project / "lyrics",
+        project / "overrides",
+        project / "clean",
+        project / "out",
+        RunOptions(cache_dir=None),
+    )
+    assert result.summary.computed == ["two"]
+    failed = {f.id: f for f in result.summary.failed}
+    assert sorted(failed) == ["empty", "one"] and {f.stage for f in failed.values()} == {"lyrics"}
+    assert failed["one"].file == str(project / "audio" / "one.flac")
+    assert failed["one"].reason.startswith("JSONDecodeError: ")
+    assert failed["empty"].reason == f"{project / 'audio' / 'empty.flac'}: file is empty (0 bytes)"
