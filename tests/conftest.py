@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from songset.provenance import make_provenance
-from songset.schemas import CleanAnnotation, Provenance, SongMetadata
+from songset.schemas import CleanAnnotation, Provenance, RawAnnotation, SongMetadata
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_AUDIO = PROJECT_ROOT / "data" / "audio"
@@ -53,6 +53,18 @@ def clean_annotation(song_id: str = "song", **kw: Any) -> CleanAnnotation:
     return CleanAnnotation.model_validate(data)
 
 
+def raw_annotation(song_id: str) -> RawAnnotation:
+    """A raw audio-LLM annotation of one 30 s song, as the annotate stage writes it."""
+    return RawAnnotation(
+        id=song_id,
+        audio_file=f"{song_id}.wav",
+        audio_sha256="0" * 64,
+        duration=30.0,
+        text="[0:00-0:30] A warm acoustic guitar plays a slow, gentle melody over soft brushed drums.",
+        provenance=provenance("annotate"),
+    )
+
+
 def song_metadata(song_id: str = "song", **kw: Any) -> SongMetadata:
     data: dict[str, Any] = dict(
         id=song_id,
@@ -71,6 +83,17 @@ def song_metadata(song_id: str = "song", **kw: Any) -> SongMetadata:
     )
     data.update(kw)
     return SongMetadata.model_validate(data)
+
+
+@pytest.fixture
+def word_tokenizer(tmp_path: Path) -> str:
+    """A local tokenizer.json where every word and every punctuation mark is one token."""
+    tokenizers = pytest.importorskip("tokenizers")
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    path = tmp_path / "tokenizer.json"
+    tokenizer.save(str(path))
+    return str(path)
 
 
 def write_tone(path: Path, seconds: float, sr: int = 22050, channels: int = 1, freq: float = 440.0) -> Path:

@@ -4,9 +4,6 @@ flagged). Counted here with the Qwen3 tokenizer directly, not through `songset.a
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from conftest import clean_annotation, song_metadata
 from test_sidecar_rules import sidecar_for
 
@@ -68,17 +65,6 @@ def test_lyrics_are_flagged_only_past_acesteps_512_positions() -> None:
     assert positions(fits.lyrics) == 512 and "lyrics_over_acestep_limit" not in fits.source.flags
     over = sidecar_for(clean=clean, lyrics=_lyrics_of(512).encode())
     assert positions(over.lyrics) == 513 and "lyrics_over_acestep_limit" in over.source.flags
-
-
-@pytest.fixture
-def word_tokenizer(tmp_path: Path) -> str:
-    """A local tokenizer.json where every word and every punctuation mark is one token."""
-    tokenizers = pytest.importorskip("tokenizers")
-    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    path = tmp_path / "tokenizer.json"
-    tokenizer.save(str(path))
-    return str(path)
 
 
 def test_a_configured_tokenizer_is_the_one_counted_against_both_limits(word_tokenizer: str) -> None:

@@ -7,7 +7,6 @@ the prefix counted by the configured tokenizer, and the structure line of event-
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,17 +71,6 @@ def test_caption_that_fits_alone_is_shortened_to_make_room_for_the_prefix() -> N
     assert sidecar.caption == "The Trio, Warm jazz trio with brushed drums."
     assert sidecar.source.caption_tokens <= alone.caption_token_budget
     assert "caption_shortened" in sidecar.source.flags and "caption_over_budget" not in sidecar.source.flags
-
-
-@pytest.fixture
-def word_tokenizer(tmp_path: Path) -> str:
-    """A local tokenizer.json where every word and every punctuation mark is one token."""
-    tokenizers = pytest.importorskip("tokenizers")
-    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    path = tmp_path / "tokenizer.json"
-    tokenizer.save(str(path))
-    return str(path)
 
 
 def test_configured_tokenizer_counts_the_caption_and_the_prefix(word_tokenizer: str) -> None:

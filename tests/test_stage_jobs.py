@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import clean_annotation, provenance, song_metadata, write_song_lyrics
+from conftest import clean_annotation, raw_annotation, song_metadata, write_song_lyrics
 
 from songset.cleaners.base import CleanedContent
 from songset.cleaners.rules import RulesCleaner
@@ -103,17 +103,6 @@ def test_a_song_listed_without_a_hash_is_hashed_from_its_file(corpus: Path) -> N
 
 
 # ---- clean stage --------------------------------------------------------------------------------------
-
-
-def raw_annotation(song_id: str) -> RawAnnotation:
-    return RawAnnotation(
-        id=song_id,
-        audio_file=f"{song_id}.wav",
-        audio_sha256="0" * 64,
-        duration=30.0,
-        text="[0:00-0:30] A warm acoustic guitar plays a slow, gentle melody over soft brushed drums.",
-        provenance=provenance("annotate"),
-    )
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from conftest import (
     PROJECT_ROOT,
     cut_clip,
     git_commit,
-    provenance,
+    raw_annotation,
     repro,
     run_tool,
     stage_summary,
@@ -29,7 +29,7 @@ from songset.cli import main
 from songset.edit import edit_override
 from songset.io import atomic_write_json
 from songset.lineage import git_lineage
-from songset.schemas import Override, RawAnnotation
+from songset.schemas import Override
 from songset.songs import songs_from_paths
 from songset.stage_main import stage_songs
 from songset.stages.annotate import run_annotate
@@ -360,7 +360,7 @@ def test_wrong_input_exits_non_zero_with_one_line(
 ) -> None:
     monkeypatch.chdir(PROJECT_ROOT)
     (tmp_path / "empty").mkdir()
-    atomic_write_json(tmp_path / "raw" / "a.json", _raw("a"))
+    atomic_write_json(tmp_path / "raw" / "a.json", raw_annotation("a"))
     write_tone(tmp_path / "s.wav", 11.0)
     code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
     _one_line_naming(code, capsys.readouterr().err, *names)
@@ -372,17 +372,6 @@ def test_validate_an_empty_folder_fails(tmp_path: Path, capsys: pytest.CaptureFi
     assert "no sidecars" in capsys.readouterr().out
 
 
-def _raw(song_id: str) -> RawAnnotation:
-    return RawAnnotation(
-        id=song_id,
-        audio_file=f"{song_id}.wav",
-        audio_sha256="0" * 64,
-        duration=30.0,
-        text="[0:00-0:30] A warm acoustic guitar plays a slow, gentle melody over soft brushed drums.",
-        provenance=provenance("annotate"),
-    )
-
-
 def test_a_missing_openai_key_fails_once_before_any_song(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -390,7 +379,7 @@ def test_a_missing_openai_key_fails_once_before_any_song(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     raws = []
     for name in ("a", "b", "c"):
-        atomic_write_json(tmp_path / "raw" / f"{name}.json", _raw(name))
+        atomic_write_json(tmp_path / "raw" / f"{name}.json", raw_annotation(name))
         raws.append(str(tmp_path / "raw" / f"{name}.json"))
     code = main(["clean", *raws, "-o", str(tmp_path / "clean"), "cleaner=openai", "--no-cache"])
     _one_line_naming(code, capsys.readouterr().err, "OPENAI_API_KEY")
