@@ -55,7 +55,9 @@ def test_estimate_json_prints_one_object_per_file_and_nulls_for_failures(
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["file"] for r in rows] == [str(good), str(bad)]
     keys = {"file", "duration", "bpm", "bpm_confidence", "keyscale", "key_confidence", "timesignature"}
-    assert keys <= set(rows[0]) and keys <= set(rows[1])
+    keys |= {"timesignature_confidence"}
+    assert set(rows[0]) == keys and set(rows[1]) == keys | {"error"}  # a failed row has every column
+    assert all(rows[1][k] is None for k in keys - {"file"})
     assert abs(rows[0]["duration"] - 12.0) < 0.01
     assert rows[1]["bpm"] is None and "empty" in rows[1]["error"]
 

@@ -129,6 +129,18 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return _report_and_code(result.summary)
 
 
+# What `songset estimate` prints per file: one list, so a failed file's row has the same keys (all None).
+ESTIMATE_COLUMNS = (
+    "duration",
+    "bpm",
+    "bpm_confidence",
+    "keyscale",
+    "key_confidence",
+    "timesignature",
+    "timesignature_confidence",
+)
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -146,21 +158,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     for song in songs:
         meta = result.outputs.get(song.id)
         row: dict[str, Any] = {"file": str(song.path)}
+        row |= {name: getattr(meta, name, None) for name in ESTIMATE_COLUMNS}
         if meta is None:
-            row |= dict.fromkeys(
-                ("duration", "bpm", "bpm_confidence", "keyscale", "key_confidence", "timesignature"), None
-            )
             row["error"] = failed[song.id].reason if song.id in failed else "not estimated"
-        else:
-            row |= {
-                "duration": meta.duration,
-                "bpm": meta.bpm,
-                "bpm_confidence": meta.bpm_confidence,
-                "keyscale": meta.keyscale,
-                "key_confidence": meta.key_confidence,
-                "timesignature": meta.timesignature,
-                "timesignature_confidence": meta.timesignature_confidence,
-            }
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
         else:
