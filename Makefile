@@ -21,7 +21,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install-hf: $(VENV)/.installed-hf
 
 $(VENV)/.installed-hf: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf,ray,remote]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,hf,ray,remote,beat_this]"
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt beat-this  # its torchaudio pin: see pyproject
 	touch $@
 
 warm: install

@@ -315,6 +315,17 @@ def test_in_process_audio_llm_output_changes_only_with_a_new_version(tmp_path: P
     _check("annotate/af3_hf", annotator.identity().version, raw)
 
 
+def test_beat_this_output_changes_only_with_a_new_version(tmp_path: Path, clip: Path) -> None:
+    """estimator=beat_this on a tiny random checkpoint (weights fixed by the builder's seed)."""
+    pytest.importorskip("beat_this.model.beat_tracker")
+    from support.beat_this_tiny import save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / "tiny.ckpt")
+    estimator = instantiate(_config("estimator", "estimator=beat_this", f"estimator.checkpoint={checkpoint}"))
+    meta = estimate_song(_audio_job(clip), estimator)
+    _check("estimate/beat_this", estimator.identity().version, meta.model_dump(mode="json"))
+
+
 def test_the_check_sees_a_changed_output() -> None:
     """The guard can fail: a changed output under the recorded version is refused."""
     if UPDATE or "clean/rules" not in _recorded():
