@@ -148,6 +148,19 @@ def test_log_mel_has_beat_this_frame_rate_and_puts_a_tone_in_its_band() -> None:
     assert float(spect.min()) >= 0.0  # log1p of a magnitude
 
 
+def test_log_mel_matches_torchaudio_as_beat_this_configures_it() -> None:
+    """The reference was made once with torchaudio 2.11.1's own spectrogram and melscale_fbanks code
+    (functional.py), called with Beat This! 1.1.0's LogMelSpect settings (normalized="frame_length",
+    mel_scale="slaney", power 1, log1p(1000 x)), on this 1 s signal: a 50 -> 5050 Hz chirp plus an A3.
+    torchaudio itself cannot be imported beside torch 2.13, so the figures are kept as data."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    chirp = 0.3 * np.sin(2 * np.pi * (50 * t + 2500 * t**2)) + 0.2 * np.sin(2 * np.pi * 220 * t)
+    reference = np.load(Path(__file__).parents[1] / "data" / "beat_this_log_mel_reference.npz")["log_mel"]
+    ours = log_mel(chirp.astype(np.float32)).numpy()
+    assert ours.shape == reference.shape == (51, N_MELS)
+    assert float(np.abs(ours - reference).max()) < 1e-3  # float32 rounding; a scale error moves it by ~0.5
+
+
 @pytest.mark.parametrize("n_frames", [50, 1487, 1488, 1500, 1501, 4000])
 def test_chunks_cover_every_frame_once_and_match_one_pass(n_frames: int) -> None:
     """A model that only looks at each frame gives the same frames chunked as in one pass."""

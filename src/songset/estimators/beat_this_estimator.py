@@ -11,7 +11,7 @@ torchaudio, whose wheels pin a torch other than the 2.13 this project uses (and 
 model (`beat_this.model.beat_tracker.BeatThis`) and its peak picking (`Postprocessor`) need only torch,
 einops and rotary-embedding-torch, so those are used as they are; the log-mel spectrogram (Beat This!'s
 settings: 22050 Hz, 1024-point STFT, hop 441 = 50 frames a second, 128 Slaney mel bands from 30 Hz to
-11 kHz, magnitude normalised by the window, log1p(1000 x)) is built from torch.stft and librosa's mel
+11 kHz, magnitudes over sqrt(n_fft), log1p(1000 x)) is built from torch.stft and librosa's mel
 filters, and long songs are cut into the model's 30 s training length with a border thrown away at each cut.
 Install: `pip install -e '.[beat_this]'` and `pip install --no-deps beat-this==1.1.0` (its metadata asks for
 torchaudio; `make install-hf` does both).
@@ -147,10 +147,17 @@ def log_mel(samples: np.ndarray) -> Any:
 
     x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     window = torch.hann_window(N_FFT)
+    # torchaudio's normalized="frame_length" is torch.stft's normalized=True: magnitudes over sqrt(n_fft)
     spec = torch.stft(
-        x, N_FFT, hop_length=HOP, window=window, center=True, pad_mode="reflect", return_complex=True
+        x,
+        N_FFT,
+        hop_length=HOP,
+        window=window,
+        center=True,
+        pad_mode="reflect",
+        normalized=True,
+        return_complex=True,
     ).abs()
-    spec = spec / window.pow(2).sum().sqrt()
     mel = librosa.filters.mel(
         sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=F_MIN, fmax=F_MAX, htk=False, norm=None
     )
