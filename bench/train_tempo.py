@@ -163,6 +163,21 @@ def load_synthetic(n: int, seed: int) -> list[Clip]:
     return clips
 
 
+def load_acestep(folder: Path) -> list[Clip]:
+    """acestep-generated (prompt bpm labels): only ever reported here (`--report-acestep`), never fitted."""
+    with (folder / "labels.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    clips = []
+    for r in rows:
+        path = folder / r["file"]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        features = cached_features(f"acestep-{digest}", lambda p=path: load_audio(p, SR))
+        clip = clip_evidence(features, r["file"], r["file"], float(r["prompt_bpm"]), True, "acestep")
+        if clip:
+            clips.append(clip)
+    return clips
+
+
 def right(bpm: float, label: float) -> bool:
     return abs(bpm - label) <= 0.04 * label
 
@@ -274,6 +289,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--dry-run", action="store_true", help="fit and print, do not write the model")
     ap.add_argument("--show-errors", action="store_true", help="list the out-of-fold misses")
+    ap.add_argument("--drop", default="", help="comma-separated features to switch off (experiments)")
+    ap.add_argument("--report-acestep", type=Path, help="also score the fitted model on this labelled folder")
     args = ap.parse_args(argv)
     if args.synthetic_seed == 0:
         raise SystemExit("synthetic seed 0 is what bench/estimate.py reports: train on another seed")
@@ -285,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(clips)} training clips; {len(data)} with the right level among the candidates")
     allx = np.vstack([x for x, _, _ in data])
     mean, scale = allx.mean(axis=0), np.maximum(allx.std(axis=0), 1e-6)
+    for name in filter(None, args.drop.split(",")):  # an experiment: the feature then has no effect
+        scale[LEVEL_FEATURES.index(name)] = 1e12
     cv = {}
     for lam in LAMBDAS:
         nll = 0.0
@@ -353,6 +372,21 @@ def main(argv: list[str] | None = None) -> None:
             f" L2 {lam} by 5-fold CV grouped by tune"
         ),
     )
+    if args.report_acestep:
+        report = load_acestep(args.report_acestep)
+        hits = written_n = wrong_n = 0
+        for clip in report:
+            best, p, und = choose(clip, mean, scale, w)
+            c = 0.0 if und else model.calibrate(np.array(calibration_row(clip, p))) * strength(best)
+            hits += right(best.bpm, clip.bpm)
+            written_n += c >= threshold
+            wrong_n += c >= threshold and not right(best.bpm, clip.bpm)
+            print(
+                f"  {clip.name[:36]:36s} label {clip.bpm:6.1f} chose {best.bpm:6.1f} p {p:.2f} conf {c:.2f}"
+            )
+        print(
+            f"acestep-generated (reported only): Acc1 {hits}/{len(report)}, written {written_n}, wrong {wrong_n}"
+        )
     if args.dry_run:
         return
     tmp = args.out.with_suffix(".tmp")
