@@ -1,12 +1,17 @@
 """Render the tempo dev set: public-domain folk tunes from the music21 corpus at known tempo.
 
     python bench/devset.py [--out ~/.cache/songset/bench/devset] [--per-meter 12] [--seconds 25] [--seed 0]
+                           [--variety]
+
+v9's set (what bench/estimate.py and bench/train_tempo.py read by default):
+    python bench/devset.py --out ~/.cache/songset/bench/devset9 --per-meter 40 --seconds 20 --seed 9 --variety
 
 Tunes in 2/4, 3/4, 4/4 and 6/8 with a major or minor key (modal tunes are left out: their key label
 would be a guess) are drawn from the corpus's ABC collections (Ryan's Mammoth, O'Neill's 1850, the
 Essen folk songs, Aird's Airs ...). Each tune is rendered twice with FluidSynth and a General MIDI
 soundfont: once alone (one GM melody instrument) and once with a GM drum part added here (kick, snare,
-closed hi-hat in a pattern for its meter), at two tempos from a grid spread evenly over 55-200 BPM, so
+closed hi-hat in a pattern for its meter; with --variety one of two patterns, and half the renders get
+a bass line), at two tempos from a grid spread evenly over 55-200 BPM, so
 every tempo band has drummed and drumless clips. The beat is the quarter note in 2/4, 3/4 and 4/4 and
 the dotted quarter in 6/8, as tempo data sets label them. Tunes are looped to fill the clip.
 
