@@ -178,6 +178,12 @@ def load_acestep(folder: Path) -> list[Clip]:
     return clips
 
 
+def acestep_half(clips: list[Clip], half: str) -> list[Clip]:
+    """acestep-generated split by file: every other file in name order is the tuning half."""
+    ordered = sorted(clips, key=lambda c: c.name)
+    return [c for i, c in enumerate(ordered) if (i % 2 == 0) == (half == "tune")]
+
+
 def right(bpm: float, label: float) -> bool:
     return abs(bpm - label) <= 0.04 * label
 
@@ -291,10 +297,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--show-errors", action="store_true", help="list the out-of-fold misses")
     ap.add_argument("--drop", default="", help="comma-separated features to switch off (experiments)")
     ap.add_argument("--report-acestep", type=Path, help="also score the fitted model on this labelled folder")
+    ap.add_argument(
+        "--acestep-tune",
+        type=Path,
+        help="fit on acestep-generated's tuning half too (every other file, sorted); --report-acestep then"
+        " reports its checking half only",
+    )
     args = ap.parse_args(argv)
     if args.synthetic_seed == 0:
         raise SystemExit("synthetic seed 0 is what bench/estimate.py reports: train on another seed")
     clips = load_devset_half(args.devset, "tune") + load_synthetic(args.synthetic, args.synthetic_seed)
+    if args.acestep_tune:
+        clips += acestep_half(load_acestep(args.acestep_tune), "tune")
     fold_all = folds_of(clips)
     designed = [(design([c]), f) for c, f in zip(clips, fold_all, strict=True)]
     data = [d[0] for d, _ in designed if d]
@@ -374,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.report_acestep:
         report = load_acestep(args.report_acestep)
+        if args.acestep_tune:
+            report = acestep_half(report, "check")
         hits = written_n = wrong_n = 0
         for clip in report:
             best, p, und = choose(clip, mean, scale, w)
