@@ -1,12 +1,17 @@
 """Render the tempo dev set: public-domain folk tunes from the music21 corpus at known tempo.
 
     python bench/devset.py [--out ~/.cache/songset/bench/devset] [--per-meter 12] [--seconds 25] [--seed 0]
+                           [--variety]
+
+v9's set (what bench/estimate.py and bench/train_tempo.py read by default):
+    python bench/devset.py --out ~/.cache/songset/bench/devset9 --per-meter 40 --seconds 20 --seed 9 --variety
 
 Tunes in 2/4, 3/4, 4/4 and 6/8 with a major or minor key (modal tunes are left out: their key label
 would be a guess) are drawn from the corpus's ABC collections (Ryan's Mammoth, O'Neill's 1850, the
 Essen folk songs, Aird's Airs ...). Each tune is rendered twice with FluidSynth and a General MIDI
 soundfont: once alone (one GM melody instrument) and once with a GM drum part added here (kick, snare,
-closed hi-hat in a pattern for its meter), at two tempos from a grid spread evenly over 55-200 BPM, so
+closed hi-hat in a pattern for its meter; with --variety one of two patterns, and half the renders get
+a bass line), at two tempos from a grid spread evenly over 55-200 BPM, so
 every tempo band has drummed and drumless clips. The beat is the quarter note in 2/4, 3/4 and 4/4 and
 the dotted quarter in 6/8, as tempo data sets label them. Tunes are looped to fill the clip.
 
@@ -39,14 +44,26 @@ BEAT_QL = {2: 1.0, 3: 1.0, 4: 1.0, 6: 1.5}  # quarter lengths per labelled beat
 BAR_QL = {2: 2.0, 3: 3.0, 4: 4.0, 6: 3.0}
 # GM programs for the melody: plucked, bowed, blown and struck, so onsets range from sharp to soft.
 PROGRAMS = (0, 24, 40, 73, 21, 46, 71, 11, 56, 68)
-KICK, SNARE, HAT = 36, 38, 42
-# Drum hits per bar as (position in eighths, note, velocity): a plain groove for each meter.
+KICK, SNARE, HAT, OPEN_HAT = 36, 38, 42, 46
+# Drum hits per bar as (position in eighths, note, velocity): two grooves for each meter, drawn per
+# render, so no one pattern is what "drums" means to a model fitted here.
 DRUMS = {
     2: [(0, KICK, 110), (2, SNARE, 100)] + [(e, HAT, 70) for e in range(4)],
     3: [(0, KICK, 110), (2, SNARE, 90), (4, SNARE, 90)] + [(e, HAT, 70) for e in range(6)],
     4: [(0, KICK, 110), (2, SNARE, 100), (4, KICK, 105), (6, SNARE, 100)] + [(e, HAT, 70) for e in range(8)],
     6: [(0, KICK, 110), (3, SNARE, 100)] + [(e, HAT, 70) for e in range(6)],
 }
+DRUMS_ALT = {  # polka, waltz with quarter hats, four-on-the-floor, 6/8 with a kick on both beats
+    2: [(0, KICK, 110), (2, KICK, 100), (2, SNARE, 95), (1, OPEN_HAT, 65), (3, OPEN_HAT, 65)],
+    3: [(0, KICK, 110)] + [(e, HAT, 75) for e in (0, 2, 4)],
+    4: [(e, KICK, 110) for e in (0, 2, 4, 6)]
+    + [(2, SNARE, 95), (6, SNARE, 95)]
+    + [(e, OPEN_HAT, 65) for e in (1, 3, 5, 7)],
+    6: [(0, KICK, 110), (3, KICK, 100), (3, SNARE, 90)] + [(e, HAT, 65) for e in (0, 2, 3, 5)],
+}
+BASS_PROGRAMS = (32, 33, 34, 38)  # GM acoustic, finger, pick and synth bass
+# Bass notes per bar, in beats of the meter: on the downbeat, and mid-bar where the bar has two halves.
+BASS_BEATS = {2: (0,), 3: (0,), 4: (0, 2), 6: (0, 1)}
 BPM_LOW, BPM_HIGH = 55.0, 200.0
 TICKS = 480  # MIDI ticks per quarter note
 
@@ -132,8 +149,12 @@ def write_midi(
     seconds: float,
     program: int,
     drums: bool,
+    groove: int = 0,
+    bass_program: int | None = None,
 ) -> None:
-    """The tune looped to `seconds` at `bpm` (beats of its meter), with a drum part if asked."""
+    """The tune looped to `seconds` at `bpm` (beats of its meter), with a drum part if asked (`groove`
+    0: DRUMS, 1: DRUMS_ALT) and a bass line if `bass_program` is given: each bar's first melody note
+    two octaves down (at least to E1-E2), on BASS_BEATS, as a plain accompaniment marks the bar."""
     import mido
 
     events, first_downbeat, end = note_events(tune)
@@ -156,10 +177,26 @@ def write_midi(
             messages.append((at, 1, mido.Message("note_on", channel=0, note=pitch, velocity=velocity)))
             messages.append((at + 0.95 * length, 0, mido.Message("note_off", channel=0, note=pitch)))
         repeat += 1
-    if drums:
+    if bass_program is not None:
         bar_start = first_downbeat - bar if first_downbeat > 0 else 0.0
         while bar_start < total_ql:
-            for eighth, note, velocity in DRUMS[tune.meter]:
+            in_loop = (bar_start % loop) if loop > 0 else 0.0
+            pitch = next((p for o, _, p in sorted(events) if o >= in_loop - 1e-6), events[0][2])
+            while pitch > 52:
+                pitch -= 12
+            for beat in BASS_BEATS[tune.meter]:
+                at = bar_start + beat * BEAT_QL[tune.meter]
+                if 0 <= at < total_ql:
+                    messages.append((at, 1, mido.Message("note_on", channel=1, note=pitch, velocity=85)))
+                    messages.append(
+                        (at + 0.9 * BEAT_QL[tune.meter], 0, mido.Message("note_off", channel=1, note=pitch))
+                    )
+            bar_start += bar
+    if drums:
+        bar_start = first_downbeat - bar if first_downbeat > 0 else 0.0
+        pattern = DRUMS_ALT if groove else DRUMS
+        while bar_start < total_ql:
+            for eighth, note, velocity in pattern[tune.meter]:
                 at = bar_start + 0.5 * eighth
                 if 0 <= at < total_ql:
                     messages.append((at, 1, mido.Message("note_on", channel=9, note=note, velocity=velocity)))
@@ -168,6 +205,8 @@ def write_midi(
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(quarter_bpm)))
     track.append(mido.Message("program_change", channel=0, program=program))
+    if bass_program is not None:
+        track.append(mido.Message("program_change", channel=1, program=bass_program))
     now = 0
     for at, _, message in sorted(messages, key=lambda m: (m[0], m[1])):
         tick = round(at * TICKS)
@@ -231,6 +270,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=25.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--soundfont", type=Path, default=SOUNDFONT)
+    ap.add_argument(
+        "--variety",
+        action="store_true",
+        help="draw one of two grooves per meter and, for half the renders, a bass line (the v9 set)",
+    )
     args = ap.parse_args(argv)
     if not shutil.which("fluidsynth") or not args.soundfont.is_file():
         raise SystemExit("needs fluidsynth and a GM soundfont: apt-get install fluidsynth fluid-soundfont-gm")
@@ -250,11 +294,16 @@ def main(argv: list[str] | None = None) -> None:
         for index, tune in enumerate(tunes):
             program = PROGRAMS[int(rng.integers(len(PROGRAMS)))]
             for drums in (False, True):
+                # v9 sets (--variety) draw a groove and a bass line per render; v8's set had neither
+                groove = int(rng.integers(2)) if args.variety else 0
+                bass = BASS_PROGRAMS[int(rng.integers(len(BASS_PROGRAMS)))] if args.variety else None
+                if args.variety and rng.random() < 0.5:
+                    bass = None
                 bpm = round(float(tempos[2 * index + drums]), 1)
                 name = f"{index:03d}_{tune.meter}_{'drums' if drums else 'nodrums'}_{bpm:.1f}.flac"
                 midi_path = Path(tmp) / f"{index}_{drums}.mid"
                 try:
-                    write_midi(midi_path, tune, bpm, args.seconds, program, drums)
+                    write_midi(midi_path, tune, bpm, args.seconds, program, drums, groove, bass)
                     render(midi_path, args.out / name, args.seconds, args.soundfont)
                 except Exception as exc:  # one unreadable tune must not sink the set
                     print(f"skipped {tune.source} X:{tune.number}: {exc}")
@@ -270,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
                         "piece": f"{tune.source}#{tune.number}",
                         "title": tune.title,
                         "program": program,
+                        "groove": groove if drums else "",
+                        "bass": "" if bass is None else bass,
                     }
                 )
                 print(f"{name}  {tune.key:9s}  {half[id(tune)]:5s}  {tune.title[:40]}")

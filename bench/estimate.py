@@ -50,7 +50,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
 TEMPO_BANDS = ((0.0, 90.0, "< 90"), (90.0, 135.0, "90-135"), (135.0, 1e9, ">= 135"))
-DEVSET = Path("~/.cache/songset/bench/devset").expanduser()
+# v9's dev set: python bench/devset.py --out ~/.cache/songset/bench/devset9 --per-meter 40 --seconds 20
+#   --seed 9 --variety (v8's, ~/.cache/songset/bench/devset, is the same command's defaults)
+DEVSET = Path("~/.cache/songset/bench/devset9").expanduser()
 # Informal labels for the CC recordings (see ../shared/data/README.md): only what is known.
 CC_LABELS = {
     "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy": {"key": "E minor"},
@@ -203,10 +205,20 @@ def essentia_method(audio: Audio) -> Result:
     return Result(bpm or None, f"{key} {scale}", None, time.perf_counter() - t)
 
 
+SUMMARY: list[tuple[str, list[str]]] = []  # one row per data set, printed last (`print_overview`)
+
+
 def run_set(
-    title: str, tracks: list[Track], others: list[Method], scored: bool = True, explain_keys: bool = False
+    title: str,
+    tracks: list[Track],
+    others: list[Method],
+    scored: bool = True,
+    explain_keys: bool = False,
+    short: str = "",
 ) -> None:
-    """Score songset and each of `others` on `tracks`: one summary table, then the tracks with errors."""
+    """Score songset and each of `others` on `tracks`: one summary table, then the tracks with errors.
+
+    With `short`, the set's headline figures also go into the closing overview (SUMMARY)."""
     methods: list[Method] = [("songset", Ours()), *others]
     rows = [(t, [method(t.audio) for _, method in methods]) for t in tracks]
     minutes = sum(t.audio.duration for t in tracks) / 60.0
@@ -262,6 +274,32 @@ def run_set(
     decode = sum(t.decode_s for t in tracks)
     seconds = [(decode + sum(rs[i].seconds for _, rs in rows)) / minutes for i in range(n)]
     summary.append(("s per min of audio (1 core)", [f"{x:.2f}" for x in seconds]))
+    if short and scored and with_bpm:
+        acc = [
+            f"{100 * sum(tempo_ok(rs[i].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%"
+            f"/{100 * sum(tempo_ok2(rs[i].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%"
+            for i in range(min(n, 2))
+        ]
+        kept = [(t, rs[0]) for t, rs in with_bpm if (rs[0].bpm_conf or 0.0) >= thresholds.min_bpm_confidence]
+        wrong = sum(not tempo_ok(o.bpm, t.bpm) for t, o in kept)
+        key_w = (
+            f"{np.mean([mirex_key_score(rs[0].key, t.key) for t, rs in with_key]):.3f}" if with_key else "-"
+        )
+        SUMMARY.append(
+            (
+                short,
+                [
+                    str(len(with_bpm)),
+                    f"{100 * sum(tempo_ok(rs[0].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%",
+                    f"{100 * sum(tempo_ok2(rs[0].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%",
+                    acc[1] if len(acc) > 1 else "-",
+                    f"{len(kept)} ({100 * len(kept) / len(with_bpm):.0f}%)",
+                    str(wrong),
+                    key_w,
+                    f"{seconds[0]:.2f}",
+                ],
+            )
+        )
     summary.append(("  of which decoding", [f"{decode / minutes:.2f}"] * n))
     print(f"{'':32s}" + "".join(f" {name:>22s}" for name, _ in methods))
     for name, values in summary:
@@ -338,6 +376,19 @@ def print_tempo_bands(rows: list[tuple[Track, list[Result]]], names: list[str], 
             kept = [(t, rs[0]) for t, rs in part if (rs[0].bpm_conf or 0.0) >= threshold]
             wrong = sum(not tempo_ok(o.bpm, t.bpm) for t, o in kept)
             print(f"  {label:22s}" + "".join(f" {c:>22s}" for c in cells) + f" {len(kept):>10d} / {wrong}")
+
+
+def print_overview() -> None:
+    """One line per data set: the figures the issue's targets name, songset next to the baseline."""
+    if not SUMMARY:
+        return
+    heads = ["clips", "Acc1", "Acc2", "baseline", "bpm written", "wrong", "key MIREX", "s/min"]
+    print(
+        "\n=== overview: songset tempo Acc1, Acc2; librosa baseline right at 1 / 2; bpm written, wrong there ==="
+    )
+    print(f"  {'set':34s}" + "".join(f" {h:>13s}" for h in heads))
+    for name, cells in SUMMARY:
+        print(f"  {name:34s}" + "".join(f" {c:>13s}" for c in cells))
 
 
 def load_devset(folder: Path) -> dict[str, list[Track]]:
@@ -417,6 +468,7 @@ def main(argv: list[str] | None = None) -> None:
             tracks,
             others,
             explain_keys=args.explain_keys,
+            short="acestep-generated (tuned on < v9)",
         )
     else:
         print(f"\n=== acestep-generated: skipped, {labels} not found ===")
@@ -427,7 +479,13 @@ def main(argv: list[str] | None = None) -> None:
             audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
             key = f"{key_index_name(s.tonic + (12 if s.mode == 'minor' else 0))}"
             tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter), s.style))
-        run_set(f"synthetic (seed {args.seed})", tracks, others, explain_keys=args.explain_keys)
+        run_set(
+            f"synthetic (seed {args.seed})",
+            tracks,
+            others,
+            explain_keys=args.explain_keys,
+            short=f"synthetic seed {args.seed}",
+        )
 
     if "devset" not in sets:
         pass
@@ -438,10 +496,11 @@ def main(argv: list[str] | None = None) -> None:
                 if half == "tune"
                 else "checking half (quote this)"
             )
-            run_set(f"devset {title}", tracks, others)
+            run_set(f"devset {title}", tracks, others, short=f"{args.devset.name} {half} half")
     else:
         print(f"\n=== devset: skipped, {args.devset / 'labels.csv'} not found (python bench/devset.py) ===")
 
+    print_overview()
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"
     paths = sorted(p for p in cc.glob("*.ogg")) if "cc" in sets else []
     if paths:
