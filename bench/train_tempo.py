@@ -63,7 +63,10 @@ from songset.sidecars import SidecarSettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVSET9 = Path("~/.cache/songset/bench/devset9").expanduser()
+# produced-music arrangements of other tunes (bench/devset.py --produced; see its usage)
+DEVSET20 = Path("~/.cache/songset/bench/devset20").expanduser()
 CACHE = Path("~/.cache/songset/bench/features").expanduser()
+WRONG_PER_WRITTEN = 30  # issue 20's target: at most 1 wrong bpm in 30 written to sidecars
 LAMBDAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 FOLDS = 5
 
@@ -119,15 +122,16 @@ def clip_evidence(
     return Clip(name, group, bpm, drums, source, levels, stability, ambiguity, features.percussive_share)
 
 
-def load_devset_half(folder: Path, half: str) -> list[Clip]:
+def load_devset_half(folder: Path, half: str, skip_grooves: frozenset[str] = frozenset()) -> list[Clip]:
     with (folder / "labels.csv").open() as f:
-        rows = [r for r in csv.DictReader(f) if r["half"] == half]
+        rows = [r for r in csv.DictReader(f) if r["half"] == half and r.get("groove") not in skip_grooves]
     clips = []
     for i, r in enumerate(rows):
         path = folder / r["file"]
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         features = cached_features(f"devset-{digest}", lambda p=path: load_audio(p, SR))
-        clip = clip_evidence(features, r["file"], r["piece"], float(r["bpm"]), r["drums"] == "1", "devset")
+        name = f"{folder.name}/{r['file']}"
+        clip = clip_evidence(features, name, r["piece"], float(r["bpm"]), r["drums"] == "1", "devset")
         if clip:
             clips.append(clip)
         if i % 20 == 19:
@@ -287,12 +291,39 @@ def fit_calibration(rows: np.ndarray, ok: np.ndarray, lam: float = 0.01) -> np.n
     return minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
 
 
+def settled_threshold(probability: np.ndarray, written: np.ndarray, ok: np.ndarray) -> float:
+    """The lowest calibrated probability at which the values still written are wrong at most once in
+    WRONG_PER_WRITTEN (out of fold): below it the estimator calls the octave not settled."""
+    print(f"settled-octave threshold (out of fold; the target is 1 wrong in {WRONG_PER_WRITTEN} written):")
+    chosen = None
+    for t in np.round(np.arange(0.0, 1.0, 0.01), 2):
+        keep = written & (probability >= t)
+        wrong = int((keep & (ok == 0)).sum())
+        if t in (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95) or (
+            chosen is None and wrong * WRONG_PER_WRITTEN <= keep.sum()
+        ):
+            print(f"  {t:.2f}: written {int(keep.sum())}/{len(ok)} ({keep.mean():.0%}), wrong {wrong}")
+        if chosen is None and wrong * WRONG_PER_WRITTEN <= keep.sum():
+            chosen = float(t)
+    return 1.0 if chosen is None else chosen
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--devset", type=Path, default=DEVSET9)
+    ap.add_argument(
+        "--devset",
+        type=Path,
+        action="append",
+        help=f"dev set folder(s) whose tuning halves are fitted (default: {DEVSET9.name} and {DEVSET20.name})",
+    )
     ap.add_argument("--synthetic", type=int, default=48)
     ap.add_argument("--synthetic-seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument(
+        "--skip-grooves",
+        default="",
+        help="comma-separated groove families (bench/devset.py GROOVE_FAMILIES) left out of the fit",
+    )
     ap.add_argument("--dry-run", action="store_true", help="fit and print, do not write the model")
     ap.add_argument("--show-errors", action="store_true", help="list the out-of-fold misses")
     ap.add_argument("--drop", default="", help="comma-separated features to switch off (experiments)")
@@ -306,7 +337,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.synthetic_seed == 0:
         raise SystemExit("synthetic seed 0 is what bench/estimate.py reports: train on another seed")
-    clips = load_devset_half(args.devset, "tune") + load_synthetic(args.synthetic, args.synthetic_seed)
+    devsets = args.devset or [DEVSET9, DEVSET20]
+    skip = frozenset(filter(None, args.skip_grooves.split(",")))
+    clips = [c for folder in devsets for c in load_devset_half(folder, "tune", skip)]
+    clips += load_synthetic(args.synthetic, args.synthetic_seed)
     if args.acestep_tune:
         clips += acestep_half(load_acestep(args.acestep_tune), "tune")
     fold_all = folds_of(clips)
@@ -343,6 +377,13 @@ def main(argv: list[str] | None = None) -> None:
         ok.append(float(right(best.bpm, clip.bpm)))
         undecided.append(und)
     rows_a, ok_a = np.array(rows), np.array(ok)
+    for collection in sorted({c.name.split("/")[0] if c.source == "devset" else c.source for c in clips}):
+        sel = [
+            i
+            for i, c in enumerate(clips)
+            if (c.name.split("/")[0] if c.source == "devset" else c.source) == collection
+        ]
+        print(f"  out of fold, {collection}: Acc1 {ok_a[sel].mean():.0%} of {len(sel)}")
     if args.show_errors:
         for clip, k, good in zip(clips, fold_all, ok, strict=True):
             if not good:
@@ -352,10 +393,12 @@ def main(argv: list[str] | None = None) -> None:
                     f" p {p:.2f}{' undecided' if und else ''}; levels {[round(lv.bpm) for lv in clip.levels]}"
                 )
     cal = fit_calibration(rows_a, ok_a)
-    conf = 1 / (1 + np.exp(-(rows_a @ cal[:-1] + cal[-1])))
-    conf = np.where(np.array(undecided) > 0, 0.0, conf * np.array(strengths))
+    probability = 1 / (1 + np.exp(-(rows_a @ cal[:-1] + cal[-1])))
+    conf = np.where(np.array(undecided) > 0, 0.0, probability * np.array(strengths))
     print(f"pulse strength below 1 on {sum(x < 1 for x in strengths)} of {len(clips)} training clips")
     threshold = SidecarSettings().min_bpm_confidence
+    settled = settled_threshold(probability, conf >= threshold, ok_a)
+    conf = np.where(probability >= settled, conf, 0.0)
     written = conf >= threshold
     print(
         f"out of fold on the tuning data: Acc1 {ok_a.mean():.0%}; undecided {int(sum(undecided))}"
@@ -380,8 +423,10 @@ def main(argv: list[str] | None = None) -> None:
         weights=tuple(float(v) for v in w),
         calibration_features=CALIBRATION_FEATURES,
         calibration_weights=tuple(float(v) for v in cal),
+        settled_probability=settled,
         trained_on=(
-            f"bench/train_tempo.py: devset tuning half ({args.devset.name}, {sum(c.source == 'devset' for c in clips)}"
+            f"bench/train_tempo.py: the tuning half of each dev set ({', '.join(d.name for d in devsets)},"
+            f" {sum(c.source == 'devset' for c in clips)}"
             f" clips) + synthetic seed {args.synthetic_seed} ({sum(c.source == 'synthetic' for c in clips)} songs);"
             f" L2 {lam} by 5-fold CV grouped by tune"
         ),
@@ -393,7 +438,8 @@ def main(argv: list[str] | None = None) -> None:
         hits = written_n = wrong_n = 0
         for clip in report:
             best, p, und = choose(clip, mean, scale, w)
-            c = 0.0 if und else model.calibrate(np.array(calibration_row(clip, p))) * strength(best)
+            prob = model.calibrate(np.array(calibration_row(clip, p)))
+            c = 0.0 if und or prob < settled else prob * strength(best)
             hits += right(best.bpm, clip.bpm)
             written_n += c >= threshold
             wrong_n += c >= threshold and not right(best.bpm, clip.bpm)

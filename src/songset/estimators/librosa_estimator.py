@@ -40,8 +40,11 @@ from songset.theory import DEFAULT_PROFILE, key_correlations, key_index_name, pr
 # confidence; levels that change chord on most beats marked down; 7: bpm confidence lowered for drumless
 # audio (percussive share); 8: bpm confidence scales with the chosen level's margin, an undecided
 # half/double gets confidence 0 and is named in details; 9: the beat level chosen by a learned model over
-# per-level evidence (tempo_model.json), prior 120 BPM / 1 octave (cited), calibrated bpm confidence
-BACKEND_VERSION = "9"
+# per-level evidence (tempo_model.json), prior 120 BPM / 1 octave (cited), calibrated bpm confidence;
+# 10: low-band evidence (kick/snare alternation, the low band's own periodicity and note rate), trained on
+# produced-music renders too; an octave whose calibrated probability is under the model's
+# settled_probability is named undecided and its bpm left out
+BACKEND_VERSION = "10"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -383,8 +386,52 @@ def onset_rate(features: Features) -> float:
     return len(onsets) / max(features.duration, 1e-9)
 
 
+@dataclass(frozen=True)
+class LowBand:
+    """What the band below BASS_MAX_HZ (kick, bass) says on its own, computed once per song."""
+
+    autocorrelation: np.ndarray  # lag 0 = 1, as Features.autocorrelation
+    notes_per_second: float
+
+
+def low_band(features: Features) -> LowBand:
+    """Produced songs fill the beat with hi-hats, ghost notes and arpeggios, but their kick and bass
+    move at the beat or slower: the low band's own periodicity and note rate are read apart."""
+    import librosa
+
+    envelope = features.level_band_envelopes[0]
+    trend_frames = max(3, round(features.frame_rate))
+    detrended = envelope - ndimage.uniform_filter1d(envelope, trend_frames, mode="nearest")
+    n = min(TEMPOGRAM_WIN, len(detrended))
+    ac = librosa.autocorrelate(detrended, max_size=n)
+    overlap = len(detrended) - np.arange(n)  # unbiased: each lag averages over its own overlap
+    ac = ac / np.maximum(overlap, 1)
+    ac = ac / ac[0] if ac[0] > 0 else np.zeros_like(ac)
+    onsets = librosa.onset.onset_detect(
+        onset_envelope=envelope, sr=features.sample_rate, hop_length=features.hop_length, units="frames"
+    )
+    return LowBand(ac, len(onsets) / max(features.duration, 1e-9))
+
+
+def _band_alternation(on_bands: np.ndarray) -> float:
+    """-(alternation below 200 Hz x alternation above): positive where kick and snare take turns from
+    one beat to the next (a backbeat read at its beat), negative where both land on every other
+    position (the same groove read at twice its beat); about 0 without drums. Phase-free."""
+    alternation = []
+    for band in on_bands:
+        even, odd = float(np.mean(band[0::2])), float(np.mean(band[1::2]))
+        alternation.append((even - odd) / max(even + odd, 1e-12))
+    return -alternation[0] * alternation[1]
+
+
 def level_evidence(
-    features: Features, grid: BeatGrid, bpm: float, ratio: float, support: float, notes_per_second: float
+    features: Features,
+    grid: BeatGrid,
+    bpm: float,
+    ratio: float,
+    support: float,
+    notes_per_second: float,
+    low: LowBand | None = None,
 ) -> tuple[float, ...]:
     """The model's inputs for one level, in tempo_model.LEVEL_FEATURES order (tempo itself is not one).
 
@@ -407,6 +454,12 @@ def level_evidence(
     log_evenness = math.log(min(evenness, 1.0) + 0.05)
     log_subdivision = _log_ratio(min(between, 1.5 * scale), on, 0.05 * scale)
     share = features.percussive_share
+    low = low or low_band(features)
+    low_single = (
+        float(np.interp(lag, np.arange(low.autocorrelation.shape[0]), low.autocorrelation))
+        if lag <= low.autocorrelation.shape[0] - 1
+        else 0.0
+    )
     values = {
         "support": support,
         "single_lag": single,
@@ -423,6 +476,9 @@ def level_evidence(
         "pulse_itself": float(_near(ratio, 1.0, 0.01)),
         "percussive_evenness": share * log_evenness,
         "percussive_subdivision": share * log_subdivision,
+        "band_alternation": _band_alternation(grid.on_bands),
+        "low_single_lag": low_single,
+        "low_notes_per_beat": math.log2(max(low.notes_per_second * 60.0 / bpm, 1 / 16)),
     }
     return tuple(float(values[name]) for name in LEVEL_FEATURES)
 
@@ -431,6 +487,7 @@ def candidate_levels(features: Features, period_bpm: float) -> list[LevelCandida
     """x1/3 .. x3 of the found pulse (LEVEL_RATIOS) within the bpm range, with their evidence; unscored."""
     fr = features.frame_rate
     rate = onset_rate(features)
+    low = low_band(features)
     levels = []
     for ratio in LEVEL_RATIOS:
         bpm = period_bpm * ratio
@@ -440,7 +497,7 @@ def candidate_levels(features: Features, period_bpm: float) -> list[LevelCandida
         if grid is None:
             continue
         support = float(comb_support(features.autocorrelation, _lag_frames(bpm, fr)))
-        evidence = level_evidence(features, grid, bpm, ratio, support, rate)
+        evidence = level_evidence(features, grid, bpm, ratio, support, rate, low)
         evenness = _phase_evenness(grid.on_bands, 2)
         on = max(float(np.median(grid.on)), 1e-12)
         thirds = min(float(np.median(grid.first_third)), float(np.median(grid.second_third)))
@@ -548,10 +605,16 @@ def estimate_tempo(
     calibration = (logit(levels[0].probability), stability, period_ambiguity, features.percussive_share)
     # the calibrated probability holds for audio with a pulse, as every training clip has; `strength`
     # (comb support 0.05 -> 0.45 mapped to 0 -> 1) takes it to 0 for noise and rubato
-    confidence = model.calibrate(np.array(calibration)) * strength
+    probability_right = model.calibrate(np.array(calibration))
+    confidence = probability_right * strength
     undecided = None
     if runner_level is not None and octave_undecided(levels[0], runner_level):
         undecided = (round(bpm, 1), round(runner_level.bpm, 1))
+        confidence = 0.0
+    elif probability_right < model.settled_probability and strength > 0:
+        # a clear pulse whose octave the evidence does not settle well enough for a sidecar
+        other_reading = octave_alternative(levels) or runner_level
+        undecided = (round(bpm, 1), round(other_reading.bpm, 1))
         confidence = 0.0
     pulse_confidence = strength * pulse_stability * (1.0 - 0.5 * period_ambiguity**2)
     return TempoEstimate(
@@ -568,6 +631,12 @@ def estimate_tempo(
         undecided=undecided,
         calibration=calibration,
     )
+
+
+def octave_alternative(levels: tuple[LevelCandidate, ...]) -> LevelCandidate | None:
+    """The likeliest level at a half, double, third or triple of the chosen one (levels: best first)."""
+    best = levels[0]
+    return next((lv for lv in levels[1:] if any(_near(lv.bpm, best.bpm * r) for r in OCTAVE_RELATIVES)), None)
 
 
 def octave_undecided(best: LevelCandidate, runner_up: LevelCandidate) -> bool:
