@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import SR, synthetic_songs  # noqa: E402
 
 from songset.audio import Audio, AudioInfo, load_audio  # noqa: E402
+from songset.estimators.learned_estimator import LearnedEstimator  # noqa: E402
 from songset.estimators.librosa_estimator import (  # noqa: E402
     LibrosaEstimator,
     estimate_tempo,
@@ -53,6 +54,10 @@ TEMPO_BANDS = ((0.0, 90.0, "< 90"), (90.0, 135.0, "90-135"), (135.0, 1e9, ">= 13
 # v9's dev set: python bench/devset.py --out ~/.cache/songset/bench/devset9 --per-meter 40 --seconds 20
 #   --seed 9 --variety (v8's, ~/.cache/songset/bench/devset, is the same command's defaults)
 DEVSET = Path("~/.cache/songset/bench/devset9").expanduser()
+# produced-music renders of other tunes (issue 20, v10):
+#   python bench/devset.py --out ~/.cache/songset/bench/devset20 --per-meter 30 --seconds 20 --seed 20
+#   --produced --exclude ~/.cache/songset/bench/devset9/labels.csv
+DEVSET20 = Path("~/.cache/songset/bench/devset20").expanduser()
 # Informal labels for the CC recordings (see ../shared/data/README.md): only what is known.
 CC_LABELS = {
     "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy": {"key": "E minor"},
@@ -116,9 +121,17 @@ class Track:
     drums: bool | None = None  # whether a drum kit plays (None: not labelled)
 
 
+# which songset backend is "songset" in the tables (--estimator); the default is the pipeline's
+ESTIMATORS: dict[str, type[LibrosaEstimator] | type[LearnedEstimator]] = {
+    "librosa": LibrosaEstimator,
+    "librosa_learned": LearnedEstimator,
+}
+SONGSET = ["librosa"]
+
+
 class Ours:
     def __init__(self) -> None:
-        self.est = LibrosaEstimator()
+        self.est = ESTIMATORS[SONGSET[0]]()
 
     def __call__(self, audio: Audio) -> Result:
         t = time.perf_counter()
@@ -399,7 +412,9 @@ def load_devset(folder: Path) -> dict[str, list[Track]]:
     for r, t in zip(rows, load_tracks([folder / r["file"] for r in rows]), strict=True):
         # 2/4 and 4/4 give the same accent pattern: the estimator reports duple meters as "4"
         t.bpm, t.key, t.meter = float(r["bpm"]), r["key"], "4" if r["meter"] == "2" else r["meter"]
-        t.drums, t.style = r["drums"] == "1", f"{r['meter']}{'+drums' if r['drums'] == '1' else ''}"
+        groove = r.get("groove", "")
+        drums = f"+{groove}" if groove and not groove.isdigit() else "+drums" if r["drums"] == "1" else ""
+        t.drums, t.style = r["drums"] == "1", f"{r['meter']}{drums}"
         halves[r["half"]].append(t)
     return halves
 
@@ -439,11 +454,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--essentia", action="store_true", help="also compare Essentia (AGPL; `pip install essentia` first)"
     )
-    ap.add_argument("--devset", type=Path, default=DEVSET, help="rendered dev set (bench/devset.py)")
+    ap.add_argument(
+        "--devset",
+        type=Path,
+        action="append",
+        help=f"rendered dev set(s) (bench/devset.py); default {DEVSET.name} and {DEVSET20.name}",
+    )
     ap.add_argument(
         "--sets",
         default="acestep,synthetic,devset,cc",
         help="comma-separated data sets to run: acestep, synthetic, devset, cc",
+    )
+    ap.add_argument(
+        "--estimator",
+        choices=sorted(ESTIMATORS),
+        default="librosa",
+        help="the songset backend measured (librosa_learned: the opt-in learned beat-level model)",
     )
     args = ap.parse_args(argv)
     sets = set(args.sets.split(","))
@@ -451,7 +477,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.essentia:
         others.append(("essentia", essentia_method))
     warm_up(others)
-    ident = LibrosaEstimator().identity()
+    SONGSET[0] = args.estimator
+    ident = ESTIMATORS[args.estimator]().identity()
     print(f"songset estimator {ident.backend} v{ident.version}; threads pinned to 1")
 
     labels = args.data / "labels.csv"
@@ -489,16 +516,20 @@ def main(argv: list[str] | None = None) -> None:
 
     if "devset" not in sets:
         pass
-    elif (args.devset / "labels.csv").is_file():
-        for half, tracks in load_devset(args.devset).items():
-            title = (
-                "tuning half (settings may be fitted here)"
-                if half == "tune"
-                else "checking half (quote this)"
-            )
-            run_set(f"devset {title}", tracks, others, short=f"{args.devset.name} {half} half")
     else:
-        print(f"\n=== devset: skipped, {args.devset / 'labels.csv'} not found (python bench/devset.py) ===")
+        for folder in args.devset or [DEVSET, DEVSET20]:
+            if not (folder / "labels.csv").is_file():
+                print(
+                    f"\n=== devset: skipped, {folder / 'labels.csv'} not found (python bench/devset.py) ==="
+                )
+                continue
+            for half, tracks in load_devset(folder).items():
+                title = (
+                    "tuning half (settings may be fitted here)"
+                    if half == "tune"
+                    else "checking half (quote this)"
+                )
+                run_set(f"{folder.name} {title}", tracks, others, short=f"{folder.name} {half} half")
 
     print_overview()
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"

@@ -57,10 +57,10 @@ def test_cli_conf_check_and_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert conf_dir() == copy.resolve()
     assert main(["conf", "--check"]) == 0
     librosa = copy / "estimator" / "librosa.yaml"
-    librosa.write_text(librosa.read_text().replace("tempo_prior_bpm: 120.0", "tempo_prior_bpm: 125.0"))
+    librosa.write_text(librosa.read_text().replace("tempo_prior_bpm: 90.0", "tempo_prior_bpm: 95.0"))
     assert main(["conf", "--check"]) == 1
     assert main(["conf", "--write"]) == 0
-    assert "tempo_prior_bpm: 120.0" in librosa.read_text()
+    assert "tempo_prior_bpm: 90.0" in librosa.read_text()
 
 
 def test_header_and_target_are_kept_settings_rewritten(tmp_path: Path) -> None:

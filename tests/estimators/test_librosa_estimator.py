@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 
@@ -11,29 +12,24 @@ import pytest
 
 from songset.audio import Audio, AudioInfo
 from songset.estimators.librosa_estimator import (
+    CHORD_CHANGE_FLOOR,
+    DRUMLESS_CONFIDENCE_FACTOR,
+    DRUMLESS_SHARE,
+    DRUMMED_SHARE,
+    LEVEL_MARGIN,
     LEVEL_RATIOS,
-    UNDECIDED_ODDS,
+    UNDECIDED_SHARE,
     LevelCandidate,
     LibrosaEstimator,
-    _band_alternation,
     _phase_evenness,
     estimate_key,
     estimate_meter,
     estimate_tempo,
     extract_features,
-    octave_undecided,
-)
-from songset.estimators.tempo_model import (
-    CALIBRATION_FEATURES,
-    LEVEL_FEATURES,
-    MODEL_PATH,
-    PRIOR_BPM,
-    PRIOR_OCTAVES,
-    TempoModel,
-    load_model,
+    level_confidence,
+    percussion_factor,
 )
 from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
-from songset.sidecars import SidecarSettings
 from songset.theory import PROFILES
 
 SR = 22050
@@ -213,28 +209,14 @@ def close_to(bpm: float | None, target: float, tol: float = 0.04) -> bool:
 # ---- tempo -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def backbeat_120(estimator: LibrosaEstimator):
-    return estimator.estimate(make_audio(backbeat(120, 16)))
-
-
-def test_drums_at_120_bpm_give_120_with_confidence(backbeat_120) -> None:
-    assert close_to(backbeat_120.bpm, 120.0), backbeat_120.details["tempo_levels"]
-    assert backbeat_120.bpm_confidence >= 0.3  # kept by the sidecar's default threshold
-
-
-def test_one_sound_per_beat_is_120_or_left_out(drums_4_4) -> None:
-    """A kick on 1 and equal clicks on 2-4, off-beats barely audible: v8 read 120; since v9 the learned
-    evidence is split between 120 and 60 (music's beats hold subdivisions, these hold none), so the
-    octave is named undecided and the bpm is not written rather than guessed."""
-    assert close_to(drums_4_4.bpm, 120.0) or drums_4_4.bpm_confidence == 0.0
-    readings = drums_4_4.details["tempo_octave_undecided"]
-    assert readings is None or sorted(round(r / 60.0) for r in readings) == [1, 2]
+def test_drums_at_120_bpm_give_120_with_confidence(drums_4_4) -> None:
+    assert close_to(drums_4_4.bpm, 120.0), drums_4_4.details["tempo_candidates"]
+    assert drums_4_4.bpm_confidence >= 0.3  # kept by the sidecar's default threshold
 
 
 @pytest.mark.parametrize("bpm", [87.0, 99.0, 132.0])
 def test_tempo_is_precise_to_a_fraction_of_a_bpm(bpm: float) -> None:
-    tempo = estimate_tempo(extract_features(make_audio(backbeat(bpm, 14))))
+    tempo = estimate_tempo(extract_features(make_audio(drum_track(bpm, 4, 14))))
     assert tempo.bpm is not None and abs(tempo.bpm - bpm) <= 0.5
 
 
@@ -243,76 +225,50 @@ def test_noise_has_low_tempo_confidence(noise) -> None:
 
 
 def test_tempo_prior_settles_the_octave() -> None:
-    """A backbeat at 120: the evidence holds 120 under any prior but a narrow one far away.
+    """Beats at 120 with audible eighths: a prior near 240 reads eighths, one near 60 reads half notes.
 
-    (v8 tested this on `drum_track`, whose octave v9 leaves undecided: see the test above.)
+    The eighths are a tenth as loud as the beats with nothing between them, so the evidence against
+    reading them as beats is strong: only a narrow prior overrides it.
     """
-    features = extract_features(make_audio(backbeat(120, 16)))
-    assert close_to(estimate_tempo(features).bpm, 120.0)
-    assert close_to(estimate_tempo(features, prior_bpm=90.0, prior_octaves=0.6).bpm, 120.0)
-    assert close_to(estimate_tempo(features, prior_bpm=60.0, prior_octaves=0.2).bpm, 60.0)
-    # v10: kick and snare take turns at 120 and not at 240 (band_alternation), which outweighs even a
-    # narrow prior at 240
-    assert close_to(estimate_tempo(features, prior_bpm=240.0, prior_octaves=0.2).bpm, 120.0)
+    features = extract_features(make_audio(drum_track(120, 4, 16)))
+    assert close_to(estimate_tempo(features, prior_bpm=110.0).bpm, 120.0)
+    assert close_to(estimate_tempo(features, prior_bpm=60.0, prior_octaves=0.5).bpm, 60.0)
+    assert close_to(estimate_tempo(features, prior_bpm=240.0, prior_octaves=0.5).bpm, 120.0)
+    assert close_to(estimate_tempo(features, prior_bpm=240.0, prior_octaves=0.4).bpm, 240.0)
 
 
-@pytest.mark.parametrize("bpm", [168.0, 180.0])
-def test_fast_drums_are_read_at_full_tempo(bpm: float) -> None:
-    """Fast music was read at half tempo (v8: a prior at 90 BPM and level rules fitted to 78-150 BPM)."""
-    tempo = estimate_tempo(extract_features(make_audio(backbeat(bpm, 28))))
-    assert close_to(tempo.bpm, bpm), [(round(c.bpm), round(c.probability, 2)) for c in tempo.levels]
-    assert tempo.confidence >= 0.3
+@pytest.mark.parametrize("bpm", [150.0, 160.0])
+def test_fast_backbeat_is_not_read_at_half_time(bpm: float) -> None:
+    """Kick and snare alternate: below 200 Hz every other beat looks empty, above it the other half.
+
+    Read in one band, the snare beats look like offbeats and the prior pulls the tempo to half.
+    """
+    assert close_to(estimate_tempo(extract_features(make_audio(backbeat(bpm, 24)))).bpm, bpm)
 
 
-def _level(bpm: float, probability: float) -> LevelCandidate:
-    return LevelCandidate(
-        bpm, support=0.5, evenness=1.0, subdivision=0.2, score=0.0, chord_change=0.0, probability=probability
-    )
+def _level(bpm: float, score: float) -> LevelCandidate:
+    return LevelCandidate(bpm, support=0.5, evenness=1.0, subdivision=0.2, score=score, chord_change=0.0)
+
+
+def test_bpm_confidence_follows_the_level_margin() -> None:
+    clear = (_level(150.0, 3.0), _level(75.0, 3.0 - LEVEL_MARGIN))
+    assert level_confidence(clear, LEVEL_MARGIN) == (1.0, False)
+    half_way = (_level(150.0, 3.0), _level(75.0, 3.0 - 0.6 * LEVEL_MARGIN))
+    assert level_confidence(half_way, LEVEL_MARGIN) == (pytest.approx(0.6), False)
+    assert level_confidence((_level(150.0, 3.0),), LEVEL_MARGIN) == (1.0, False)
 
 
 @pytest.mark.parametrize("runner_up", [75.0, 300.0, 50.0])
 def test_a_close_half_or_double_leaves_the_octave_undecided(runner_up: float) -> None:
-    assert octave_undecided(_level(150.0, 0.55), _level(runner_up, 0.45))
-    assert octave_undecided(_level(150.0, 0.6), _level(runner_up, UNDECIDED_ODDS * 0.6))
-    assert not octave_undecided(_level(150.0, 0.8), _level(runner_up, 0.2))
+    close = (_level(150.0, 3.0), _level(runner_up, 3.0 - 0.5 * UNDECIDED_SHARE * LEVEL_MARGIN))
+    assert level_confidence(close, LEVEL_MARGIN) == (0.0, True)
 
 
-def test_a_close_non_octave_runner_up_is_not_an_undecided_octave() -> None:
+def test_a_close_non_octave_runner_up_only_lowers_the_confidence() -> None:
     """x3/2 or x2/3 is another reading of the pulse, not a half/double: no undecided octave to report."""
-    assert not octave_undecided(_level(150.0, 0.5), _level(100.0, 0.5))
-
-
-def test_the_bpm_confidence_is_the_calibrated_probability() -> None:
-    tempo = estimate_tempo(extract_features(make_audio(backbeat(100, 16))))
-    model = load_model()
-    assert tempo.undecided is None
-    assert tempo.confidence == pytest.approx(model.calibrate(np.array(tempo.calibration)))
-    assert sum(level.probability for level in tempo.levels) == pytest.approx(1.0)
-    assert (
-        tempo.level_probability == tempo.levels[0].probability == max(lv.probability for lv in tempo.levels)
-    )
-
-
-def test_the_shipped_model_matches_the_code_and_a_broken_one_is_named(tmp_path) -> None:
-    model = load_model()
-    assert model.features == LEVEL_FEATURES and model.calibration_features == CALIBRATION_FEATURES
-    assert "tuning half" in model.trained_on
-    stale = model.model_dump(mode="json") | {"features": list(LEVEL_FEATURES[:-1])}
-    path = tmp_path / "tempo_model.json"
-    path.write_text(json.dumps(stale))
-    with pytest.raises(ValueError, match=re.escape(str(path))):
-        load_model(path)
-    with pytest.raises(ValueError, match=r"tempo_model\.json"):
-        load_model(tmp_path / "missing" / "tempo_model.json")
-    assert MODEL_PATH.is_file()
-
-
-def test_the_model_weights_evidence_not_tempo() -> None:
-    """The same evidence at another tempo differs only by the prior: tempo itself is no model input."""
-    model = load_model()
-    row = np.array([model.mean])
-    assert model.level_scores(row)[0] == pytest.approx(0.0)
-    assert isinstance(model, TempoModel) and (PRIOR_BPM, PRIOR_OCTAVES) == (120.0, 1.0)
+    close = (_level(150.0, 3.0), _level(100.0, 3.0 - 0.5 * UNDECIDED_SHARE * LEVEL_MARGIN))
+    factor, undecided = level_confidence(close, LEVEL_MARGIN)
+    assert not undecided and 0.0 < factor < UNDECIDED_SHARE
 
 
 def test_beat_evenness_takes_each_position_at_its_strongest_band() -> None:
@@ -327,7 +283,7 @@ def test_beat_evenness_takes_each_position_at_its_strongest_band() -> None:
 
 
 def test_tempo_reports_candidates_and_relatives() -> None:
-    tempo = estimate_tempo(extract_features(make_audio(backbeat(120, 16))))
+    tempo = estimate_tempo(extract_features(make_audio(drum_track(120, 4, 16))))
     assert close_to(tempo.bpm, 120.0)
     assert tempo.candidates[0].score == pytest.approx(1.0)
     assert any(close_to(c.bpm, 120.0) for c in tempo.candidates)
@@ -345,31 +301,32 @@ def test_tempo_reports_candidates_and_relatives() -> None:
     assert tempo.runner_up_bpm is not None and not close_to(tempo.runner_up_bpm, tempo.bpm or 0.0)
 
 
-def test_details_list_the_metrical_levels_weighed(backbeat_120) -> None:
-    drums_4_4 = backbeat_120
+def test_details_list_the_metrical_levels_weighed(drums_4_4) -> None:
     levels = drums_4_4.details["tempo_levels"]
     assert levels and close_to(levels[0]["bpm"], drums_4_4.bpm or 0.0, tol=0.001)
-    assert {"bpm", "evenness", "subdivision", "chord_change", "score", "probability"} <= set(levels[0])
+    assert {"bpm", "evenness", "subdivision", "chord_change", "score"} <= set(levels[0])
     assert drums_4_4.details["tempo_octave_undecided"] is None
-    assert drums_4_4.details["tempo_level_probability"] == levels[0]["probability"] > 0.5
+    assert drums_4_4.details["tempo_level_margin"] >= LEVEL_MARGIN
     json.dumps(drums_4_4.details, allow_nan=False)
 
 
 def test_an_undecided_octave_is_named_in_details_and_kept_out() -> None:
-    """A kick on 1 and equal clicks on 2-4 (`drum_track`): the model finds 60 and 120 about equally
-    likely (odds within UNDECIDED_ODDS): neither is written, and both are named."""
-    est = LibrosaEstimator().estimate(make_audio(drum_track(120, 4, 16)))
+    """Chords over quiet clicks whose beat positions are uneven (evenness ~0.3 at 120). Under a prior
+    broad enough to weigh 240 (the eighths) as fairly as 120, the two score within UNDECIDED_SHARE of
+    LEVEL_MARGIN: neither is written, and both are named."""
+    n = 24 * SR
+    mix = 0.5 * np.concatenate([drum_track(120, 4, 8)] * 2)[:n] + chord_track(A_MINOR, 2.0, 3)[:n]
+    est = LibrosaEstimator(tempo_prior_bpm=100.0, tempo_prior_octaves=1.0).estimate(make_audio(mix))
     readings = est.details["tempo_octave_undecided"]
     assert readings is not None and est.bpm == readings[0], est.details["tempo_levels"]
-    assert sorted(round(r / 60.0) for r in readings) == [1, 2]
+    assert sorted(round(r / 120.0) for r in readings) == [1, 2]
     assert est.bpm_confidence == 0.0
     assert any("half/double" in w for w in est.warnings)
 
 
 def test_drums_change_no_chords_at_any_level(drums_4_4) -> None:
-    """Chord change must not mark unpitched music: drum chroma is noise, alike at every beat (a new chord
-    moves a beat's chroma by 0.2-0.7, `_harmonic_change`)."""
-    assert all(level["chord_change"] < 0.075 for level in drums_4_4.details["tempo_levels"])
+    """The chord-change penalty must leave unpitched music alone: drum chroma is noise, alike at every beat."""
+    assert all(level["chord_change"] < CHORD_CHANGE_FLOOR / 2 for level in drums_4_4.details["tempo_levels"])
 
 
 C_MAJOR = [[60, 64, 67], [57, 60, 64], [53, 57, 60], [55, 59, 62]]  # C Am F G
@@ -400,24 +357,36 @@ def test_drumless_3_4_arpeggio_is_not_read_at_the_bar_rate() -> None:
     tempo = estimate_tempo(extract_features(make_audio(arpeggio(132, 3, 20))))
     assert close_to(tempo.bpm, 132.0), [(round(c.bpm), round(c.score, 2)) for c in tempo.levels]
     bar = next(level for level in tempo.levels if close_to(level.bpm, 44.0))
-    assert bar.chord_change > 0.15 > tempo.levels[0].chord_change
+    assert bar.chord_change > CHORD_CHANGE_FLOOR > tempo.levels[0].chord_change
 
 
 def test_drums_are_percussive_and_an_arpeggio_is_not(drums_4_4) -> None:
     drums = extract_features(make_audio(backbeat(120, 12)))
     arp = extract_features(make_audio(arpeggio(120, 4, 12)))
-    assert drums.percussive_share > 0.32 > arp.percussive_share
-    assert drums_4_4.details["percussive_share"] > 0.32
+    assert drums.percussive_share > DRUMMED_SHARE
+    assert arp.percussive_share < DRUMMED_SHARE
+    assert drums_4_4.details["percussive_share"] > DRUMMED_SHARE
+    assert drums_4_4.details["tempo_percussion_factor"] == 1.0
 
 
-def test_drumless_bpm_confidence_is_lower_than_drummed_and_the_bpm_kept() -> None:
-    """Which level of an even arpeggio is the beat is a convention: the calibration learnt that drumless
-    values are wrong more often (bench/train_tempo.py), so the same evidence without drums is less sure."""
+def test_percussion_factor_falls_from_drummed_to_drumless() -> None:
+    shares = np.linspace(0.0, 1.0, 41)
+    factors = [percussion_factor(float(s)) for s in shares]
+    assert factors[0] == percussion_factor(DRUMLESS_SHARE) == DRUMLESS_CONFIDENCE_FACTOR
+    assert factors[-1] == percussion_factor(DRUMMED_SHARE) == 1.0
+    assert all(a <= b for a, b in itertools.pairwise(factors))
+    assert DRUMLESS_CONFIDENCE_FACTOR < percussion_factor((DRUMLESS_SHARE + DRUMMED_SHARE) / 2) < 1.0
+
+
+def test_drumless_bpm_confidence_is_lowered_and_the_bpm_kept() -> None:
+    """Which level of an even arpeggio is the beat is a convention; the confidence must say so."""
     features = extract_features(make_audio(arpeggio(132, 4, 20)))
     tempo = estimate_tempo(features)
-    as_if_drummed = estimate_tempo(dataclasses.replace(features, percussive_share=0.45))
-    assert tempo.bpm is not None and as_if_drummed.bpm is not None
-    assert as_if_drummed.confidence > tempo.confidence
+    assert tempo.percussion_factor == pytest.approx(percussion_factor(features.percussive_share))
+    assert tempo.percussion_factor < 1.0
+    as_if_drummed = estimate_tempo(dataclasses.replace(features, percussive_share=DRUMMED_SHARE))
+    assert as_if_drummed.bpm == tempo.bpm and as_if_drummed.percussion_factor == 1.0
+    assert tempo.confidence == pytest.approx(as_if_drummed.confidence * tempo.percussion_factor)
     assert tempo.pulse_confidence == as_if_drummed.pulse_confidence  # the grid is as steady
 
 
@@ -461,7 +430,7 @@ def test_meter_needs_a_steady_beat_grid_not_certainty_about_its_level() -> None:
     confidence) while the grid the accents are read from is steady; only an unsteady grid voids them."""
     features = extract_features(make_audio(waltz(150, 16)))
     tempo = estimate_tempo(features)
-    assert tempo.pulse_confidence >= 0.5
+    assert tempo.pulse_confidence >= tempo.confidence
     level_in_doubt = dataclasses.replace(tempo, confidence=0.02)
     meter = estimate_meter(features, level_in_doubt)
     assert meter.timesignature == "3" and meter.confidence >= 0.5
@@ -556,9 +525,8 @@ def test_key_survives_drums(estimator: LibrosaEstimator) -> None:
     mix = 0.5 * np.concatenate([drum_track(120, 4, 8)] * 2)[:n] + chord_track(A_MINOR, 2.0, 3)[:n]
     est = estimator.estimate(make_audio(mix))
     assert est.keyscale == "A minor"
-    # a kick on 1 only, quiet clicks elsewhere, chords every bar: 120 and 60 are both fair readings;
-    # v9 reads 40 here (x1/3: a level of the grid, not the beat; a known weakness, see README)
-    assert any(close_to(est.bpm, 120.0 * r) for r in (1.0, 0.5, 1 / 3))
+    # a kick on 1 only, quiet clicks elsewhere, chords every bar: 120 and 60 are both fair readings
+    assert close_to(est.bpm, 120.0) or close_to(est.bpm, 60.0)
 
 
 def test_untuned_recording_still_gives_the_key() -> None:
@@ -644,7 +612,7 @@ def test_identity_names_every_setting() -> None:
         "key_profile": "temperley",
     }
     ident = LibrosaEstimator(**kwargs).identity()
-    assert ident.backend == "librosa" and ident.version == "10"
+    assert ident.backend == "librosa" and ident.version == "8"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
 
@@ -668,65 +636,3 @@ def test_hydra_config_constructs_the_estimator() -> None:
     assert kwargs.pop("_target_") == "songset.estimators.librosa_estimator.LibrosaEstimator"
     est = LibrosaEstimator(**kwargs)
     assert est.identity().settings == kwargs
-
-
-def produced_ballad(bpm: float, bars: int, sr: int = SR) -> np.ndarray:
-    """A produced slow song: pad chords, a bass on the kick (1 and the "and" of 3), snare on 2 and 4,
-    16th-note hi-hats and a 16th-note arpeggio. Every 16th holds an onset, so the level evidence of v9
-    (notes per beat) took its eighths for the beat."""
-    beat = 60.0 / bpm
-    track = np.zeros(int((bars * 4 + 1) * beat * sr))
-    chords = [(60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62)]
-    for bar in range(bars):
-        start = bar * 4 * beat
-        chord = chords[bar % 4]
-        place(track, sum(tone(midi_hz(p), 4 * beat) for p in chord), start, 0.08, sr)
-        for at in (0.0, 2.5):
-            place(track, kick(sr), start + at * beat, 1.0, sr)
-            place(track, tone(midi_hz(chord[0] - 24), 0.8 * beat, decay=2.0), start + at * beat, 0.3, sr)
-        for at in (1.0, 3.0):
-            place(track, snare(sr, bar), start + at * beat, 0.6, sr)
-        arpeggio = (*chord, chord[1] + 12)
-        for i in range(16):
-            at = start + i * beat / 4
-            place(track, hihat(sr, 7 * bar + i), at, 0.12 if i % 4 == 0 else 0.07, sr)
-            place(track, tone(midi_hz(arpeggio[i % 4] + 12), beat / 4, decay=8.0), at, 0.1, sr)
-    return track
-
-
-@pytest.mark.parametrize("bpm", [66.0, 80.0])
-def test_a_slow_produced_song_is_not_read_at_double_time(bpm: float) -> None:
-    """v9 read these at 132 and 160 (its 72 BPM twin at 144 with confidence 0.8)."""
-    tempo = estimate_tempo(extract_features(make_audio(produced_ballad(bpm, 12))))
-    assert close_to(tempo.bpm, bpm), [(round(c.bpm), round(c.probability, 2)) for c in tempo.levels]
-
-
-def test_a_doubled_slow_song_never_reaches_the_sidecar() -> None:
-    """At 72 the evidence leans to 72 but not by enough: the bpm is right or left out, never 144 written."""
-    tempo = estimate_tempo(extract_features(make_audio(produced_ballad(72.0, 12))))
-    assert close_to(tempo.bpm, 72.0) or tempo.confidence < SidecarSettings().min_bpm_confidence
-
-
-def test_kick_and_snare_taking_turns_mark_the_beat_not_its_double() -> None:
-    low_at_beats = np.tile([1.0, 0.1], 12)  # kick on 1 and 3
-    mid_at_beats = np.tile([0.1, 1.0], 12)  # snare on 2 and 4
-    assert _band_alternation(np.stack([low_at_beats, mid_at_beats])) > 0.5
-    # the same groove read in eighths: kick and snare both on every other position
-    low_at_eighths = np.tile([1.0, 0.1, 0.1, 0.1], 6)
-    mid_at_eighths = np.tile([0.1, 0.1, 1.0, 0.1], 6)
-    assert _band_alternation(np.stack([low_at_eighths, mid_at_eighths])) < -0.3
-    # no drums: nothing alternates
-    assert _band_alternation(np.ones((2, 24))) == pytest.approx(0.0)
-
-
-def test_an_unsettled_octave_leaves_the_bpm_out_and_names_both_readings() -> None:
-    """A calibrated probability under the model's settled_probability: confidence 0, both readings kept."""
-    features = extract_features(make_audio(backbeat(100, 16)))
-    model = load_model()
-    settled = estimate_tempo(features, model=model)
-    assert settled.confidence > 0 and settled.undecided is None
-    strict = model.model_copy(update={"settled_probability": 1.0})
-    unsettled = estimate_tempo(features, model=strict)
-    assert unsettled.bpm == settled.bpm and unsettled.confidence == 0.0
-    assert unsettled.undecided is not None and unsettled.undecided[0] == settled.bpm
-    assert any(close_to(unsettled.undecided[1], settled.bpm * r) for r in (0.5, 2.0, 1 / 3, 3.0))

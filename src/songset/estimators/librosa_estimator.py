@@ -8,7 +8,6 @@ because ACE-Step learns from a wrong bpm/key/meter but simply ignores a missing 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -20,16 +19,6 @@ from scipy import ndimage
 from songset.audio import Audio
 from songset.backend import BackendIdentity
 from songset.estimators.base import Estimates, Estimator
-from songset.estimators.tempo_model import (
-    LEVEL_FEATURES,
-    PRIOR_BPM,
-    PRIOR_OCTAVES,
-    TempoModel,
-    load_model,
-    logit,
-    softmax,
-    tempo_log_prior,
-)
 from songset.schemas import BPM_MAX, BPM_MIN
 from songset.settings import BackendSettings, Configured
 from songset.theory import DEFAULT_PROFILE, key_correlations, key_index_name, profile_parts
@@ -39,12 +28,8 @@ from songset.theory import DEFAULT_PROFILE, key_correlations, key_index_name, pr
 # counts as triple; combined key profile; 6: meter gated by the beat grid's steadiness, not the bpm's
 # confidence; levels that change chord on most beats marked down; 7: bpm confidence lowered for drumless
 # audio (percussive share); 8: bpm confidence scales with the chosen level's margin, an undecided
-# half/double gets confidence 0 and is named in details; 9: the beat level chosen by a learned model over
-# per-level evidence (tempo_model.json), prior 120 BPM / 1 octave (cited), calibrated bpm confidence;
-# 10: low-band evidence (kick/snare alternation, the low band's own periodicity and note rate), trained on
-# produced-music renders too; an octave whose calibrated probability is under the model's
-# settled_probability is named undecided and its bpm left out
-BACKEND_VERSION = "10"
+# half/double gets confidence 0 and is named in details
+BACKEND_VERSION = "8"
 LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 N_FFT = 2048
@@ -57,22 +42,48 @@ CHROMA_OCTAVES = 7
 CHROMA_BINS_PER_OCTAVE = 36
 BASS_MAX_HZ = 200.0
 LEVEL_MAX_HZ = 2500.0  # onsets below this (kick, snare body, bass, chords; not hi-hats) mark the beat level
-# The tempo prior for songs in general (tempo_model.PRIOR_BPM / PRIOR_OCTAVES, cited there): it weighs
-# the beat levels with the learned evidence, and (never narrower than PERIOD_PRIOR_OCTAVES) the pulse search.
-TEMPO_PRIOR_BPM = PRIOR_BPM
-TEMPO_PRIOR_OCTAVES = PRIOR_OCTAVES
+# The tempo prior (log-normal, centre and width in octaves) weighs the beat levels with their evidence.
+# Swept on the dev set's tuning half, synthetic seed 0 and acestep-generated (bench/tune_tempo.py):
+# widening or raising it (110 BPM / 1 octave) lifts the rendered folk tunes from 67% to 77% Acc1 but
+# drops acestep-generated from 94% to 53% (its electronic songs are then read at double time); no
+# setting beats this one over the three sets together (71 of 89 right), so it stays: the prior only
+# trades one kind of music for another, the octave evidence itself has to improve.
+TEMPO_PRIOR_BPM = 90.0
+TEMPO_PRIOR_OCTAVES = 0.6
 PERIOD_PRIOR_OCTAVES = 1.0  # the period search's prior is broad: it only has to find the pulse family
-# Levels weighed as the beat, as ratios to the found pulse; the learned model marks each kind
-# (`tempo_model.LEVEL_FEATURES`: triple_ratio, third_ratio, pulse_itself).
-LEVEL_RATIOS = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
+LEVEL_WEIGHT = 0.75  # log-score weight of `metrical_level_evidence` against the prior and support
+EVENNESS_WEIGHT = 1.5  # within that evidence, log evenness against log subdivision (1.0) ...
+SPARSE_EVENNESS_WEIGHT = 1.0  # ... plus this much more as the points between beats fall silent
+# Levels weighed as the beat, as ratios to the found pulse, with a log-score penalty: octaves are the
+# usual confusion; x3/2 and x2/3 need clearer evidence, x2/3 most (it reads a bar of three or dotted
+# beats as the beat); fast 3/4 songs often give a pulse of two thirds of their beat, so x3/2 less.
+LEVEL_RATIOS = {1 / 3: 0.5, 1 / 2: 0.0, 2 / 3: 1.5, 1.0: 0.0, 3 / 2: 1.0, 2.0: 0.0, 3.0: 0.5}
 THIRD_PARTIAL_WEIGHT = 0.5  # see `suppress_third_partials`
-# Where the model gives the runner-up level, at a half, double, third or triple of the winner, at least
-# this share of the winner's probability, the audio has not settled the octave: the details name both
-# readings and the bpm confidence goes to 0 (left out of the sidecar). Odds of 2:1 or closer are
-# undecided by definition; bench/train_tempo.py prints how many wrong and right values it removes on
-# the tuning data, bench/estimate.py on the rest.
-UNDECIDED_ODDS = 0.5
+# A new chord moves a beat's chroma by 0.2-0.7 (1 - cosine, `_harmonic_change`), other notes of the same
+# chord by under 0.1. A level whose median beat moves it by more than the floor changes chord on most of
+# its beats: it is more likely a bar or half bar than the beat (chords rarely change on every beat).
+# Goto & Muraoka (1999), "Real-time beat tracking for drumless audio signals: chord change detection
+# for musical decisions", Speech Communication 27(3-4), use chord changes in the same way.
+CHORD_CHANGE_FLOOR = 0.15
+CHORD_CHANGE_WEIGHT = 1.0  # log-score penalty per floor's worth of median change above the floor
+# Without drums nothing marks the beat level as a backbeat or a kick does: which level of an even
+# arpeggio is "the beat" is a convention its onsets cannot settle, and no evidence above separates the
+# right readings from the octave errors there. So the bpm confidence itself falls with the share of
+# percussive energy (`Features.percussive_share`): from DRUMMED_SHARE down, linearly, to
+# DRUMLESS_CONFIDENCE_FACTOR times its value at DRUMLESS_SHARE. Measured shares: drummed synthetic songs
+# 0.31-0.53, drumless ones 0.16-0.31, acestep-generated 0.25-0.46 (0.25-0.29 for acoustic songs without a kit).
+DRUMLESS_SHARE = 0.25
+DRUMMED_SHARE = 0.32
+DRUMLESS_CONFIDENCE_FACTOR = 0.5
+# The bpm is only as sure as the beat level's win: its confidence scales with the log-score margin over
+# the next level, reaching full at LEVEL_MARGIN (bench/tune_tempo.py: larger margins cut right bpm
+# from acestep-generated's sidecars, 82% -> 65% at 0.5, without removing a wrong one).
+# Below UNDECIDED_SHARE of it, with a half, double, third or triple as the runner-up, the octave is called
+# undecided: the details name both readings and the bpm confidence goes to 0 (left out of the sidecar).
+LEVEL_MARGIN = 0.25
+UNDECIDED_SHARE = 0.5
 OCTAVE_RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
+
 
 # ---- features ----------------------------------------------------------------------------------------------
 
@@ -239,11 +250,8 @@ class LevelCandidate:
     support: float  # comb support at this period, as in TempoCandidate
     evenness: float  # weaker over stronger alternate beat positions (`_phase_evenness`): ~1 at the beat
     subdivision: float  # onsets between this level's beats (halves or thirds) / onsets on them
-    score: float  # log score: the model's evidence + the tempo prior (`choose_metrical_level`)
+    score: float  # log score: prior + level evidence + support - penalties (`choose_metrical_level`)
     chord_change: float  # median chroma change from one of this level's beats to the next
-    probability: float = 0.0  # the model's probability that this level is the beat
-    ratio: float = 1.0  # to the found pulse
-    evidence: tuple[float, ...] = ()  # the model's inputs, in tempo_model.LEVEL_FEATURES order
 
 
 @dataclass(frozen=True)
@@ -257,16 +265,20 @@ class TempoEstimate:
     pulse_stability: float = 0.0  # ... whose best tempo is the winner's pulse or a level of it (x1/3 .. x3)
     pulse_confidence: float = 0.0  # confidence in the beat grid, whichever level of it is the beat
     levels: tuple[LevelCandidate, ...] = ()  # the metrical levels weighed, best first
-    level_probability: float = 1.0  # the model's probability for the chosen level
+    percussion_factor: float = 1.0  # the confidence's factor for a lack of drums (`percussion_factor()`)
+    level_margin: float = 0.0  # log-score margin of the chosen level over the next (inf: no other level)
     undecided: tuple[float, float] | None = None  # (bpm, its half/double ...) when the audio cannot tell
-    calibration: tuple[
-        float, ...
-    ] = ()  # tempo_model.CALIBRATION_FEATURES' values (before the undecided rule)
+
+
+def percussion_factor(percussive_share: float) -> float:
+    """1 for drummed audio, down to DRUMLESS_CONFIDENCE_FACTOR for drumless: see DRUMLESS_SHARE."""
+    ramp = (percussive_share - DRUMLESS_SHARE) / (DRUMMED_SHARE - DRUMLESS_SHARE)
+    return DRUMLESS_CONFIDENCE_FACTOR + (1.0 - DRUMLESS_CONFIDENCE_FACTOR) * float(np.clip(ramp, 0.0, 1.0))
 
 
 def tempo_prior(bpm: np.ndarray, centre_bpm: float, width_octaves: float) -> np.ndarray:
     """Log-normal prior: songs cluster around a tempo; it settles octave ties, it should not win alone."""
-    return np.exp(tempo_log_prior(bpm, centre_bpm, width_octaves))
+    return np.exp(-0.5 * (np.log2(bpm / centre_bpm) / width_octaves) ** 2)
 
 
 def tempo_score(support: np.ndarray, prior: np.ndarray) -> np.ndarray:
@@ -316,7 +328,6 @@ class BeatGrid:
     on: np.ndarray  # (beats - 1,)
     on_bands: np.ndarray  # (bands, beats - 1): the same per band of `level_band_envelopes`
     half: np.ndarray
-    half_bands: np.ndarray  # (bands, beats - 1): per band, half way between beats
     first_third: np.ndarray
     second_third: np.ndarray
     chord_change: float  # median `_harmonic_change` from beat to beat
@@ -327,7 +338,7 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
 
     Low bands only: hi-hats on the offbeats (common in dance music) would make eighths look like beats.
     The beats are also read per band (`level_band_envelopes`) for `_phase_evenness`, and the chroma
-    change from beat to beat is kept.
+    change from beat to beat is kept (CHORD_CHANGE_FLOOR).
     """
     envelope = features.level_onset_envelope
     beats = track_beats(features, bpm, envelope, tightness=400.0)  # hold this level, do not drift off it
@@ -337,8 +348,9 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
     area = ndimage.uniform_filter1d(envelope, 2 * half_width + 1, mode="nearest")
     starts, ends = beats[:-1].astype(float), beats[1:].astype(float)
 
-    def index(fraction: float) -> np.ndarray:
-        return np.clip(np.round(starts + fraction * (ends - starts)).astype(int), 0, len(area) - 1)
+    def between(fraction: float) -> np.ndarray:
+        index = np.round(starts + fraction * (ends - starts)).astype(int)
+        return area[np.clip(index, 0, len(area) - 1)]
 
     bands = ndimage.uniform_filter1d(
         features.level_band_envelopes, 2 * half_width + 1, axis=1, mode="nearest"
@@ -347,10 +359,9 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
     return BeatGrid(
         area[beats[:-1]],
         bands[:, beats[:-1]],
-        area[index(0.5)],
-        bands[:, index(0.5)],
-        area[index(1 / 3)],
-        area[index(2 / 3)],
+        between(0.5),
+        between(1 / 3),
+        between(2 / 3),
         chord_change,
     )
 
@@ -368,196 +379,61 @@ def _phase_evenness(strength: np.ndarray, group: int) -> float:
     return float(per_position.min() / max(float(per_position.max()), 1e-12))
 
 
-def _log_ratio(a: float, b: float, floor: float) -> float:
-    """log((a + floor) / (b + floor)): bounded for silent grids, so no one clip's zeros dominate a fit."""
-    return math.log((a + floor) / (b + floor))
+def metrical_level_evidence(grid: BeatGrid) -> tuple[float, float, float]:
+    """(evidence, evenness, subdivision) for one level; evidence = log(evenness^w / subdivision).
 
-
-def onset_rate(features: Features) -> float:
-    """Detected onsets (below LEVEL_MAX_HZ) per second: how many notes the music plays."""
-    import librosa
-
-    onsets = librosa.onset.onset_detect(
-        onset_envelope=features.level_onset_envelope,
-        sr=features.sample_rate,
-        hop_length=features.hop_length,
-        units="frames",
-    )
-    return len(onsets) / max(features.duration, 1e-9)
-
-
-@dataclass(frozen=True)
-class LowBand:
-    """What the band below BASS_MAX_HZ (kick, bass) says on its own, computed once per song."""
-
-    autocorrelation: np.ndarray  # lag 0 = 1, as Features.autocorrelation
-    notes_per_second: float
-
-
-def low_band(features: Features) -> LowBand:
-    """Produced songs fill the beat with hi-hats, ghost notes and arpeggios, but their kick and bass
-    move at the beat or slower: the low band's own periodicity and note rate are read apart."""
-    import librosa
-
-    envelope = features.level_band_envelopes[0]
-    trend_frames = max(3, round(features.frame_rate))
-    detrended = envelope - ndimage.uniform_filter1d(envelope, trend_frames, mode="nearest")
-    n = min(TEMPOGRAM_WIN, len(detrended))
-    ac = librosa.autocorrelate(detrended, max_size=n)
-    overlap = len(detrended) - np.arange(n)  # unbiased: each lag averages over its own overlap
-    ac = ac / np.maximum(overlap, 1)
-    ac = ac / ac[0] if ac[0] > 0 else np.zeros_like(ac)
-    onsets = librosa.onset.onset_detect(
-        onset_envelope=envelope, sr=features.sample_rate, hop_length=features.hop_length, units="frames"
-    )
-    return LowBand(ac, len(onsets) / max(features.duration, 1e-9))
-
-
-def _band_alternation(on_bands: np.ndarray) -> float:
-    """-(alternation below 200 Hz x alternation above): positive where kick and snare take turns from
-    one beat to the next (a backbeat read at its beat), negative where both land on every other
-    position (the same groove read at twice its beat); about 0 without drums. Phase-free."""
-    alternation = []
-    for band in on_bands:
-        even, odd = float(np.mean(band[0::2])), float(np.mean(band[1::2]))
-        alternation.append((even - odd) / max(even + odd, 1e-12))
-    return -alternation[0] * alternation[1]
-
-
-def level_evidence(
-    features: Features,
-    grid: BeatGrid,
-    bpm: float,
-    ratio: float,
-    support: float,
-    notes_per_second: float,
-    low: LowBand | None = None,
-) -> tuple[float, ...]:
-    """The model's inputs for one level, in tempo_model.LEVEL_FEATURES order (tempo itself is not one).
-
-    At the beat every tracked position carries a real beat, so alternate positions are about as strong
-    (evenness), and the points between hold lighter subdivisions; twice the beat fails the first,
-    half the beat the second. Ratios are floored (a silent grid) so that no single clip decides.
+    At the beat, every tracked position carries a real beat (kick, snare, bass, chord): split into
+    alternate positions, the weaker half stays near the stronger. The points between beats hold only
+    lighter subdivisions. Twice the beat fails the first test (every other position is an offbeat),
+    half the beat the second (its "subdivisions" are beats). Evenness weighs more than subdivision
+    (w = EVENNESS_WEIGHT): at twice the beat the points between are nearly always empty, which alone
+    would favour it. It weighs more still (up to SPARSE_EVENNESS_WEIGHT more) the emptier those
+    points are: weak alternate positions with nothing between them are offbeats, while with busy
+    points between they are as likely a groove's accents. Positions are not also split in threes:
+    that mistakes a 3/4 bar's downbeat accent for offbeats (triple readings carry a LEVEL_RATIOS
+    penalty instead). Ratios are capped at 1.5 and floored by 0.05 so that one silent grid or one huge
+    accent cannot decide alone.
     """
     evenness = _phase_evenness(grid.on_bands, 2)
-    evenness_low = _phase_evenness(grid.on_bands[:1], 2)
-    on = float(np.median(grid.on))
+    on = max(float(np.median(grid.on)), 1e-12)
     thirds = min(float(np.median(grid.first_third)), float(np.median(grid.second_third)))
-    between = max(float(np.median(grid.half)), thirds)
-    lag = float(_lag_frames(bpm, features.frame_rate))
-    ac = features.autocorrelation
-    single = float(np.interp(lag, np.arange(ac.shape[0]), ac)) if lag <= ac.shape[0] - 1 else 0.0
-    low_on, high_on = (float(np.median(b)) for b in grid.on_bands)
-    low_half, high_half = (float(np.median(b)) for b in grid.half_bands)
-    scale = max(on, 1e-6)
-    notes = math.log2(max(notes_per_second * 60.0 / bpm, 1 / 16))
-    log_evenness = math.log(min(evenness, 1.0) + 0.05)
-    log_subdivision = _log_ratio(min(between, 1.5 * scale), on, 0.05 * scale)
-    share = features.percussive_share
-    low = low or low_band(features)
-    low_single = (
-        float(np.interp(lag, np.arange(low.autocorrelation.shape[0]), low.autocorrelation))
-        if lag <= low.autocorrelation.shape[0] - 1
-        else 0.0
-    )
-    values = {
-        "support": support,
-        "single_lag": single,
-        "log_evenness": log_evenness,
-        "log_evenness_low": math.log(min(evenness_low, 1.0) + 0.05),
-        "log_subdivision": log_subdivision,
-        "low_on_between": _log_ratio(low_on, low_half, 0.05 * max(low_on, low_half, 1e-6)),
-        "high_on_between": _log_ratio(high_on, high_half, 0.05 * max(high_on, high_half, 1e-6)),
-        "notes_per_beat": notes,
-        "notes_per_beat_sq": notes * notes,
-        "chord_change": grid.chord_change,
-        "triple_ratio": float(_near(ratio, 2 / 3, 0.01) or _near(ratio, 1.5, 0.01)),
-        "third_ratio": float(_near(ratio, 1 / 3, 0.01) or _near(ratio, 3.0, 0.01)),
-        "pulse_itself": float(_near(ratio, 1.0, 0.01)),
-        "percussive_evenness": share * log_evenness,
-        "percussive_subdivision": share * log_subdivision,
-        "band_alternation": _band_alternation(grid.on_bands),
-        "low_single_lag": low_single,
-        "low_notes_per_beat": math.log2(max(low.notes_per_second * 60.0 / bpm, 1 / 16)),
-    }
-    return tuple(float(values[name]) for name in LEVEL_FEATURES)
+    subdivision = max(float(np.median(grid.half)), thirds) / on
+    weight = EVENNESS_WEIGHT + SPARSE_EVENNESS_WEIGHT * (1.0 - min(subdivision, 1.0))
+    evidence = weight * math.log(min(evenness, 1.5) + 0.05) - math.log(min(subdivision, 1.5) + 0.05)
+    return evidence, evenness, subdivision
 
 
-def candidate_levels(features: Features, period_bpm: float) -> list[LevelCandidate]:
-    """x1/3 .. x3 of the found pulse (LEVEL_RATIOS) within the bpm range, with their evidence; unscored."""
+def choose_metrical_level(
+    features: Features, period_bpm: float, prior_bpm: float, prior_octaves: float
+) -> tuple[LevelCandidate, ...]:
+    """Weigh x1/3 .. x3 of the found pulse as the beat (LEVEL_RATIOS); best first.
+
+    A level that changes chord on most of its beats is marked down (CHORD_CHANGE_FLOOR): in a drumless
+    arpeggio, bars are as even as beats and as empty between, and only the harmony tells them apart.
+    """
     fr = features.frame_rate
-    rate = onset_rate(features)
-    low = low_band(features)
     levels = []
-    for ratio in LEVEL_RATIOS:
+    for ratio, penalty in LEVEL_RATIOS.items():
         bpm = period_bpm * ratio
         if not BPM_MIN <= bpm <= BPM_MAX:
             continue
         grid = beat_grid(features, bpm)
         if grid is None:
             continue
+        evidence, evenness, subdivision = metrical_level_evidence(grid)
         support = float(comb_support(features.autocorrelation, _lag_frames(bpm, fr)))
-        evidence = level_evidence(features, grid, bpm, ratio, support, rate, low)
-        evenness = _phase_evenness(grid.on_bands, 2)
-        on = max(float(np.median(grid.on)), 1e-12)
-        thirds = min(float(np.median(grid.first_third)), float(np.median(grid.second_third)))
-        subdivision = max(float(np.median(grid.half)), thirds) / on
-        levels.append(
-            LevelCandidate(bpm, support, evenness, subdivision, 0.0, grid.chord_change, 0.0, ratio, evidence)
+        log_prior = math.log(float(tempo_prior(np.array(bpm), prior_bpm, prior_octaves)))
+        chord_penalty = (
+            CHORD_CHANGE_WEIGHT * max(0.0, grid.chord_change - CHORD_CHANGE_FLOOR) / CHORD_CHANGE_FLOOR
         )
-    return levels
-
-
-def choose_metrical_level(
-    features: Features,
-    period_bpm: float,
-    prior_bpm: float,
-    prior_octaves: float,
-    model: TempoModel | None = None,
-) -> tuple[LevelCandidate, ...]:
-    """Weigh x1/3 .. x3 of the found pulse as the beat with the learned model and the prior; best first."""
-    model = model or load_model()
-    levels = candidate_levels(features, period_bpm)
+        score = (
+            log_prior + LEVEL_WEIGHT * evidence + SUPPORT_WEIGHT * max(support, 0.0) - penalty - chord_penalty
+        )
+        levels.append(LevelCandidate(bpm, support, evenness, subdivision, score, grid.chord_change))
     if not levels:  # too short to track beats at any level: keep the pulse itself
-        support = float(comb_support(features.autocorrelation, _lag_frames(period_bpm, features.frame_rate)))
-        return (LevelCandidate(period_bpm, support, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0),)
-    rows = np.array([level.evidence for level in levels])
-    bpms = np.array([level.bpm for level in levels])
-    scores = model.level_scores(rows) + tempo_log_prior(bpms, prior_bpm, prior_octaves)
-    probabilities = softmax(scores)
-    scored = [
-        dataclasses.replace(level, score=float(score), probability=float(p))
-        for level, score, p in zip(levels, scores, probabilities, strict=True)
-    ]
-    return tuple(sorted(scored, key=lambda c: -c.score))
-
-
-@dataclass(frozen=True)
-class Pulse:
-    """The pulse search's result: the best-supported period and how clear it is."""
-
-    period: float
-    grid: np.ndarray  # bpm grid
-    support: np.ndarray  # comb support on the grid
-    score: np.ndarray  # prior-weighed, relative to the best peak
-    peaks: np.ndarray  # grid indices of local maxima, best first
-    prior: np.ndarray
-
-
-def find_pulse(features: Features, prior_bpm: float, prior_octaves: float) -> Pulse | None:
-    """The best-supported periodicity (None: no periodic onsets)."""
-    ac = features.autocorrelation
-    if not np.any(ac[1:]):
-        return None
-    grid = BPM_MIN * 2.0 ** np.arange(0.0, math.log2(BPM_MAX / BPM_MIN) + 1e-9, BPM_GRID_STEP)
-    support = comb_support(ac, _lag_frames(grid, features.frame_rate))
-    prior = tempo_prior(grid, prior_bpm, max(prior_octaves, PERIOD_PRIOR_OCTAVES))
-    score = tempo_score(support, prior)
-    peaks = _local_peaks(score)
-    if peaks.size == 0 or support[peaks[0]] <= 0:
-        return None
-    score = score / score[peaks[0]]
-    return Pulse(_refine_peak(grid, score, int(peaks[0])), grid, support, score, peaks, prior)
+        support = float(comb_support(features.autocorrelation, _lag_frames(period_bpm, fr)))
+        levels.append(LevelCandidate(period_bpm, support, 1.0, 1.0, 0.0, 0.0))
+    return tuple(sorted(levels, key=lambda c: -c.score))
 
 
 def estimate_tempo(
@@ -565,32 +441,42 @@ def estimate_tempo(
     prior_bpm: float = TEMPO_PRIOR_BPM,
     prior_octaves: float = TEMPO_PRIOR_OCTAVES,
     n_candidates: int = 5,
-    model: TempoModel | None = None,
+    level_margin: float = LEVEL_MARGIN,
 ) -> TempoEstimate:
     """Tempo in two steps: the best-supported pulse period, then which of its multiples is the beat.
 
     Periodicity alone cannot tell a beat from its half, double or bar (all repeat); the second step
-    weighs x1/3 .. x3 with the learned model (tempo_model) and the prior. The confidence is the
-    model's calibrated probability that the bpm is right.
+    weighs x1/3 .. x3 by how onsets fall on and between their beats, and by the prior.
     """
-    model = model or load_model()
-    pulse = find_pulse(features, prior_bpm, prior_octaves)
-    if pulse is None:
+    ac = features.autocorrelation
+    if not np.any(ac[1:]):
         return TempoEstimate(bpm=None, confidence=0.0, runner_up_bpm=None)
-    grid, support, score, peaks, period = pulse.grid, pulse.support, pulse.score, pulse.peaks, pulse.period
+    fr = features.frame_rate
+    grid = BPM_MIN * 2.0 ** np.arange(0.0, math.log2(BPM_MAX / BPM_MIN) + 1e-9, BPM_GRID_STEP)
+    support = comb_support(ac, _lag_frames(grid, fr))
+    prior = tempo_prior(grid, prior_bpm, max(prior_octaves, PERIOD_PRIOR_OCTAVES))
+    score = tempo_score(support, prior)
+    peaks = _local_peaks(score)
+    if peaks.size == 0 or support[peaks[0]] <= 0:
+        return TempoEstimate(bpm=None, confidence=0.0, runner_up_bpm=None)
+    score = score / score[peaks[0]]
+
+    best = int(peaks[0])
+    period = _refine_peak(grid, score, best)
     candidates = tuple(
         TempoCandidate(bpm=round(float(grid[i]), 1), support=float(support[i]), score=float(score[i]))
         for i in peaks[:n_candidates]
     )
-    levels = choose_metrical_level(features, period, prior_bpm, prior_octaves, model)
+    levels = choose_metrical_level(features, period, prior_bpm, prior_octaves)
     bpm = levels[0].bpm
     # the best periodicity peak outside the weighed family (x4/3, x5/4 ...: another reading)
     family = [period * ratio for ratio in LEVEL_RATIOS]
     other = next((i for i in peaks[1:] if not any(_near(float(grid[i]), f) for f in family)), None)
     period_ambiguity = float(score[other]) if other is not None else 0.0
-    runner_level = levels[1] if len(levels) > 1 else None
-    if runner_level is not None and runner_level.probability >= period_ambiguity * levels[0].probability:
-        runner_bpm: float | None = round(runner_level.bpm, 1)
+    margin = levels[0].score - levels[1].score if len(levels) > 1 else math.inf
+    level_ambiguity = math.exp(-margin)
+    if len(levels) > 1 and level_ambiguity >= period_ambiguity:
+        runner_bpm: float | None = round(levels[1].bpm, 1)
     else:
         runner_bpm = round(float(grid[other]), 1) if other is not None else None
     relatives = {}
@@ -600,22 +486,12 @@ def estimate_tempo(
             window = np.abs(np.log2(grid / target)) <= 0.03  # +-2 %
             relatives[name] = float(support[window].max())
 
-    stability, pulse_stability = _tempo_stability(features, period, bpm, grid, pulse.prior)
+    stability, pulse_stability = _tempo_stability(features, period, bpm, grid, prior)
     strength = float(np.clip((levels[0].support - 0.05) / 0.4, 0.0, 1.0))
-    calibration = (logit(levels[0].probability), stability, period_ambiguity, features.percussive_share)
-    # the calibrated probability holds for audio with a pulse, as every training clip has; `strength`
-    # (comb support 0.05 -> 0.45 mapped to 0 -> 1) takes it to 0 for noise and rubato
-    probability_right = model.calibrate(np.array(calibration))
-    confidence = probability_right * strength
-    undecided = None
-    if runner_level is not None and octave_undecided(levels[0], runner_level):
-        undecided = (round(bpm, 1), round(runner_level.bpm, 1))
-        confidence = 0.0
-    elif probability_right < model.settled_probability and strength > 0:
-        # a clear pulse whose octave the evidence does not settle well enough for a sidecar
-        other_reading = octave_alternative(levels) or runner_level
-        undecided = (round(bpm, 1), round(other_reading.bpm, 1))
-        confidence = 0.0
+    drums = percussion_factor(features.percussive_share)
+    level_factor, octave_undecided = level_confidence(levels, level_margin)
+    undecided = (round(bpm, 1), round(levels[1].bpm, 1)) if octave_undecided else None
+    confidence = strength * stability * (1.0 - 0.5 * period_ambiguity**2) * level_factor * drums
     pulse_confidence = strength * pulse_stability * (1.0 - 0.5 * period_ambiguity**2)
     return TempoEstimate(
         bpm=round(bpm, 1),
@@ -627,22 +503,27 @@ def estimate_tempo(
         pulse_stability=pulse_stability,
         pulse_confidence=float(np.clip(pulse_confidence, 0.0, 1.0)),
         levels=levels,
-        level_probability=levels[0].probability,
+        percussion_factor=drums,
+        level_margin=margin,
         undecided=undecided,
-        calibration=calibration,
     )
 
 
-def octave_alternative(levels: tuple[LevelCandidate, ...]) -> LevelCandidate | None:
-    """The likeliest level at a half, double, third or triple of the chosen one (levels: best first)."""
-    best = levels[0]
-    return next((lv for lv in levels[1:] if any(_near(lv.bpm, best.bpm * r) for r in OCTAVE_RELATIVES)), None)
+def level_confidence(levels: tuple[LevelCandidate, ...], level_margin: float) -> tuple[float, bool]:
+    """(factor on the bpm confidence, whether the octave is undecided) from the chosen level's margin.
 
-
-def octave_undecided(best: LevelCandidate, runner_up: LevelCandidate) -> bool:
-    """A runner-up at a half, double, third or triple of the winner with odds of UNDECIDED_ODDS or closer."""
-    octave = any(_near(runner_up.bpm, best.bpm * r) for r in OCTAVE_RELATIVES)
-    return octave and runner_up.probability >= UNDECIDED_ODDS * best.probability
+    The factor rises linearly with the margin over the next level to 1 at `level_margin`. Below
+    UNDECIDED_SHARE of that, a runner-up at half, double, a third or three times the bpm means the
+    audio does not settle the octave: the factor is then 0, so the bpm is not written.
+    """
+    if len(levels) < 2:
+        return 1.0, False
+    margin = levels[0].score - levels[1].score
+    factor = float(np.clip(margin / level_margin, 0.0, 1.0))
+    octave = any(_near(levels[1].bpm, levels[0].bpm * r) for r in OCTAVE_RELATIVES)
+    if factor < UNDECIDED_SHARE and octave:
+        return 0.0, True
+    return factor, False
 
 
 def _refine_peak(grid: np.ndarray, score: np.ndarray, i: int) -> float:
@@ -899,14 +780,12 @@ class LibrosaSettings(BackendSettings):
     sample_rate: int = Field(22050, gt=0, description="analysis rate")
     hop_length: int = Field(512, gt=0, description="onset and chroma frame hop")
     tempo_prior_bpm: float = Field(
-        TEMPO_PRIOR_BPM,
-        gt=0,
-        description="centre of the log-normal tempo prior (preferred tempo: Moelants 2002; see tempo_model.py)",
+        TEMPO_PRIOR_BPM, gt=0, description="centre of the log-normal tempo prior (swept: bench/tune_tempo.py)"
     )
     tempo_prior_octaves: float = Field(
         TEMPO_PRIOR_OCTAVES,
         gt=0,
-        description="its width, in octaves (it weighs T/2, T, 2T with the learned level evidence)",
+        description="its width, in octaves (it weighs T/2, T, 2T with the onset evidence)",
     )
     key_profile: str = Field(
         DEFAULT_PROFILE,
@@ -971,7 +850,6 @@ class LibrosaEstimator(Configured[LibrosaSettings], Estimator):
                     "subdivision": _r4(level.subdivision),
                     "chord_change": _r4(level.chord_change),
                     "score": _r4(level.score),
-                    "probability": _r4(level.probability),
                 }
                 for level in tempo.levels
             ],
@@ -980,8 +858,8 @@ class LibrosaEstimator(Configured[LibrosaSettings], Estimator):
             "tempo_pulse_stability": _r4(tempo.pulse_stability),
             "tempo_pulse_confidence": _r4(tempo.pulse_confidence),
             "tempo_runner_up": tempo.runner_up_bpm,
-            # the model's probability for the chosen beat level (tempo_model.json)
-            "tempo_level_probability": _r4(tempo.level_probability),
+            "tempo_percussion_factor": _r4(tempo.percussion_factor),
+            "tempo_level_margin": None if math.isinf(tempo.level_margin) else _r4(tempo.level_margin),
             # both readings when half/double cannot be decided from the audio (the bpm is then left out)
             "tempo_octave_undecided": list(tempo.undecided) if tempo.undecided else None,
             "percussive_share": _r4(features.percussive_share),
