@@ -5,6 +5,9 @@
 
 v9's set (what bench/estimate.py and bench/train_tempo.py read by default):
     python bench/devset.py --out ~/.cache/songset/bench/devset9 --per-meter 40 --seconds 20 --seed 9 --variety
+v10's produced-music set (other tunes, produced arrangements; see `write_produced_midi`):
+    python bench/devset.py --out ~/.cache/songset/bench/devset20 --per-meter 30 --seconds 20 --seed 20 \
+        --produced --exclude ~/.cache/songset/bench/devset9/labels.csv
 
 Tunes in 2/4, 3/4, 4/4 and 6/8 with a major or minor key (modal tunes are left out: their key label
 would be a guess) are drawn from the corpus's ABC collections (Ryan's Mammoth, O'Neill's 1850, the

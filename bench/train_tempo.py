@@ -1,11 +1,13 @@
 """Fit the beat-level model and its confidence calibration (src/songset/estimators/tempo_model.json).
 
-    python bench/train_tempo.py [--devset ~/.cache/songset/bench/devset9] [--synthetic 48 --synthetic-seed 1]
-                                [--out src/songset/estimators/tempo_model.json] [--dry-run]
+    python bench/train_tempo.py [--devset DIR ...] [--skip-grooves halftime,trap] [--synthetic 48
+                                --synthetic-seed 1] [--out src/songset/estimators/tempo_model.json] [--dry-run]
 
-Trains ONLY on the dev set's tuning half (bench/devset.py, split by tune) and synthetic songs rendered
-with a seed that bench/estimate.py does not report (seed 1; it reports seed 0). acestep-generated and
-the checking half are never read here.
+The model of the opt-in backend estimator=librosa_learned (learned_estimator.py). Trains ONLY on the
+dev sets' tuning halves (bench/devset.py, split by tune; devset9 and devset20 by default, half-time
+grooves left out) and synthetic songs rendered with a seed that bench/estimate.py does not report
+(seed 1; it reports seed 0). acestep-generated and the checking halves are never fitted here
+(`--report-acestep` only scores the fitted model on it).
 
 1. Per clip: the pulse (`find_pulse` under the shipped prior), its candidate levels x1/3 .. x3 and
    their evidence (`candidate_levels`); the label says which level, if any, is the beat.
@@ -16,6 +18,9 @@ the checking half are never read here.
 3. Calibration: a logistic regression of "the bpm is right" (4 %) on the out-of-fold probability of
    the level chosen under the shipped prior and the pulse's clarity (CALIBRATION_FEATURES), so the
    confidence is a probability measured on clips the level weights were not fitted on.
+
+4. settled_probability: the lowest calibrated probability at which the out-of-fold values still
+   written are wrong at most once in 30; below it the estimator leaves the bpm out.
 
 Features of each clip are cached (~/.cache/songset/bench/features), so a refit takes seconds.
 """
