@@ -572,7 +572,7 @@ class LearnedSettings(BackendSettings):
 
 
 class LearnedEstimator(Configured[LearnedSettings], Estimator):
-    """Signal-processing estimator: no model weights, deterministic, a few seconds per song on one core."""
+    """v8's signal processing with a learned beat level: its weights ship (tempo_model.json), deterministic."""
 
     Settings = LearnedSettings
 
