@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import SR, synthetic_songs  # noqa: E402
 
 from songset.audio import Audio, AudioInfo, load_audio  # noqa: E402
+from songset.estimators.learned_estimator import LearnedEstimator  # noqa: E402
 from songset.estimators.librosa_estimator import (  # noqa: E402
     LibrosaEstimator,
     estimate_tempo,
@@ -50,7 +51,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
 TEMPO_BANDS = ((0.0, 90.0, "< 90"), (90.0, 135.0, "90-135"), (135.0, 1e9, ">= 135"))
-DEVSET = Path("~/.cache/songset/bench/devset").expanduser()
+# v9's dev set: python bench/devset.py --out ~/.cache/songset/bench/devset9 --per-meter 40 --seconds 20
+#   --seed 9 --variety (v8's, ~/.cache/songset/bench/devset, is the same command's defaults)
+DEVSET = Path("~/.cache/songset/bench/devset9").expanduser()
+# produced-music renders of other tunes (issue 20, v10):
+#   python bench/devset.py --out ~/.cache/songset/bench/devset20 --per-meter 30 --seconds 20 --seed 20
+#   --produced --exclude ~/.cache/songset/bench/devset9/labels.csv
+DEVSET20 = Path("~/.cache/songset/bench/devset20").expanduser()
 # Informal labels for the CC recordings (see ../shared/data/README.md): only what is known.
 CC_LABELS = {
     "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy": {"key": "E minor"},
@@ -114,9 +121,17 @@ class Track:
     drums: bool | None = None  # whether a drum kit plays (None: not labelled)
 
 
+# which songset backend is "songset" in the tables (--estimator); the default is the pipeline's
+ESTIMATORS: dict[str, type[LibrosaEstimator] | type[LearnedEstimator]] = {
+    "librosa": LibrosaEstimator,
+    "librosa_learned": LearnedEstimator,
+}
+SONGSET = ["librosa"]
+
+
 class Ours:
     def __init__(self) -> None:
-        self.est = LibrosaEstimator()
+        self.est = ESTIMATORS[SONGSET[0]]()
 
     def __call__(self, audio: Audio) -> Result:
         t = time.perf_counter()
@@ -203,10 +218,20 @@ def essentia_method(audio: Audio) -> Result:
     return Result(bpm or None, f"{key} {scale}", None, time.perf_counter() - t)
 
 
+SUMMARY: list[tuple[str, list[str]]] = []  # one row per data set, printed last (`print_overview`)
+
+
 def run_set(
-    title: str, tracks: list[Track], others: list[Method], scored: bool = True, explain_keys: bool = False
+    title: str,
+    tracks: list[Track],
+    others: list[Method],
+    scored: bool = True,
+    explain_keys: bool = False,
+    short: str = "",
 ) -> None:
-    """Score songset and each of `others` on `tracks`: one summary table, then the tracks with errors."""
+    """Score songset and each of `others` on `tracks`: one summary table, then the tracks with errors.
+
+    With `short`, the set's headline figures also go into the closing overview (SUMMARY)."""
     methods: list[Method] = [("songset", Ours()), *others]
     rows = [(t, [method(t.audio) for _, method in methods]) for t in tracks]
     minutes = sum(t.audio.duration for t in tracks) / 60.0
@@ -262,6 +287,32 @@ def run_set(
     decode = sum(t.decode_s for t in tracks)
     seconds = [(decode + sum(rs[i].seconds for _, rs in rows)) / minutes for i in range(n)]
     summary.append(("s per min of audio (1 core)", [f"{x:.2f}" for x in seconds]))
+    if short and scored and with_bpm:
+        acc = [
+            f"{100 * sum(tempo_ok(rs[i].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%"
+            f"/{100 * sum(tempo_ok2(rs[i].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%"
+            for i in range(min(n, 2))
+        ]
+        kept = [(t, rs[0]) for t, rs in with_bpm if (rs[0].bpm_conf or 0.0) >= thresholds.min_bpm_confidence]
+        wrong = sum(not tempo_ok(o.bpm, t.bpm) for t, o in kept)
+        key_w = (
+            f"{np.mean([mirex_key_score(rs[0].key, t.key) for t, rs in with_key]):.3f}" if with_key else "-"
+        )
+        SUMMARY.append(
+            (
+                short,
+                [
+                    str(len(with_bpm)),
+                    f"{100 * sum(tempo_ok(rs[0].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%",
+                    f"{100 * sum(tempo_ok2(rs[0].bpm, t.bpm) for t, rs in with_bpm) / len(with_bpm):.0f}%",
+                    acc[1] if len(acc) > 1 else "-",
+                    f"{len(kept)} ({100 * len(kept) / len(with_bpm):.0f}%)",
+                    str(wrong),
+                    key_w,
+                    f"{seconds[0]:.2f}",
+                ],
+            )
+        )
     summary.append(("  of which decoding", [f"{decode / minutes:.2f}"] * n))
     print(f"{'':32s}" + "".join(f" {name:>22s}" for name, _ in methods))
     for name, values in summary:
@@ -340,6 +391,19 @@ def print_tempo_bands(rows: list[tuple[Track, list[Result]]], names: list[str], 
             print(f"  {label:22s}" + "".join(f" {c:>22s}" for c in cells) + f" {len(kept):>10d} / {wrong}")
 
 
+def print_overview() -> None:
+    """One line per data set: the figures the issue's targets name, songset next to the baseline."""
+    if not SUMMARY:
+        return
+    heads = ["clips", "Acc1", "Acc2", "baseline", "bpm written", "wrong", "key MIREX", "s/min"]
+    print(
+        "\n=== overview: songset tempo Acc1, Acc2; librosa baseline right at 1 / 2; bpm written, wrong there ==="
+    )
+    print(f"  {'set':34s}" + "".join(f" {h:>13s}" for h in heads))
+    for name, cells in SUMMARY:
+        print(f"  {name:34s}" + "".join(f" {c:>13s}" for c in cells))
+
+
 def load_devset(folder: Path) -> dict[str, list[Track]]:
     """The rendered dev set (bench/devset.py), as {"tune": [...], "check": [...]}."""
     with (folder / "labels.csv").open() as f:
@@ -348,7 +412,9 @@ def load_devset(folder: Path) -> dict[str, list[Track]]:
     for r, t in zip(rows, load_tracks([folder / r["file"] for r in rows]), strict=True):
         # 2/4 and 4/4 give the same accent pattern: the estimator reports duple meters as "4"
         t.bpm, t.key, t.meter = float(r["bpm"]), r["key"], "4" if r["meter"] == "2" else r["meter"]
-        t.drums, t.style = r["drums"] == "1", f"{r['meter']}{'+drums' if r['drums'] == '1' else ''}"
+        groove = r.get("groove", "")
+        drums = f"+{groove}" if groove and not groove.isdigit() else "+drums" if r["drums"] == "1" else ""
+        t.drums, t.style = r["drums"] == "1", f"{r['meter']}{drums}"
         halves[r["half"]].append(t)
     return halves
 
@@ -388,11 +454,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--essentia", action="store_true", help="also compare Essentia (AGPL; `pip install essentia` first)"
     )
-    ap.add_argument("--devset", type=Path, default=DEVSET, help="rendered dev set (bench/devset.py)")
+    ap.add_argument(
+        "--devset",
+        type=Path,
+        action="append",
+        help=f"rendered dev set(s) (bench/devset.py); default {DEVSET.name} and {DEVSET20.name}",
+    )
     ap.add_argument(
         "--sets",
         default="acestep,synthetic,devset,cc",
         help="comma-separated data sets to run: acestep, synthetic, devset, cc",
+    )
+    ap.add_argument(
+        "--estimator",
+        choices=sorted(ESTIMATORS),
+        default="librosa",
+        help="the songset backend measured (librosa_learned: the opt-in learned beat-level model)",
     )
     args = ap.parse_args(argv)
     sets = set(args.sets.split(","))
@@ -400,7 +477,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.essentia:
         others.append(("essentia", essentia_method))
     warm_up(others)
-    ident = LibrosaEstimator().identity()
+    SONGSET[0] = args.estimator
+    ident = ESTIMATORS[args.estimator]().identity()
     print(f"songset estimator {ident.backend} v{ident.version}; threads pinned to 1")
 
     labels = args.data / "labels.csv"
@@ -417,6 +495,7 @@ def main(argv: list[str] | None = None) -> None:
             tracks,
             others,
             explain_keys=args.explain_keys,
+            short="acestep-generated (tuned on < v9)",
         )
     else:
         print(f"\n=== acestep-generated: skipped, {labels} not found ===")
@@ -427,21 +506,32 @@ def main(argv: list[str] | None = None) -> None:
             audio = Audio(s.samples, SR, AudioInfo(len(s.samples) / SR, SR, 1, "synthetic"))
             key = f"{key_index_name(s.tonic + (12 if s.mode == 'minor' else 0))}"
             tracks.append(Track(s.name, audio, 0.0, s.bpm, key, str(s.meter), s.style))
-        run_set(f"synthetic (seed {args.seed})", tracks, others, explain_keys=args.explain_keys)
+        run_set(
+            f"synthetic (seed {args.seed})",
+            tracks,
+            others,
+            explain_keys=args.explain_keys,
+            short=f"synthetic seed {args.seed}",
+        )
 
     if "devset" not in sets:
         pass
-    elif (args.devset / "labels.csv").is_file():
-        for half, tracks in load_devset(args.devset).items():
-            title = (
-                "tuning half (settings may be fitted here)"
-                if half == "tune"
-                else "checking half (quote this)"
-            )
-            run_set(f"devset {title}", tracks, others)
     else:
-        print(f"\n=== devset: skipped, {args.devset / 'labels.csv'} not found (python bench/devset.py) ===")
+        for folder in args.devset or [DEVSET, DEVSET20]:
+            if not (folder / "labels.csv").is_file():
+                print(
+                    f"\n=== devset: skipped, {folder / 'labels.csv'} not found (python bench/devset.py) ==="
+                )
+                continue
+            for half, tracks in load_devset(folder).items():
+                title = (
+                    "tuning half (settings may be fitted here)"
+                    if half == "tune"
+                    else "checking half (quote this)"
+                )
+                run_set(f"{folder.name} {title}", tracks, others, short=f"{folder.name} {half} half")
 
+    print_overview()
     cc = args.cc if args.cc.is_dir() else ROOT / "data/audio"
     paths = sorted(p for p in cc.glob("*.ogg")) if "cc" in sets else []
     if paths:

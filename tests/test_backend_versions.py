@@ -139,6 +139,12 @@ def case_librosa(clip: Path, **_: Any) -> tuple[str, Any]:
     return estimator.identity().version, meta.model_dump(mode="json")
 
 
+def case_librosa_learned(clip: Path, **_: Any) -> tuple[str, Any]:
+    estimator = instantiate(_config("estimator", "estimator=librosa_learned"))
+    meta = estimate_song(_audio_job(clip), estimator)
+    return estimator.identity().version, meta.model_dump(mode="json")
+
+
 def case_sidecar(**_: Any) -> tuple[str, Any]:
     settings = SidecarSettings.model_validate(
         {k: v for k, v in dict(_config("sidecar")).items() if k != "_target_"}
@@ -253,6 +259,7 @@ CASES: dict[str, Case] = {
     "clean/rules": case_rules,
     "clean/openai": case_openai_cleaner,
     "estimate/librosa": case_librosa,
+    "estimate/librosa_learned": case_librosa_learned,
     "sidecars": case_sidecar,
     "transcribe/openai": case_openai_transcribe,
 }
