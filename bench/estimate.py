@@ -36,9 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import SR, synthetic_songs  # noqa: E402
 
 from songset.audio import Audio, AudioInfo, load_audio  # noqa: E402
-from songset.estimators.learned_estimator import LearnedEstimator  # noqa: E402
+from songset.config import compose, conf_dir, instantiate  # noqa: E402
 from songset.estimators.librosa_estimator import (  # noqa: E402
-    LibrosaEstimator,
     estimate_tempo,
     extract_features,
     span_chroma,
@@ -121,17 +120,18 @@ class Track:
     drums: bool | None = None  # whether a drum kit plays (None: not labelled)
 
 
-# which songset backend is "songset" in the tables (--estimator); the default is the pipeline's
-ESTIMATORS: dict[str, type[LibrosaEstimator] | type[LearnedEstimator]] = {
-    "librosa": LibrosaEstimator,
-    "librosa_learned": LearnedEstimator,
-}
-SONGSET = ["librosa"]
+# which songset backend is "songset" in the tables: `--estimator NAME` (a conf/estimator file) and
+# `--set estimator.KEY=VALUE` overrides, composed as the pipeline composes them; the default is the pipeline's
+SONGSET: list[str] = ["estimator=librosa"]
+
+
+def estimator_choices() -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / "estimator").glob("*.yaml"))
 
 
 class Ours:
     def __init__(self) -> None:
-        self.est = ESTIMATORS[SONGSET[0]]()
+        self.est = instantiate(compose(SONGSET).estimator)
 
     def __call__(self, audio: Audio) -> Result:
         t = time.perf_counter()
@@ -467,9 +467,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument(
         "--estimator",
-        choices=sorted(ESTIMATORS),
+        choices=estimator_choices(),
         default="librosa",
-        help="the songset backend measured (librosa_learned: the opt-in learned beat-level model)",
+        help="the songset backend measured (librosa_learned: the opt-in learned beat-level model; "
+        "beat_this: needs --set estimator.checkpoint=PATH)",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="estimator.KEY=VALUE",
+        help="a setting of the measured backend, as on the command line of dvc exp run -S",
     )
     args = ap.parse_args(argv)
     sets = set(args.sets.split(","))
@@ -477,8 +485,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.essentia:
         others.append(("essentia", essentia_method))
     warm_up(others)
-    SONGSET[0] = args.estimator
-    ident = ESTIMATORS[args.estimator]().identity()
+    SONGSET[:] = [f"estimator={args.estimator}", *args.set]
+    ident = instantiate(compose(SONGSET).estimator).identity()
     print(f"songset estimator {ident.backend} v{ident.version}; threads pinned to 1")
 
     labels = args.data / "labels.csv"
