@@ -159,6 +159,8 @@ TABLE_TARGETS: dict[str, TableTarget] = {
             "tests/lyrics/test_sidecar_declared.py",
             "tests/test_sidecars.py",
             "tests/test_sidecar_text.py",
+            "tests/test_sidecar_fields.py",  # the table's consumers: edit help, report coverage, export keys
+            "tests/test_report.py",  # the thresholds the report marks, read through the table
         ),
         why="the sidecar field table: each field's sources in order, its confidence, threshold, setting",
     ),
@@ -313,7 +315,7 @@ def mutant_diffs(work: Path, target: Target, names: list[str]) -> dict[str, str]
     }
     diffs = {}
     for name in names:
-        mangled = name.rsplit(".", 1)[-1].split("ǁ")[-1]  # methods are mangled as xǁClassǁmethod__mutmut_N
+        mangled = name.rsplit(".", 1)[-1]  # a method's mutants are named xǁClassǁmethod__mutmut_N
         original = functions.get(mangled.rsplit("__mutmut_", 1)[0] + "__mutmut_orig", [])
         mutant = functions.get(mangled, [])
         changed = difflib.unified_diff(original[1:], mutant[1:], lineterm="", n=0)
