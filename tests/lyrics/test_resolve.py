@@ -123,6 +123,10 @@ def test_transcription_is_the_last_source(audio: Path, tmp_path: Path) -> None:
     )
     assert (result.language, result.language_source) == ("en", "lyrics_text+transcriber")
     assert result.language_confidence >= 0.97
+    assert [(line.start, line.end, line.text) for line in result.timed_lines] == [
+        (6, 10, SUNG),
+        (22, 26, "and we sing along the river every day"),
+    ]
     assert result.provenance["transcription"].backend == "fixed"
     assert calls(tmp_path / "calls.txt") == ["song.flac"]
     again = resolve_lyrics(_job(audio, memo=result.transcription), t, LyricsSettings())  # memoised answer
@@ -274,3 +278,52 @@ def test_warnings_from_the_tags_the_file_and_its_lines_all_reach_the_song(audio:
     )
     assert result.warnings[0] == "song.flac: TKEY 'Am/C' is not a key; ignored"
     assert any("cp1252" in w for w in result.warnings) and len(result.warnings) >= 3, result.warnings
+
+
+def test_a_server_answering_text_only_is_guarded_line_by_line_and_its_kept_words_are_the_lyrics(
+    audio: Path, tmp_path: Path
+) -> None:
+    """An OpenAI-compatible server may answer text with no segments: no times, no signals. A boilerplate line
+    Whisper writes over music is dropped from the lyrics, not only listed; the rest is sung, untimed."""
+    answer = {
+        "text": f"  {SUNG}\nThank you for watching\nand we sing along the river every day  ",
+        "language": "en",
+        "language_probability": 0.97,
+    }
+    clean = {"sections": SECTIONS, "vocal_presence": "unknown"}
+    result = resolve_lyrics(_job(audio, clean=clean), _transcriber(tmp_path, answer), LyricsSettings())
+    assert (result.lyrics_source, result.lyrics, result.timed_lines) == (
+        "transcription",
+        f"{SUNG}\nand we sing along the river every day",
+        [],
+    )
+    assert [d.text for d in result.dropped_segments] == ["Thank you for watching"]
+    # no no-speech signal to weigh: sung, at exactly the confidence a vocal judgement needs
+    assert (result.vocal_presence, result.vocal_source) == ("vocal", "transcription")
+    assert result.vocal_confidence == LyricsSettings().min_vocal_confidence
+    nothing_kept = {"text": "Thank you for watching\nPlease subscribe", "language": "en"}
+    result = resolve_lyrics(_job(audio, clean=clean), _transcriber(tmp_path, nothing_kept), LyricsSettings())
+    assert result.lyrics is None and result.lyrics_source is None
+
+
+def test_a_transcription_mostly_dropped_is_flagged_as_invented_with_every_reason_named(
+    audio: Path, tmp_path: Path
+) -> None:
+    boilerplate = "Thank you for watching please subscribe to my channel and see you in the next video"
+    answer = {
+        **ANSWER,
+        "segments": [_segment(6, SUNG), _segment(22, boilerplate, no_speech_prob=0.9, avg_logprob=-1.5)],
+    }
+    result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
+    assert "invented_lyrics_suspected" in result.flags  # 17 of 32 words dropped: over `guard.suspect_share`
+    assert [(d.text, d.reason) for d in result.dropped_segments] == [
+        (boilerplate, "no_speech; hallucination_phrase")
+    ]
+
+
+def test_vocal_confidence_is_one_minus_the_mean_no_speech_probability_to_three_places(
+    audio: Path, tmp_path: Path
+) -> None:
+    answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.1234)]}
+    result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
+    assert (result.vocal_presence, result.vocal_confidence) == ("vocal", 0.877)
