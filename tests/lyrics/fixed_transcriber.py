@@ -53,6 +53,17 @@ class HeldModelTranscriber(FixedTranscriber):
 
     parallel_processes = False
 
+    def identity(self) -> BackendIdentity:
+        fixed = super().identity()
+        return BackendIdentity(
+            backend="held",
+            version=fixed.version,
+            settings=fixed.settings,
+            model_id="local/whisper-test",
+            model_revision="0" * 40,
+            libraries=("songset", "numpy"),
+        )
+
     def resources(self) -> SongResources:
         return SongResources(num_cpus=2.0, num_gpus=1.0)
 

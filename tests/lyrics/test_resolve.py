@@ -10,7 +10,8 @@ import pytest
 from audio_files import write_audio
 from fixed_transcriber import FixedTranscriber, calls
 
-from songset.lyrics.resolve import LyricsSettings, resolve_lyrics
+from songset.lyrics.resolve import LIBRARIES, LYRICS_VERSION, LyricsSettings, resolve_lyrics
+from songset.provenance import library_versions
 from songset.runner import SongJob
 from songset.transcribers.base import NoTranscriber
 
@@ -194,6 +195,7 @@ def test_transcriber_hearing_no_speech_judges_instrumental(audio: Path, tmp_path
         "transcription",
         "[Instrumental]",
     )
+    assert result.vocal_confidence == 0.92  # 1 - the mean no-speech probability of what was said
 
 
 def test_sung_song_without_lyrics_stays_without_and_is_counted(audio: Path) -> None:
@@ -327,3 +329,112 @@ def test_vocal_confidence_is_one_minus_the_mean_no_speech_probability_to_three_p
     answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.1234)]}
     result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
     assert (result.vocal_presence, result.vocal_confidence) == ("vocal", 0.877)
+
+
+# ---- vocal presence: which source decides it, at what confidence, and where it is left unknown ----------
+# README "Lyrics": a song is called vocal or instrumental only at `min_vocal_confidence` or over; the annotation
+# is trusted at `annotation_vocal_confidence`, a transcription at 1 - its mean no-speech probability.
+
+
+def _presence(result: Any) -> tuple[str, float, str | None]:
+    return result.vocal_presence, result.vocal_confidence, result.vocal_source
+
+
+def test_no_source_leaves_the_presence_unknown_at_zero_with_nothing_omitted(audio: Path) -> None:
+    for clean in (None, {"vocal_presence": "unknown"}):
+        result = resolve_lyrics(_job(audio, clean=clean), NoTranscriber(), LyricsSettings())
+        assert _presence(result) == ("unknown", 0.0, None)
+        assert "vocal_presence" not in result.omitted and result.omitted["lyrics"] == "no lyrics found"
+
+
+def test_an_instrumental_judged_exactly_at_the_threshold_is_kept_and_never_transcribed(
+    audio: Path, tmp_path: Path
+) -> None:
+    settings = LyricsSettings(annotation_vocal_confidence=0.6, min_vocal_confidence=0.6)
+    t = _transcriber(tmp_path)
+    result = resolve_lyrics(_job(audio, clean={"vocal_presence": "instrumental"}), t, settings)
+    assert _presence(result) == ("instrumental", 0.6, "annotation") and "vocal_presence" not in result.omitted
+    assert calls(tmp_path / "calls.txt") == []
+
+
+def test_a_transcription_as_sure_as_the_annotation_leaves_the_annotation_as_the_source(
+    audio: Path, tmp_path: Path
+) -> None:
+    """Only a surer transcription takes over a vocal judgement; an equally sure one leaves it."""
+    answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.2)]}  # speech 0.8
+    clean = {"vocal_presence": "vocal"}
+    same = resolve_lyrics(
+        _job(audio, clean=clean),
+        _transcriber(tmp_path, answer),
+        LyricsSettings(annotation_vocal_confidence=0.8),
+    )
+    assert _presence(same) == ("vocal", 0.8, "annotation") and same.lyrics_source == "transcription"
+    surer = resolve_lyrics(
+        _job(audio, clean=clean),
+        _transcriber(tmp_path, answer),
+        LyricsSettings(annotation_vocal_confidence=0.7),
+    )
+    assert _presence(surer) == ("vocal", 0.8, "transcription")
+
+
+def test_an_unsure_instrumental_overruled_by_an_unsure_transcription_is_left_unknown_saying_why(
+    audio: Path, tmp_path: Path
+) -> None:
+    """The annotation calls it instrumental at 0.4 (under 0.5: transcribed anyway); the transcriber hears words
+    at 0.3. Words were heard, so the song is no longer called instrumental; too unsure to call vocal either."""
+    answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.7)]}
+    settings = LyricsSettings(annotation_vocal_confidence=0.4)
+    result = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "instrumental"}), _transcriber(tmp_path, answer), settings
+    )
+    assert _presence(result) == ("unknown", 0.3, "transcription")
+    assert result.omitted["vocal_presence"] == "vocal at confidence 0.30 below 0.50"
+    assert result.lyrics_source == "transcription"
+
+
+def test_a_sung_song_whose_transcription_is_all_dropped_stays_vocal(audio: Path, tmp_path: Path) -> None:
+    """Nothing kept is not silence when the segments sounded like speech: the annotation's call stands."""
+    answer = {**ANSWER, "segments": [_segment(6, "Thank you for watching"), _segment(12, "Please subscribe")]}
+    result = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "vocal"}), _transcriber(tmp_path, answer), LyricsSettings()
+    )
+    assert _presence(result) == ("vocal", 0.6, "annotation") and result.lyrics is None
+    assert "vocals_without_lyrics" in result.flags
+
+
+def test_lyrics_provenance_names_the_audio_settings_libraries_version_and_the_transcriber(
+    audio: Path, tmp_path: Path
+) -> None:
+    from fixed_transcriber import HeldModelTranscriber
+
+    settings = LyricsSettings(min_kept_share=0.4)
+    answer = {**ANSWER, "extra_provenance": {"server_model": "whisper-large-v3"}}
+    t = HeldModelTranscriber(answer=answer, calls_file=str(tmp_path / "calls.txt"))
+    result = resolve_lyrics(_job(audio), t, settings)
+    lyrics, heard = result.provenance["lyrics"], result.provenance["transcription"]
+    assert (lyrics.stage, lyrics.backend, lyrics.cache_key, lyrics.input_sha256) == (
+        "lyrics",
+        "lyrics",
+        "k",
+        "a" * 64,
+    )
+    assert lyrics.settings == settings.output_settings()
+    assert lyrics.library_versions == library_versions(LIBRARIES) and "mutagen" in lyrics.library_versions
+    assert lyrics.extra == {"backend_version": LYRICS_VERSION}
+    assert (heard.stage, heard.backend, heard.cache_key, heard.input_sha256) == (
+        "transcription",
+        "held",
+        "k",
+        "a" * 64,
+    )
+    assert (heard.model_id, heard.model_revision) == ("local/whisper-test", "0" * 40)
+    assert heard.settings == t.identity().settings
+    assert heard.library_versions == library_versions(("songset", "numpy"))
+    assert heard.extra == {"backend_version": "1", "server_model": "whisper-large-v3"}
+
+
+def test_an_empty_lyrics_file_is_no_omission_once_a_later_source_answers(audio: Path) -> None:
+    _tag(audio, LYRICS="Embedded words of a song that is sung in English by someone")
+    result = resolve_lyrics(_job(audio, lyrics=b"\n \n"), NoTranscriber(), LyricsSettings())
+    assert result.lyrics_source == "embedded:LYRICS" and "lyrics" not in result.omitted
+    assert "empty_lyrics_file" in result.flags  # the empty file is still named
