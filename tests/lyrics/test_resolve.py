@@ -106,7 +106,7 @@ def test_override_language_wins_and_lrc_keeps_timestamps(audio: Path, tmp_path: 
         NoTranscriber(),
         LyricsSettings(),
     )
-    assert (result.language, result.language_source) == ("fi", "override")
+    assert (result.language, result.language_source, result.language_confidence) == ("fi", "override", 1.0)
     assert [(line.start, line.text) for line in result.timed_lines] == [(6.5, SUNG)]
 
 
@@ -142,7 +142,11 @@ def test_instrumental_never_gets_transcribed_lyrics(audio: Path, tmp_path: Path)
         "annotation",
         "instrumental",
     )
-    assert (result.language, result.language_source) == ("unknown", "instrumental")
+    assert (result.language, result.language_source, result.language_confidence) == (
+        "unknown",
+        "instrumental",
+        1.0,
+    )
     assert calls(tmp_path / "calls.txt") == []
 
 
@@ -182,6 +186,12 @@ def test_low_confidence_transcription_is_left_out_and_counted(audio: Path, tmp_p
     # survives `min_kept_share` to be trusted: left out and counted
     assert {"low_confidence_lyrics", "vocals_without_lyrics"} <= set(result.flags)
     assert "invented_lyrics_suspected" not in result.flags
+    # no lyrics text to read: the transcriber's language stands on its own probability
+    assert (result.language, result.language_source, result.language_confidence) == (
+        "en",
+        "transcriber",
+        0.97,
+    )
 
 
 def test_transcriber_hearing_no_speech_judges_instrumental(audio: Path, tmp_path: Path) -> None:
@@ -206,7 +216,13 @@ def test_sung_song_without_lyrics_stays_without_and_is_counted(audio: Path) -> N
     )
     assert result.lyrics is None and "vocals_without_lyrics" in result.flags
     assert result.omitted["lyrics"] == "vocals heard but no lyrics found"
-    assert (result.language, result.language_source) == ("en", "annotation")
+    assert (result.language, result.language_source, result.language_confidence) == ("en", "annotation", 0.6)
+    at_the_threshold = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "vocal", "vocal_language": "en"}),
+        NoTranscriber(),
+        LyricsSettings(min_language_confidence=0.6),
+    )
+    assert (at_the_threshold.language, at_the_threshold.language_source) == ("en", "annotation")
 
 
 def test_declared_values_and_bad_file_warnings(audio: Path) -> None:
