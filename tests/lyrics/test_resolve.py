@@ -334,6 +334,8 @@ def test_a_transcription_mostly_dropped_is_flagged_as_invented_with_every_reason
     }
     result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
     assert "invented_lyrics_suspected" in result.flags  # 17 of 32 words dropped: over `guard.suspect_share`
+    # one segment of two kept is exactly `min_kept_share` (half): the kept words are still trusted
+    assert (result.lyrics_source, result.lyrics) == ("transcription", SUNG)
     assert [(d.text, d.reason) for d in result.dropped_segments] == [
         (boilerplate, "no_speech; hallucination_phrase")
     ]
@@ -454,3 +456,9 @@ def test_an_empty_lyrics_file_is_no_omission_once_a_later_source_answers(audio: 
     result = resolve_lyrics(_job(audio, lyrics=b"\n \n"), NoTranscriber(), LyricsSettings())
     assert result.lyrics_source == "embedded:LYRICS" and "lyrics" not in result.omitted
     assert "empty_lyrics_file" in result.flags  # the empty file is still named
+
+
+def test_lyrics_too_short_to_tell_the_language_say_so(audio: Path) -> None:
+    result = resolve_lyrics(_job(audio, lyrics=b"la la la"), NoTranscriber(), LyricsSettings())
+    assert (result.lyrics, result.language) == ("la la la", None)
+    assert result.omitted["language"] == "too little lyrics text to tell"
