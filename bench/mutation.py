@@ -91,6 +91,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_sidecars.py",
             "tests/test_sidecar_rules.py",
             "tests/test_sidecar_text.py",
+            "tests/lyrics/test_sidecar_declared.py",  # the declared-tag source: file tags beat estimates
             *(f"tests/test_lineage.py::{name}" for name in DISAGREEMENT_TESTS),
         ),
         why="sidecar building, override precedence, confidence filters, key identity",
