@@ -91,6 +91,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_sidecars.py",
             "tests/test_sidecar_rules.py",
             "tests/test_sidecar_text.py",
+            "tests/lyrics/test_sidecar_declared.py",  # the declared-tag source: file tags beat estimates
             *(f"tests/test_lineage.py::{name}" for name in DISAGREEMENT_TESTS),
         ),
         why="sidecar building, override precedence, confidence filters, key identity",
@@ -159,6 +160,8 @@ TABLE_TARGETS: dict[str, TableTarget] = {
             "tests/lyrics/test_sidecar_declared.py",
             "tests/test_sidecars.py",
             "tests/test_sidecar_text.py",
+            "tests/test_sidecar_fields.py",  # the table's consumers: edit help, report coverage, export keys
+            "tests/test_report.py",  # the thresholds the report marks, read through the table
         ),
         why="the sidecar field table: each field's sources in order, its confidence, threshold, setting",
     ),
@@ -313,7 +316,7 @@ def mutant_diffs(work: Path, target: Target, names: list[str]) -> dict[str, str]
     }
     diffs = {}
     for name in names:
-        mangled = name.rsplit(".", 1)[-1].split("ǁ")[-1]  # methods are mangled as xǁClassǁmethod__mutmut_N
+        mangled = name.rsplit(".", 1)[-1]  # a method's mutants are named xǁClassǁmethod__mutmut_N
         original = functions.get(mangled.rsplit("__mutmut_", 1)[0] + "__mutmut_orig", [])
         mutant = functions.get(mangled, [])
         changed = difflib.unified_diff(original[1:], mutant[1:], lineterm="", n=0)

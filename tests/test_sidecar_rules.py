@@ -344,6 +344,10 @@ def test_a_broken_override_fails_the_song_naming_its_file() -> None:
     job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "override": "bpm: fast\n"})
     with pytest.raises(SongError, match=r"^override: bpm: "):
         build_sidecar(job, SidecarSettings())
+    # the lyrics stage ran before the override broke: the sidecar stage itself names the file
+    named = {**bare, "override": "bpm: fast\n", "override_file": "data/overrides/song.yaml"}
+    with pytest.raises(SongError, match=r"^data/overrides/song\.yaml: bpm: "):
+        build_sidecar(SongJob(id="song", file=Path("song.json"), key="key", inputs=named), SidecarSettings())
     lyrics = song_lyrics_for(lyrics=b"caf\xe9", lyrics_file="lyrics")
     job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "song_lyrics": lyrics})
     assert build_sidecar(job, SidecarSettings()).source.warnings == ["lyrics: not UTF-8, decoded as cp1252"]

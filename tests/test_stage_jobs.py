@@ -237,6 +237,22 @@ def _run_sidecars(data: Path, cache: Path | None = None, **kw: Any) -> Any:
     )
 
 
+def test_the_sidecar_summary_records_which_settings_built_it(sidecar_data: Path) -> None:
+    def settings_sha256(cfg: dict[str, Any]) -> str:
+        return run_sidecars(
+            sidecar_data / "clean",
+            sidecar_data / "metadata",
+            sidecar_data / "song_lyrics",
+            sidecar_data / "overrides",
+            cfg,
+            sidecar_data / "sidecars",
+            RunOptions(cache_dir=None),
+        ).summary.settings_sha256
+
+    one, same, other = settings_sha256({}), settings_sha256({}), settings_sha256({"min_bpm_confidence": 0.9})
+    assert one == same and len(one) == 64 and other != one
+
+
 def test_a_broken_upstream_file_or_override_fails_its_song_alone(sidecar_data: Path) -> None:
     summary = _run_sidecars(sidecar_data).summary
     assert summary.stage == "sidecars"

@@ -161,6 +161,10 @@ def test_a_missing_provenance_block_is_named_and_later_stages_are_still_compared
     result = check_against_lock(tmp_path, Path("data/sidecars"))
     assert result.stale["alpha"][0] == "no annotate provenance"
     assert "sidecar.min_bpm_confidence is 0.9 in dvc.lock but 0.3 here" in result.stale["alpha"]
+    # `songset trace --check` prints one line per stale song, its reasons joined by "; "
+    alpha = next(line for line in result.lines() if line.startswith("alpha: "))
+    assert alpha.startswith("alpha: stale: no annotate provenance; ")
+    assert alpha.endswith("; sidecar.min_bpm_confidence is 0.9 in dvc.lock but 0.3 here")
 
 
 def test_params_tracked_key_by_key_are_compared_and_other_groups_ignored(tmp_path: Path) -> None:

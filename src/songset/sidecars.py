@@ -239,12 +239,6 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     flags: list[str] = list(
         clean.flags
     )  # lyric_sheet, untimed_structure, ...: the cleaner's doubts travel on
-    bpm_estimate = None
-    if meta.bpm is not None:
-        rounded = round(meta.bpm)
-        bpm_estimate = rounded if BPM_MIN <= rounded <= BPM_MAX else None
-        if bpm_estimate is None:
-            omitted["bpm"] = f"estimate {meta.bpm} outside {BPM_MIN}-{BPM_MAX}"
 
     def candidate(name: str, source: str) -> tuple[Any, str | None]:
         """The value `source` offers for field `name` (None when it has none), with its source label."""
@@ -259,10 +253,17 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
                 return None, None
             return (_declared_bpm(value) if name == "bpm" else value.value), f"declared:{value.tag}"
         if source == "estimate":
-            estimate = bpm_estimate if name == "bpm" else getattr(meta, spec.estimate or name)
+            if spec.estimate is None:
+                raise ValueError(f"sidecar field {name}: an estimate source names no SongMetadata field")
+            estimate = getattr(meta, spec.estimate)
             if estimate is None:
-                omitted.setdefault(name, "not estimated")
+                omitted[name] = "not estimated"
                 return None, None
+            if name == "bpm":  # ACE-Step reads whole beats per minute in its range
+                if not BPM_MIN <= round(estimate) <= BPM_MAX:
+                    omitted[name] = f"estimate {estimate} outside {BPM_MIN}-{BPM_MAX}"
+                    return None, None
+                estimate = round(estimate)
             confidence = float(getattr(meta, spec.confidence or ""))
             threshold = float(getattr(settings, spec.threshold or ""))
             if confidence < threshold:
@@ -300,13 +301,18 @@ def build_sidecar(job: SongJob, settings: SidecarSettings) -> Sidecar:
     # only as `vocal_language`; `language` is for sung words.
     instrumental = lyrics == INSTRUMENTAL_LYRICS and language == "unknown"
 
-    human_caption = override.caption is not None
+    # the caption's sources in the table's order: a person's caption, else the annotation's
+    caption_offers = {"override": override.caption, "annotation": clean.caption}
+    caption_source = next(
+        (s for s in SIDECAR_FIELDS["caption"].sources if caption_offers.get(s)), "annotation"
+    )
+    human_caption = caption_source == "override"
     if human_caption:
         overridden.append("caption")
-    sources["caption"] = "override" if human_caption else "annotation"
+    sources["caption"] = caption_source
     metas = Metas(bpm=bpm, timesignature=timesig, keyscale=keyscale, duration=int(round(meta.duration, 3)))
     caption, caption_tokens, caption_flags = compose_caption(
-        override.caption or clean.caption, clean, settings, artist, human_caption, metas
+        str(caption_offers[caption_source] or ""), clean, settings, artist, human_caption, metas
     )
     flags += caption_flags
     for who in ("override", "declared"):  # the same disagreement rules for a person's and a file's values
@@ -378,12 +384,14 @@ def _lyrics_and_language(
 ) -> tuple[str | None, str | None]:
     """Lyrics and vocal language as the lyrics stage decided them; `sidecar.language` (one language for
     every song) stands in for a sung song's language unless a human gave one."""
+    spec = SIDECAR_FIELDS["vocal_language"]  # the setting, and whether a setting is a source at all
+    config_language = getattr(settings, spec.config) if spec.config and "config" in spec.sources else None
     if song_lyrics is None:
         omitted["lyrics"] = "no lyrics stage output for this song"
         flags.append("no_lyrics_stage_output")
-        if settings.language:
+        if config_language:
             sources["vocal_language"] = "config"
-            return None, settings.language
+            return None, config_language
         omitted["language"] = "no lyrics stage output for this song"
         return None, None
     flags += [f for f in song_lyrics.flags if f not in flags]
@@ -399,8 +407,8 @@ def _lyrics_and_language(
     language = song_lyrics.language
     if song_lyrics.language_source == "override":
         overridden.append("language")
-    elif settings.language and language != "unknown":
-        language = settings.language
+    elif config_language and language != "unknown":
+        language = config_language
         sources["vocal_language"] = "config"
         omitted.pop("language", None)
         return lyrics, language

@@ -10,7 +10,8 @@ import pytest
 from audio_files import write_audio
 from fixed_transcriber import FixedTranscriber, calls
 
-from songset.lyrics.resolve import LyricsSettings, resolve_lyrics
+from songset.lyrics.resolve import LIBRARIES, LYRICS_VERSION, LyricsSettings, resolve_lyrics
+from songset.provenance import library_versions
 from songset.runner import SongJob
 from songset.transcribers.base import NoTranscriber
 
@@ -105,7 +106,7 @@ def test_override_language_wins_and_lrc_keeps_timestamps(audio: Path, tmp_path: 
         NoTranscriber(),
         LyricsSettings(),
     )
-    assert (result.language, result.language_source) == ("fi", "override")
+    assert (result.language, result.language_source, result.language_confidence) == ("fi", "override", 1.0)
     assert [(line.start, line.text) for line in result.timed_lines] == [(6.5, SUNG)]
 
 
@@ -123,6 +124,10 @@ def test_transcription_is_the_last_source(audio: Path, tmp_path: Path) -> None:
     )
     assert (result.language, result.language_source) == ("en", "lyrics_text+transcriber")
     assert result.language_confidence >= 0.97
+    assert [(line.start, line.end, line.text) for line in result.timed_lines] == [
+        (6, 10, SUNG),
+        (22, 26, "and we sing along the river every day"),
+    ]
     assert result.provenance["transcription"].backend == "fixed"
     assert calls(tmp_path / "calls.txt") == ["song.flac"]
     again = resolve_lyrics(_job(audio, memo=result.transcription), t, LyricsSettings())  # memoised answer
@@ -137,7 +142,11 @@ def test_instrumental_never_gets_transcribed_lyrics(audio: Path, tmp_path: Path)
         "annotation",
         "instrumental",
     )
-    assert (result.language, result.language_source) == ("unknown", "instrumental")
+    assert (result.language, result.language_source, result.language_confidence) == (
+        "unknown",
+        "instrumental",
+        1.0,
+    )
     assert calls(tmp_path / "calls.txt") == []
 
 
@@ -177,6 +186,12 @@ def test_low_confidence_transcription_is_left_out_and_counted(audio: Path, tmp_p
     # survives `min_kept_share` to be trusted: left out and counted
     assert {"low_confidence_lyrics", "vocals_without_lyrics"} <= set(result.flags)
     assert "invented_lyrics_suspected" not in result.flags
+    # no lyrics text to read: the transcriber's language stands on its own probability
+    assert (result.language, result.language_source, result.language_confidence) == (
+        "en",
+        "transcriber",
+        0.97,
+    )
 
 
 def test_transcriber_hearing_no_speech_judges_instrumental(audio: Path, tmp_path: Path) -> None:
@@ -190,6 +205,7 @@ def test_transcriber_hearing_no_speech_judges_instrumental(audio: Path, tmp_path
         "transcription",
         "[Instrumental]",
     )
+    assert result.vocal_confidence == 0.92  # 1 - the mean no-speech probability of what was said
 
 
 def test_sung_song_without_lyrics_stays_without_and_is_counted(audio: Path) -> None:
@@ -200,7 +216,13 @@ def test_sung_song_without_lyrics_stays_without_and_is_counted(audio: Path) -> N
     )
     assert result.lyrics is None and "vocals_without_lyrics" in result.flags
     assert result.omitted["lyrics"] == "vocals heard but no lyrics found"
-    assert (result.language, result.language_source) == ("en", "annotation")
+    assert (result.language, result.language_source, result.language_confidence) == ("en", "annotation", 0.6)
+    at_the_threshold = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "vocal", "vocal_language": "en"}),
+        NoTranscriber(),
+        LyricsSettings(min_language_confidence=0.6),
+    )
+    assert (at_the_threshold.language, at_the_threshold.language_source) == ("en", "annotation")
 
 
 def test_declared_values_and_bad_file_warnings(audio: Path) -> None:
@@ -274,3 +296,169 @@ def test_warnings_from_the_tags_the_file_and_its_lines_all_reach_the_song(audio:
     )
     assert result.warnings[0] == "song.flac: TKEY 'Am/C' is not a key; ignored"
     assert any("cp1252" in w for w in result.warnings) and len(result.warnings) >= 3, result.warnings
+
+
+def test_a_server_answering_text_only_is_guarded_line_by_line_and_its_kept_words_are_the_lyrics(
+    audio: Path, tmp_path: Path
+) -> None:
+    """An OpenAI-compatible server may answer text with no segments: no times, no signals. A boilerplate line
+    Whisper writes over music is dropped from the lyrics, not only listed; the rest is sung, untimed."""
+    answer = {
+        "text": f"  {SUNG}\nThank you for watching\nand we sing along the river every day  ",
+        "language": "en",
+        "language_probability": 0.97,
+    }
+    clean = {"sections": SECTIONS, "vocal_presence": "unknown"}
+    result = resolve_lyrics(_job(audio, clean=clean), _transcriber(tmp_path, answer), LyricsSettings())
+    assert (result.lyrics_source, result.lyrics, result.timed_lines) == (
+        "transcription",
+        f"{SUNG}\nand we sing along the river every day",
+        [],
+    )
+    assert [d.text for d in result.dropped_segments] == ["Thank you for watching"]
+    # no no-speech signal to weigh: sung, at exactly the confidence a vocal judgement needs
+    assert (result.vocal_presence, result.vocal_source) == ("vocal", "transcription")
+    assert result.vocal_confidence == LyricsSettings().min_vocal_confidence
+    nothing_kept = {"text": "Thank you for watching\nPlease subscribe", "language": "en"}
+    result = resolve_lyrics(_job(audio, clean=clean), _transcriber(tmp_path, nothing_kept), LyricsSettings())
+    assert result.lyrics is None and result.lyrics_source is None
+
+
+def test_a_transcription_mostly_dropped_is_flagged_as_invented_with_every_reason_named(
+    audio: Path, tmp_path: Path
+) -> None:
+    boilerplate = "Thank you for watching please subscribe to my channel and see you in the next video"
+    answer = {
+        **ANSWER,
+        "segments": [_segment(6, SUNG), _segment(22, boilerplate, no_speech_prob=0.9, avg_logprob=-1.5)],
+    }
+    result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
+    assert "invented_lyrics_suspected" in result.flags  # 17 of 32 words dropped: over `guard.suspect_share`
+    # one segment of two kept is exactly `min_kept_share` (half): the kept words are still trusted
+    assert (result.lyrics_source, result.lyrics) == ("transcription", SUNG)
+    assert [(d.text, d.reason) for d in result.dropped_segments] == [
+        (boilerplate, "no_speech; hallucination_phrase")
+    ]
+
+
+def test_vocal_confidence_is_one_minus_the_mean_no_speech_probability_to_three_places(
+    audio: Path, tmp_path: Path
+) -> None:
+    answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.1234)]}
+    result = resolve_lyrics(_job(audio), _transcriber(tmp_path, answer), LyricsSettings())
+    assert (result.vocal_presence, result.vocal_confidence) == ("vocal", 0.877)
+
+
+# ---- vocal presence: which source decides it, at what confidence, and where it is left unknown ----------
+# README "Lyrics": a song is called vocal or instrumental only at `min_vocal_confidence` or over; the annotation
+# is trusted at `annotation_vocal_confidence`, a transcription at 1 - its mean no-speech probability.
+
+
+def _presence(result: Any) -> tuple[str, float, str | None]:
+    return result.vocal_presence, result.vocal_confidence, result.vocal_source
+
+
+def test_no_source_leaves_the_presence_unknown_at_zero_with_nothing_omitted(audio: Path) -> None:
+    for clean in (None, {"vocal_presence": "unknown"}):
+        result = resolve_lyrics(_job(audio, clean=clean), NoTranscriber(), LyricsSettings())
+        assert _presence(result) == ("unknown", 0.0, None)
+        assert "vocal_presence" not in result.omitted and result.omitted["lyrics"] == "no lyrics found"
+
+
+def test_an_instrumental_judged_exactly_at_the_threshold_is_kept_and_never_transcribed(
+    audio: Path, tmp_path: Path
+) -> None:
+    settings = LyricsSettings(annotation_vocal_confidence=0.6, min_vocal_confidence=0.6)
+    t = _transcriber(tmp_path)
+    result = resolve_lyrics(_job(audio, clean={"vocal_presence": "instrumental"}), t, settings)
+    assert _presence(result) == ("instrumental", 0.6, "annotation") and "vocal_presence" not in result.omitted
+    assert calls(tmp_path / "calls.txt") == []
+
+
+def test_a_transcription_as_sure_as_the_annotation_leaves_the_annotation_as_the_source(
+    audio: Path, tmp_path: Path
+) -> None:
+    """Only a surer transcription takes over a vocal judgement; an equally sure one leaves it."""
+    answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.2)]}  # speech 0.8
+    clean = {"vocal_presence": "vocal"}
+    same = resolve_lyrics(
+        _job(audio, clean=clean),
+        _transcriber(tmp_path, answer),
+        LyricsSettings(annotation_vocal_confidence=0.8),
+    )
+    assert _presence(same) == ("vocal", 0.8, "annotation") and same.lyrics_source == "transcription"
+    surer = resolve_lyrics(
+        _job(audio, clean=clean),
+        _transcriber(tmp_path, answer),
+        LyricsSettings(annotation_vocal_confidence=0.7),
+    )
+    assert _presence(surer) == ("vocal", 0.8, "transcription")
+
+
+def test_an_unsure_instrumental_overruled_by_an_unsure_transcription_is_left_unknown_saying_why(
+    audio: Path, tmp_path: Path
+) -> None:
+    """The annotation calls it instrumental at 0.4 (under 0.5: transcribed anyway); the transcriber hears words
+    at 0.3. Words were heard, so the song is no longer called instrumental; too unsure to call vocal either."""
+    answer = {**ANSWER, "segments": [_segment(6, SUNG, no_speech_prob=0.7)]}
+    settings = LyricsSettings(annotation_vocal_confidence=0.4)
+    result = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "instrumental"}), _transcriber(tmp_path, answer), settings
+    )
+    assert _presence(result) == ("unknown", 0.3, "transcription")
+    assert result.omitted["vocal_presence"] == "vocal at confidence 0.30 below 0.50"
+    assert result.lyrics_source == "transcription"
+
+
+def test_a_sung_song_whose_transcription_is_all_dropped_stays_vocal(audio: Path, tmp_path: Path) -> None:
+    """Nothing kept is not silence when the segments sounded like speech: the annotation's call stands."""
+    answer = {**ANSWER, "segments": [_segment(6, "Thank you for watching"), _segment(12, "Please subscribe")]}
+    result = resolve_lyrics(
+        _job(audio, clean={"vocal_presence": "vocal"}), _transcriber(tmp_path, answer), LyricsSettings()
+    )
+    assert _presence(result) == ("vocal", 0.6, "annotation") and result.lyrics is None
+    assert "vocals_without_lyrics" in result.flags
+
+
+def test_lyrics_provenance_names_the_audio_settings_libraries_version_and_the_transcriber(
+    audio: Path, tmp_path: Path
+) -> None:
+    from fixed_transcriber import HeldModelTranscriber
+
+    settings = LyricsSettings(min_kept_share=0.4)
+    answer = {**ANSWER, "extra_provenance": {"server_model": "whisper-large-v3"}}
+    t = HeldModelTranscriber(answer=answer, calls_file=str(tmp_path / "calls.txt"))
+    result = resolve_lyrics(_job(audio), t, settings)
+    lyrics, heard = result.provenance["lyrics"], result.provenance["transcription"]
+    assert (lyrics.stage, lyrics.backend, lyrics.cache_key, lyrics.input_sha256) == (
+        "lyrics",
+        "lyrics",
+        "k",
+        "a" * 64,
+    )
+    assert lyrics.settings == settings.output_settings()
+    assert lyrics.library_versions == library_versions(LIBRARIES) and "mutagen" in lyrics.library_versions
+    assert lyrics.extra == {"backend_version": LYRICS_VERSION}
+    assert (heard.stage, heard.backend, heard.cache_key, heard.input_sha256) == (
+        "transcription",
+        "held",
+        "k",
+        "a" * 64,
+    )
+    assert (heard.model_id, heard.model_revision) == ("local/whisper-test", "0" * 40)
+    assert heard.settings == t.identity().settings
+    assert heard.library_versions == library_versions(("songset", "numpy"))
+    assert heard.extra == {"backend_version": "1", "server_model": "whisper-large-v3"}
+
+
+def test_an_empty_lyrics_file_is_no_omission_once_a_later_source_answers(audio: Path) -> None:
+    _tag(audio, LYRICS="Embedded words of a song that is sung in English by someone")
+    result = resolve_lyrics(_job(audio, lyrics=b"\n \n"), NoTranscriber(), LyricsSettings())
+    assert result.lyrics_source == "embedded:LYRICS" and "lyrics" not in result.omitted
+    assert "empty_lyrics_file" in result.flags  # the empty file is still named
+
+
+def test_lyrics_too_short_to_tell_the_language_say_so(audio: Path) -> None:
+    result = resolve_lyrics(_job(audio, lyrics=b"la la la"), NoTranscriber(), LyricsSettings())
+    assert (result.lyrics, result.language) == ("la la la", None)
+    assert result.omitted["language"] == "too little lyrics text to tell"

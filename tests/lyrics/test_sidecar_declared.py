@@ -18,6 +18,12 @@ DECLARED: dict[str, Any] = {
 }
 
 
+def test_a_declared_fractional_bpm_is_written_in_whole_beats() -> None:
+    """ACE-Step reads whole beats per minute: a tag's 120.6 is written 121, as an estimate's would be."""
+    sidecar = sidecar_for(declared={"bpm": {"value": 120.6, "tag": "TBPM"}})
+    assert (sidecar.bpm, sidecar.source.sources["bpm"]) == (121, "declared:TBPM")
+
+
 def test_declared_values_beat_estimates_and_name_their_tag() -> None:
     sidecar = sidecar_for(meta=song_metadata(bpm=121.6, bpm_confidence=0.1), declared=DECLARED)
     assert (sidecar.bpm, sidecar.keyscale, sidecar.artist) == (120, "F# minor", "Tag Artist")

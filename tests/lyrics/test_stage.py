@@ -3,20 +3,25 @@ and one failing transcription failing its song alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import clean_annotation, write_tone
-from fixed_transcriber import calls
+from fixed_transcriber import FixedTranscriber, calls
 from test_resolve import ANSWER
 
-from songset.io import atomic_write_json
+from songset.cache import ResultCache, cache_key
+from songset.io import atomic_write_json, sha256_file
+from songset.runner import LocalExecutor, Settle, SongJob, SongResources, StageWork
 from songset.schemas import SongLyrics
 from songset.songs import discover_songs
 from songset.stages.base import RunOptions
 from songset.stages.lyrics import run_lyrics
+from songset.transcribers.base import Transcription
 
 
 @pytest.fixture
@@ -41,7 +46,12 @@ def _transcriber_cfg(root: Path, **kw: Any) -> dict[str, Any]:
     }
 
 
-def _run(root: Path, transcriber: dict[str, Any] | None = None, lyrics_cfg: dict[str, Any] | None = None):
+def _run(
+    root: Path,
+    transcriber: dict[str, Any] | None = None,
+    lyrics_cfg: dict[str, Any] | None = None,
+    options: RunOptions | None = None,
+):
     return run_lyrics(
         discover_songs(root / "audio"),
         transcriber or _transcriber_cfg(root),
@@ -50,7 +60,7 @@ def _run(root: Path, transcriber: dict[str, Any] | None = None, lyrics_cfg: dict
         root / "overrides",
         root / "clean",
         root / "out",
-        RunOptions(cache_dir=root / "cache"),
+        options or RunOptions(cache_dir=root / "cache"),
     )
 
 
@@ -220,3 +230,75 @@ def test_unreadable_inputs_fail_their_song_alone_and_caching_is_optional(project
     assert failed["one"].file == str(project / "audio" / "one.flac")
     assert failed["one"].reason.startswith("JSONDecodeError: ")
     assert failed["empty"].reason == f"{project / 'audio' / 'empty.flac'}: file is empty (0 bytes)"
+
+
+class RecordingExecutor(LocalExecutor):
+    """Remembers the work it is handed (where `run.executor` sends the songs) and computes it here, serially."""
+
+    def __init__(self) -> None:
+        self.work: list[StageWork[Any]] = []
+
+    def execute(self, todo: list[SongJob], work: StageWork[Any], settle: Settle) -> None:
+        self.work.append(work)
+        super().execute(todo, dataclasses.replace(work, workers=1), settle)
+
+
+def test_songs_go_to_the_configured_executor_as_the_transcriber_asks_with_or_without_a_cache(
+    project: Path,
+) -> None:
+    """`run.executor=ray`: a transcriber holding a model is one copy per stage with the GPU it names; one
+    calling a server runs on `run.workers` processes. Without a cache every song is still transcribed."""
+    executor = RecordingExecutor()
+    options = RunOptions(cache_dir=None, workers=3, executor=executor)
+    held = _run(
+        project, _transcriber_cfg(project, _target_="fixed_transcriber.HeldModelTranscriber"), options=options
+    )
+    assert sorted(held.summary.computed) == ["one", "two"]
+    assert _out(project, "one").lyrics_source == "transcription"
+    (work,) = executor.work
+    assert (work.workers, work.holds_model, work.resources) == (
+        1,
+        True,
+        SongResources(num_cpus=2, num_gpus=1),
+    )
+    executor.work.clear()
+    served = _run(project, options=options)
+    assert sorted(served.summary.computed) == ["one", "two"]
+    (work,) = executor.work
+    assert (work.workers, work.holds_model, work.resources) == (3, False, SongResources())
+    assert sorted(calls(project / "calls.txt")) == ["one.flac", "one.flac", "two.flac", "two.flac"]
+
+
+def test_a_transcriber_that_is_not_ready_stops_the_stage_before_any_song(project: Path) -> None:
+    """A server transcriber without its API key fails once, naming the key, not once per song."""
+    with pytest.raises(ValueError, match="FIXED_API_KEY"):
+        _run(project, _transcriber_cfg(project, ready=False))
+    assert calls(project / "calls.txt") == []
+
+
+def test_the_summary_names_its_settings_and_the_byte_identical_copies_it_skipped(project: Path) -> None:
+    shutil.copy(project / "audio" / "one.flac", project / "audio" / "zz-copy.flac")
+    first = _run(project).summary
+    again = _run(project).summary
+    stricter = _run(project, lyrics_cfg={"min_language_confidence": 0.99}).summary
+    assert len(first.settings_sha256) == 64 and again.settings_sha256 == first.settings_sha256
+    assert stricter.settings_sha256 != first.settings_sha256
+    assert [Path(s.file).name for s in first.skipped] == ["zz-copy.flac"]
+    assert "the same audio as" in first.skipped[0].reason and not first.failed
+
+
+def test_kept_transcriptions_are_found_by_any_checkout_under_the_audio_and_transcriber_alone(
+    project: Path,
+) -> None:
+    """dvc.yaml pushes data/cache/lyrics: the transcriptions (the costly part) are kept in its
+    `transcriptions` folder under a key of the audio hash and the transcriber's key parts only, so
+    another checkout, or a later songset whose lyrics key changed, finds them instead of paying again."""
+    _run(project)
+    settings = {k: v for k, v in _transcriber_cfg(project).items() if k != "_target_"}
+    parts = FixedTranscriber(**settings).identity().key_parts()
+    memo = ResultCache(project / "cache" / "lyrics" / "transcriptions")
+    for song in ("one", "two"):
+        key = cache_key(
+            stage="transcription", audio_sha256=sha256_file(project / "audio" / f"{song}.flac"), **parts
+        )
+        assert Transcription.model_validate(memo.get(key)) == Transcription.model_validate(ANSWER)

@@ -35,7 +35,7 @@ from songset.sidecars import parse_override
 from songset.transcribers.base import Transcriber, Transcription, TranscriptSegment
 from songset.transcribers.guard import GuardSettings, guard_transcription
 
-LYRICS_VERSION = "1"  # bump when a change here changes SongLyrics for the same inputs
+LYRICS_VERSION = "2"  # bump when a change here changes SongLyrics for the same inputs
 LIBRARIES = ("songset", "mutagen", "lingua-language-detector", "pydantic")
 
 
@@ -72,6 +72,7 @@ class GuardedTranscription(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kept: list[TranscriptSegment]
+    kept_text: str  # the kept lines: all a server answering text only (no segments) gives
     dropped: list[DroppedSegment]
     invented_lyrics_suspected: bool
 
@@ -89,7 +90,10 @@ def _guard(transcription: Transcription, settings: LyricsSettings) -> GuardedTra
     ]
     kept = [s for s in judged.transcription.segments if s.text.strip()]
     return GuardedTranscription(
-        kept=kept, dropped=dropped, invented_lyrics_suspected=judged.invented_lyrics_suspected
+        kept=kept,
+        kept_text=judged.transcription.text,
+        dropped=dropped,
+        invented_lyrics_suspected=judged.invented_lyrics_suspected,
     )
 
 
@@ -168,8 +172,8 @@ def _from_transcription(
     said = [s for s in transcription.segments if s.text.strip()]
     probs = [s.no_speech_prob for s in said if s.no_speech_prob is not None]
     speech = round(1 - sum(probs) / len(probs), 3) if probs else None
-    if not transcription.segments:  # a server answering text only: no signals to judge by
-        text = format_untimed(transcription.text)
+    if not transcription.segments:  # a server answering text only: judged line by line, no signals
+        text = format_untimed(guarded.kept_text)
         return (Found(text=text, source="transcription") if text else None), guarded, speech
     if not said:
         return None, guarded, speech

@@ -113,7 +113,7 @@ def run_lyrics(
         )
         memo_key = transcription_key(job.inputs.audio_sha256, transcriber_parts)
         extra["transcription"] = memo.get(memo_key) if memo is not None and transcriber.enabled else None
-        inputs = {"audio_sha256": job.inputs.audio_sha256, "duration": job.inputs.duration, **extra}
+        inputs = {"audio_sha256": job.inputs.audio_sha256, **extra}
         jobs.append(dataclasses.replace(job, key=key, inputs=inputs))
 
     write_output = json_writer(out_dir)
