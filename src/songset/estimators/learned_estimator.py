@@ -19,24 +19,35 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 from scipy import ndimage
 
 from songset.audio import Audio
 from songset.backend import BackendIdentity
-from songset.estimators.base import Estimates, Estimator
+from songset.estimators.base import Estimates
 from songset.estimators.librosa_estimator import (
     BPM_GRID_STEP,
-    COMB_BEATS,
+    LIBRARIES,
     RELATIVES,
-    SUPPORT_WEIGHT,
     TEMPOGRAM_WIN,
     Features,
-    _hann_taper,
+    LibrosaEstimator,
+    LibrosaSettings,
+    TempoCandidate,
     _harmonic_change,
+    _lag_frames,
+    _local_peaks,
+    _near,
+    _phase_evenness,
+    _r4,
+    _refine_peak,
+    _tempo_stability,
+    assemble_estimates,
+    comb_support,
     estimate_key,
     estimate_meter,
     extract_features,
+    tempo_score,
     track_beats,
 )
 from songset.estimators.tempo_model import (
@@ -50,8 +61,6 @@ from songset.estimators.tempo_model import (
     tempo_log_prior,
 )
 from songset.schemas import BPM_MAX, BPM_MIN
-from songset.settings import BackendSettings, Configured
-from songset.theory import DEFAULT_PROFILE, profile_parts
 
 # 9: the beat level chosen by a learned model over per-level evidence (tempo_model.json), prior 120 BPM /
 # 1 octave (cited), calibrated bpm confidence (branch h20, as the librosa backend's v9); 10: low-band
@@ -59,7 +68,6 @@ from songset.theory import DEFAULT_PROFILE, profile_parts
 # produced-music renders too; an octave whose calibrated probability is under the model's
 # settled_probability is named undecided and its bpm left out
 BACKEND_VERSION = "10"
-LIBRARIES = ("songset", "numpy", "scipy", "librosa", "soundfile")
 
 # The tempo prior for songs in general (tempo_model.PRIOR_BPM / PRIOR_OCTAVES, cited there): it weighs
 # the beat levels with the learned evidence, and (never narrower than PERIOD_PRIOR_OCTAVES) the pulse search.
@@ -78,13 +86,6 @@ UNDECIDED_ODDS = 0.5
 OCTAVE_RELATIVES = (2.0, 0.5, 3.0, 1 / 3)
 
 # ---- tempo -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TempoCandidate:
-    bpm: float
-    support: float  # mean onset autocorrelation at 1..COMB_BEATS beat lags (~0 for noise, ~1 for a metronome)
-    score: float  # support weighed by the tempo prior (`tempo_score`), relative to the winner's
 
 
 @dataclass(frozen=True)
@@ -123,46 +124,6 @@ class TempoEstimate:
 def tempo_prior(bpm: np.ndarray, centre_bpm: float, width_octaves: float) -> np.ndarray:
     """Log-normal prior: songs cluster around a tempo; it settles octave ties, it should not win alone."""
     return np.exp(tempo_log_prior(bpm, centre_bpm, width_octaves))
-
-
-def tempo_score(support: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """exp(SUPPORT_WEIGHT * support) x prior: a clear difference in periodicity outweighs the prior.
-
-    With a plain product the prior decides every close call, e.g. 6/8 read as 3/4 (x3/2) because
-    the dotted-quarter beat is further from the prior's centre though better supported.
-    """
-    return np.exp(SUPPORT_WEIGHT * np.maximum(support, 0.0)) * prior
-
-
-def _lag_frames(bpm: np.ndarray | float, frame_rate: float) -> np.ndarray:
-    return 60.0 * frame_rate / np.asarray(bpm, dtype=np.float64)
-
-
-def comb_support(ac: np.ndarray, lags: np.ndarray, beats: int = COMB_BEATS) -> np.ndarray:
-    """Mean autocorrelation at 1..`beats` multiples of each (fractional) lag.
-
-    Checking several multiples rejects the dotted (x4/3) and triplet (x3/2) periods that a single
-    autocorrelation peak often prefers, and gives sub-frame tempo resolution.
-    """
-    max_lag = 0.75 * (ac.shape[0] - 1)  # the longest lags rest on too little overlap to trust
-    index = np.arange(ac.shape[0])
-    total = np.zeros(np.shape(lags))
-    count = np.zeros(np.shape(lags))
-    for k in range(1, beats + 1):
-        lag = k * lags
-        ok = lag <= max_lag
-        total += np.where(ok, np.interp(np.minimum(lag, max_lag), index, ac), 0.0)
-        count += ok
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
-
-
-def _local_peaks(x: np.ndarray) -> np.ndarray:
-    inner = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
-    return inner[np.argsort(-x[inner], kind="stable")]
-
-
-def _near(a: float, b: float, tol: float = 0.04) -> bool:
-    return abs(a - b) <= tol * b
 
 
 @dataclass(frozen=True)
@@ -209,19 +170,6 @@ def beat_grid(features: Features, bpm: float) -> BeatGrid | None:
         area[index(2 / 3)],
         chord_change,
     )
-
-
-def _phase_evenness(strength: np.ndarray, group: int) -> float:
-    """Weakest over strongest beat position when beats are grouped in `group`s, over onset bands.
-
-    Each band's position medians are scaled to that band's strongest, and a position counts as strong
-    as its strongest band: a backbeat's snare is weak below 200 Hz and its kick weak above, yet both
-    are beats, while an offbeat eighth is weaker in every band.
-    """
-    medians = np.array([[np.median(band[phase::group]) for phase in range(group)] for band in strength])
-    medians = medians / np.maximum(medians.max(axis=1, keepdims=True), 1e-12)
-    per_position = medians.max(axis=0)
-    return float(per_position.min() / max(float(per_position.max()), 1e-12))
 
 
 def _log_ratio(a: float, b: float, floor: float) -> float:
@@ -501,54 +449,12 @@ def octave_undecided(best: LevelCandidate, runner_up: LevelCandidate) -> bool:
     return octave and runner_up.probability >= UNDECIDED_ODDS * best.probability
 
 
-def _refine_peak(grid: np.ndarray, score: np.ndarray, i: int) -> float:
-    """Parabolic interpolation on the log-bpm grid."""
-    if 0 < i < len(grid) - 1:
-        a, b, c = score[i - 1], score[i], score[i + 1]
-        denom = a - 2 * b + c
-        if denom < 0:
-            offset = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
-            return float(grid[i] * 2.0 ** (offset * BPM_GRID_STEP))
-    return float(grid[i])
-
-
-def _tempo_stability(
-    features: Features, period: float, beat: float, grid: np.ndarray, prior: np.ndarray
-) -> tuple[float, float]:
-    """Shares of local windows (every ~2 s) whose own best tempo is the global pulse `period`, and
-    whose best is a level of the `beat` (LEVEL_RATIOS): both are low for rubato or noise; only the
-    first also when windows hear different levels of one steady grid (fast 3/4 repeats at the bar)."""
-    tg = features.tempogram
-    step = max(1, round(2.0 * features.frame_rate))
-    cols = tg[:, ::step]
-    zero = cols[0]
-    keep = zero > 0
-    if not keep.any():
-        return 0.0, 0.0
-    taper = _hann_taper(tg.shape[0])
-    local = cols[:, keep] / np.maximum(taper, 1e-3 * taper[0])[:, None]
-    local = local / local[0]
-    lags = _lag_frames(grid, features.frame_rate)
-    agree = in_family = 0
-    for col in local.T:
-        best = float(grid[int(np.argmax(tempo_score(comb_support(col, lags), prior)))])
-        agree += _near(best, period)
-        in_family += any(_near(best, beat * ratio) for ratio in LEVEL_RATIOS)
-    return agree / local.shape[1], in_family / local.shape[1]
-
-
 # ---- the estimator -----------------------------------------------------------------------------------------
 
 
-def _r4(x: float) -> float:
-    return round(float(x), 4)
+class LearnedSettings(LibrosaSettings):
+    """estimator=librosa_learned: v8's settings with the learned model's tempo prior."""
 
-
-class LearnedSettings(BackendSettings):
-    """estimator=librosa_learned: every field changes the estimates."""
-
-    sample_rate: int = Field(22050, gt=0, description="analysis rate")
-    hop_length: int = Field(512, gt=0, description="onset and chroma frame hop")
     tempo_prior_bpm: float = Field(
         TEMPO_PRIOR_BPM,
         gt=0,
@@ -559,30 +465,12 @@ class LearnedSettings(BackendSettings):
         gt=0,
         description="its width, in octaves (it weighs T/2, T, 2T with the learned level evidence)",
     )
-    key_profile: str = Field(
-        DEFAULT_PROFILE,
-        description="krumhansl | temperley | albrecht_shanahan | edm, or several joined by +",
-    )
-
-    @field_validator("key_profile")
-    @classmethod
-    def _known_profile(cls, value: str) -> str:
-        profile_parts(value)  # raises ValueError naming the unknown part
-        return value
 
 
-class LearnedEstimator(Configured[LearnedSettings], Estimator):
+class LearnedEstimator(LibrosaEstimator):
     """v8's signal processing with a learned beat level: its weights ship (tempo_model.json), deterministic."""
 
     Settings = LearnedSettings
-
-    def setup(self) -> None:
-        s = self.settings
-        self.sample_rate = s.sample_rate
-        self.hop_length = s.hop_length
-        self.tempo_prior_bpm = s.tempo_prior_bpm
-        self.tempo_prior_octaves = s.tempo_prior_octaves
-        self.key_profile = s.key_profile
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
@@ -597,66 +485,13 @@ class LearnedEstimator(Configured[LearnedSettings], Estimator):
         tempo = estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
         key = estimate_key(features, self.key_profile)
         meter = estimate_meter(features, tempo)
-        warnings: list[str] = []
-        if tempo.bpm is None:
-            warnings.append("tempo: no periodic onsets found; bpm left empty")
-        if tempo.undecided is not None:
-            warnings.append(
-                f"tempo: the beat may be {tempo.undecided[0]} or {tempo.undecided[1]} bpm (half/double not"
-                " decidable from the audio); bpm confidence set to 0"
-            )
-        if key.keyscale is None:
-            warnings.append("key: no pitched content found; keyscale left empty")
-        if meter.is_default:
-            warnings.append(
-                f"timesignature: '4' is a default, not a measurement (confidence {meter.confidence:.2f})"
-            )
-        details: dict[str, object] = {
-            "tempo_candidates": [
-                {"bpm": c.bpm, "support": _r4(c.support), "score": _r4(c.score)} for c in tempo.candidates
-            ],
-            "tempo_levels": [
-                {
-                    "bpm": round(level.bpm, 1),
-                    "evenness": _r4(level.evenness),
-                    "subdivision": _r4(level.subdivision),
-                    "chord_change": _r4(level.chord_change),
-                    "score": _r4(level.score),
-                    "probability": _r4(level.probability),
-                }
-                for level in tempo.levels
-            ],
-            "tempo_relatives": {k: _r4(v) for k, v in tempo.relatives.items()},
-            "tempo_stability": _r4(tempo.stability),
-            "tempo_pulse_stability": _r4(tempo.pulse_stability),
-            "tempo_pulse_confidence": _r4(tempo.pulse_confidence),
-            "tempo_runner_up": tempo.runner_up_bpm,
-            # the model's probability for the chosen beat level (tempo_model.json)
-            "tempo_level_probability": _r4(tempo.level_probability),
-            # both readings when half/double cannot be decided from the audio (the bpm is then left out)
-            "tempo_octave_undecided": list(tempo.undecided) if tempo.undecided else None,
-            "percussive_share": _r4(features.percussive_share),
-            "key_scores": [{"key": k, "correlation": _r4(v)} for k, v in key.scores],
-            "key_profile": self.key_profile,
-            "meter_scores": {
-                "duple": _r4(meter.duple),
-                "triple": _r4(meter.triple),
-                "ternary_division": _r4(meter.ternary),
-            },
-            "meter_lag_correlations": {str(k): _r4(v) for k, v in meter.lag_correlations.items()},
-            "meter_beats": meter.n_beats,
-            # "4" with meter_source "default" is the likeliest meter assumed for lack of evidence
-            "meter_source": "default" if meter.is_default else "measured",
-            "tuning_semitones": _r4(features.tuning),
-        }
-        return Estimates(
-            bpm=tempo.bpm,
-            bpm_confidence=_r4(tempo.confidence),
-            keyscale=key.keyscale,
-            key_confidence=_r4(key.confidence),
-            key_runner_up=key.runner_up,
-            timesignature=meter.timesignature,
-            timesignature_confidence=_r4(meter.confidence),
-            warnings=warnings,
-            details=details,
+        return assemble_estimates(
+            features,
+            tempo,
+            key,
+            meter,
+            self.key_profile,
+            # the model's probability for the chosen beat level (tempo_model.json), and for each level
+            tempo_extra={"tempo_level_probability": _r4(tempo.level_probability)},
+            level_extra=lambda level: {"probability": _r4(level.probability)},
         )

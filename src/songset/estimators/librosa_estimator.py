@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -774,6 +776,82 @@ def _r4(x: float) -> float:
     return round(float(x), 4)
 
 
+def assemble_estimates(
+    features: Features,
+    tempo: Any,
+    key: KeyEstimate,
+    meter: MeterEstimate,
+    key_profile: str,
+    *,
+    tempo_extra: dict[str, object],
+    level_extra: Callable[[Any], dict[str, object]] = lambda level: {},
+) -> Estimates:
+    """Estimates, warnings and details from the three estimates: one place for what every librosa-based
+    backend reports; a backend adds its own tempo details (`tempo_extra`, `level_extra`)."""
+    warnings: list[str] = []
+    if tempo.bpm is None:
+        warnings.append("tempo: no periodic onsets found; bpm left empty")
+    if tempo.undecided is not None:
+        warnings.append(
+            f"tempo: the beat may be {tempo.undecided[0]} or {tempo.undecided[1]} bpm (half/double not"
+            " decidable from the audio); bpm confidence set to 0"
+        )
+    if key.keyscale is None:
+        warnings.append("key: no pitched content found; keyscale left empty")
+    if meter.is_default:
+        warnings.append(
+            f"timesignature: '4' is a default, not a measurement (confidence {meter.confidence:.2f})"
+        )
+    details: dict[str, object] = {
+        "tempo_candidates": [
+            {"bpm": c.bpm, "support": _r4(c.support), "score": _r4(c.score)} for c in tempo.candidates
+        ],
+        "tempo_levels": [
+            {
+                "bpm": round(level.bpm, 1),
+                "evenness": _r4(level.evenness),
+                "subdivision": _r4(level.subdivision),
+                "chord_change": _r4(level.chord_change),
+                "score": _r4(level.score),
+                **level_extra(level),
+            }
+            for level in tempo.levels
+        ],
+        "tempo_relatives": {k: _r4(v) for k, v in tempo.relatives.items()},
+        "tempo_stability": _r4(tempo.stability),
+        "tempo_pulse_stability": _r4(tempo.pulse_stability),
+        "tempo_pulse_confidence": _r4(tempo.pulse_confidence),
+        "tempo_runner_up": tempo.runner_up_bpm,
+        **tempo_extra,
+        # both readings when half/double cannot be decided from the audio (the bpm is then left out)
+        "tempo_octave_undecided": list(tempo.undecided) if tempo.undecided else None,
+        "percussive_share": _r4(features.percussive_share),
+        "key_scores": [{"key": k, "correlation": _r4(v)} for k, v in key.scores],
+        "key_profile": key_profile,
+        "meter_scores": {
+            "duple": _r4(meter.duple),
+            "triple": _r4(meter.triple),
+            "ternary_division": _r4(meter.ternary),
+        },
+        "meter_lag_correlations": {str(k): _r4(v) for k, v in meter.lag_correlations.items()},
+        "meter_beats": meter.n_beats,
+        # "4" with meter_source "default" is the likeliest meter assumed for lack of evidence
+        "meter_source": "default" if meter.is_default else "measured",
+        "tuning_semitones": _r4(features.tuning),
+    }
+    return Estimates(
+        bpm=tempo.bpm,
+        bpm_confidence=_r4(tempo.confidence),
+        keyscale=key.keyscale,
+        key_confidence=_r4(key.confidence),
+        key_runner_up=key.runner_up,
+        timesignature=meter.timesignature,
+        timesignature_confidence=_r4(meter.confidence),
+        warnings=warnings,
+        details=details,
+    )
+
+
 class LibrosaSettings(BackendSettings):
     """estimator=librosa: every field changes the estimates."""
 
@@ -825,65 +903,8 @@ class LibrosaEstimator(Configured[LibrosaSettings], Estimator):
         tempo = estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
         key = estimate_key(features, self.key_profile)
         meter = estimate_meter(features, tempo)
-        warnings: list[str] = []
-        if tempo.bpm is None:
-            warnings.append("tempo: no periodic onsets found; bpm left empty")
-        if tempo.undecided is not None:
-            warnings.append(
-                f"tempo: the beat may be {tempo.undecided[0]} or {tempo.undecided[1]} bpm (half/double not"
-                " decidable from the audio); bpm confidence set to 0"
-            )
-        if key.keyscale is None:
-            warnings.append("key: no pitched content found; keyscale left empty")
-        if meter.is_default:
-            warnings.append(
-                f"timesignature: '4' is a default, not a measurement (confidence {meter.confidence:.2f})"
-            )
-        details: dict[str, object] = {
-            "tempo_candidates": [
-                {"bpm": c.bpm, "support": _r4(c.support), "score": _r4(c.score)} for c in tempo.candidates
-            ],
-            "tempo_levels": [
-                {
-                    "bpm": round(level.bpm, 1),
-                    "evenness": _r4(level.evenness),
-                    "subdivision": _r4(level.subdivision),
-                    "chord_change": _r4(level.chord_change),
-                    "score": _r4(level.score),
-                }
-                for level in tempo.levels
-            ],
-            "tempo_relatives": {k: _r4(v) for k, v in tempo.relatives.items()},
-            "tempo_stability": _r4(tempo.stability),
-            "tempo_pulse_stability": _r4(tempo.pulse_stability),
-            "tempo_pulse_confidence": _r4(tempo.pulse_confidence),
-            "tempo_runner_up": tempo.runner_up_bpm,
+        extra = {
             "tempo_percussion_factor": _r4(tempo.percussion_factor),
             "tempo_level_margin": None if math.isinf(tempo.level_margin) else _r4(tempo.level_margin),
-            # both readings when half/double cannot be decided from the audio (the bpm is then left out)
-            "tempo_octave_undecided": list(tempo.undecided) if tempo.undecided else None,
-            "percussive_share": _r4(features.percussive_share),
-            "key_scores": [{"key": k, "correlation": _r4(v)} for k, v in key.scores],
-            "key_profile": self.key_profile,
-            "meter_scores": {
-                "duple": _r4(meter.duple),
-                "triple": _r4(meter.triple),
-                "ternary_division": _r4(meter.ternary),
-            },
-            "meter_lag_correlations": {str(k): _r4(v) for k, v in meter.lag_correlations.items()},
-            "meter_beats": meter.n_beats,
-            # "4" with meter_source "default" is the likeliest meter assumed for lack of evidence
-            "meter_source": "default" if meter.is_default else "measured",
-            "tuning_semitones": _r4(features.tuning),
         }
-        return Estimates(
-            bpm=tempo.bpm,
-            bpm_confidence=_r4(tempo.confidence),
-            keyscale=key.keyscale,
-            key_confidence=_r4(key.confidence),
-            key_runner_up=key.runner_up,
-            timesignature=meter.timesignature,
-            timesignature_confidence=_r4(meter.confidence),
-            warnings=warnings,
-            details=details,
-        )
+        return assemble_estimates(features, tempo, key, meter, self.key_profile, tempo_extra=extra)
