@@ -480,9 +480,12 @@ class LearnedEstimator(LibrosaEstimator):
             libraries=LIBRARIES,
         )
 
+    def estimate_tempo(self, features: Features) -> TempoEstimate:  # type: ignore[override]
+        return estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
+
     def estimate(self, audio: Audio) -> Estimates:
         features = extract_features(audio, self.hop_length)
-        tempo = estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
+        tempo = self.estimate_tempo(features)
         key = estimate_key(features, self.key_profile)
         meter = estimate_meter(features, tempo)
         return assemble_estimates(

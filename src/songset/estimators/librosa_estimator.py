@@ -898,9 +898,13 @@ class LibrosaEstimator(Configured[LibrosaSettings], Estimator):
             libraries=LIBRARIES,
         )
 
+    def estimate_tempo(self, features: Features) -> TempoEstimate:
+        """The tempo step with this estimator's prior: the one step the learned backend replaces."""
+        return estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
+
     def estimate(self, audio: Audio) -> Estimates:
         features = extract_features(audio, self.hop_length)
-        tempo = estimate_tempo(features, self.tempo_prior_bpm, self.tempo_prior_octaves)
+        tempo = self.estimate_tempo(features)
         key = estimate_key(features, self.key_profile)
         meter = estimate_meter(features, tempo)
         extra = {
