@@ -351,3 +351,150 @@ def test_a_broken_override_fails_the_song_naming_its_file() -> None:
     lyrics = song_lyrics_for(lyrics=b"caf\xe9", lyrics_file="lyrics")
     job = SongJob(id="song", file=Path("song.json"), key="key", inputs={**bare, "song_lyrics": lyrics})
     assert build_sidecar(job, SidecarSettings()).source.warnings == ["lyrics: not UTF-8, decoded as cp1252"]
+
+
+# ---- what each field's source and omission say (sidecars --only build_sidecar _lyrics_and_language) ------
+
+
+def test_without_lyrics_stage_output_the_config_language_is_recorded_as_config() -> None:
+    sidecar = sidecar_for(song_lyrics=None, settings=SidecarSettings(language="es"))
+    assert sidecar.vocal_language == "es" and sidecar.lyrics is None
+    assert sidecar.source.sources["vocal_language"] == "config"
+    assert sidecar.source.omitted == {"lyrics": "no lyrics stage output for this song"}
+    bare = sidecar_for(song_lyrics=None)
+    assert bare.vocal_language is None and "vocal_language" not in bare.source.sources
+    assert bare.source.omitted == {
+        "lyrics": "no lyrics stage output for this song",
+        "language": "no lyrics stage output for this song",
+    }
+    assert bare.source.flags == ["no_lyrics_stage_output"] and bare.source.vocal_presence is None
+
+
+def test_config_language_over_a_sung_song_is_recorded_as_config_and_clears_the_omission() -> None:
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="de")
+    sidecar = sidecar_for(clean=clean, settings=SidecarSettings(language="es"))
+    assert sidecar.source.sources["vocal_language"] == "config"
+    assert sidecar.source.vocal_presence == "vocal"
+    # the lyrics stage could not tell the language; the setting states it, so nothing is omitted for it
+    unknown = sidecar_for(
+        clean=clean_annotation(vocal_presence="unknown"), settings=SidecarSettings(language="es")
+    )
+    assert unknown.vocal_language == "es" and unknown.source.sources["vocal_language"] == "config"
+    assert unknown.source.omitted == {"lyrics": "no lyrics found"}
+
+
+def test_config_language_never_turns_an_instrumental_sung() -> None:
+    sidecar = sidecar_for(lyrics=b"[Instrumental]\n", settings=SidecarSettings(language="es"))
+    assert (sidecar.language, sidecar.vocal_language) == (None, "unknown")
+    assert sidecar.source.sources["vocal_language"] != "config"
+
+
+def test_an_empty_setting_is_no_value_and_names_no_source() -> None:
+    sidecar = sidecar_for(settings=SidecarSettings(artist=""))
+    assert sidecar.artist is None and "artist" not in sidecar.source.sources
+
+
+def test_a_declared_value_warns_as_declared_only_and_an_override_as_override_only() -> None:
+    declared = {"bpm": {"value": 100, "tag": "TBPM"}, "keyscale": {"value": "C major", "tag": "TKEY"}}
+    meta = song_metadata(bpm=121.6, keyscale="F# minor", key_runner_up=None, warnings=["song.ogg: clipped"])
+    sidecar = sidecar_for(declared=declared, meta=meta)
+    assert (
+        sidecar.source.sources["bpm"] == "declared:TBPM"
+        and sidecar.source.sources["keyscale"] == "declared:TKEY"
+    )
+    assert sidecar.source.warnings[0] == "song.ogg: clipped"
+    assert all(not w.startswith("override") for w in sidecar.source.warnings)
+    assert any(w.startswith("declared bpm 100") for w in sidecar.source.warnings)
+    assert any(w.startswith("declared key") for w in sidecar.source.warnings)
+
+
+@pytest.mark.parametrize("given", ["bpm: 100\n", "keyscale: C major\n"])
+def test_one_overridden_value_is_enough_to_check_it_and_earlier_warnings_and_flags_stay(given: str) -> None:
+    clean = clean_annotation(flags=["untimed_structure"])
+    meta = song_metadata(bpm=121.6, keyscale="F# minor", key_runner_up=None, warnings=["song.ogg: clipped"])
+    sidecar = sidecar_for(clean=clean, meta=meta, override=given)
+    warnings, flags = sidecar.source.warnings, sidecar.source.flags
+    assert warnings[0] == "song.ogg: clipped" and len(warnings) == 2 and warnings[1].startswith("override")
+    assert flags[0] == "untimed_structure" and len(flags) == 2 and flags[1].startswith("override_")
+
+
+@pytest.mark.parametrize(
+    ("word", "words", "flagged"),
+    [("la", 508, False), ("la", 509, True), ("Zyxqvwpt", 200, False)],
+)  # fmt: skip
+def test_lyrics_over_the_limit_are_counted_with_the_configured_tokenizer(
+    word_tokenizer: str, word: str, words: int, flagged: bool
+) -> None:
+    """`[`, `Verse`, `]`, each word and the appended end token: 508 words take exactly the 512 positions.
+    Qwen3's BPE would count 200 made-up words as over 512; the configured tokenizer counts 204."""
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="en")
+    lyrics = ("[Verse]\n" + " ".join([word] * words) + "\n").encode()
+    settings = SidecarSettings(caption_tokenizer=word_tokenizer)
+    sidecar = sidecar_for(clean=clean, lyrics=lyrics, settings=settings)
+    assert ("lyrics_over_acestep_limit" in sidecar.source.flags) is flagged
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"bpm": 121.6, "keyscale": "C major", "timesignature": "4"},  # `N/A` is 3 words: a wrong meta shows
+        {"bpm": None, "keyscale": None, "timesignature": None, "duration": 95.0},
+    ],
+)
+def test_the_caption_fills_the_room_its_own_metas_leave(word_tokenizer: str, meta: dict[str, Any]) -> None:
+    from songset.acestep import Metas, prompt_tokens
+
+    words = " ".join(["w"] * 300)
+    settings = SidecarSettings(caption_tokenizer=word_tokenizer, caption_token_budget=256)
+    sidecar = sidecar_for(
+        clean=clean_annotation(caption=words), meta=song_metadata(**meta), settings=settings
+    )
+    metas = Metas.of(sidecar)
+    assert prompt_tokens(sidecar.caption, metas, word_tokenizer) == 256
+
+
+@pytest.mark.parametrize("duration", [99.5, 99.9996, 95.0])  # qwen3 counts each digit: 99 vs 100 shows
+def test_the_caption_room_counts_the_duration_as_written(duration: float) -> None:
+    from songset.acestep import Metas, prompt_tokens
+
+    words = " ".join(["w"] * 300)
+    settings = SidecarSettings(caption_token_budget=256)
+    sidecar = sidecar_for(
+        clean=clean_annotation(caption=words), meta=song_metadata(duration=duration), settings=settings
+    )
+    metas = Metas.of(sidecar)
+    assert prompt_tokens(sidecar.caption, metas) <= 256 < prompt_tokens(sidecar.caption + " w", metas)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"sources": ("override", "guess")},
+            "sidecar field bpm: source 'guess' is not one build_sidecar reads",
+        ),
+        ({"estimate": None}, "sidecar field bpm: an estimate source names no SongMetadata field"),
+    ],
+)
+def test_a_table_row_build_sidecar_cannot_read_fails_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, change: dict[str, Any], message: str
+) -> None:
+    """A row edited past the table's own checks (`model_copy` does not validate) stops the build by name."""
+    from songset.sidecar_fields import SIDECAR_FIELDS
+
+    monkeypatch.setitem(SIDECAR_FIELDS, "bpm", SIDECAR_FIELDS["bpm"].model_copy(update=change))
+    with pytest.raises(ValueError) as error:
+        sidecar_for()
+    assert str(error.value) == message
+
+
+def test_a_source_without_its_value_is_not_recorded_as_that_values_source() -> None:
+    """A lyrics record naming a source for lyrics or a language it does not hold (hand-edited, or from an
+    older lyrics stage) gives the sidecar no source for them: `sources` lists only values written."""
+    clean = clean_annotation(vocal_presence="vocal", vocal_language="de")
+    record = song_lyrics_for(clean, lyrics=b"la la\n")
+    assert (record["lyrics_source"], record["language_source"]) == ("lyrics_file", "annotation")
+    record.update(lyrics=None, language=None)
+    sidecar = sidecar_for(clean=clean, song_lyrics=record)
+    assert (sidecar.lyrics, sidecar.vocal_language) == (None, None)
+    assert "lyrics" not in sidecar.source.sources and "vocal_language" not in sidecar.source.sources
