@@ -104,6 +104,23 @@ def test_event_line_is_fitted_with_the_configured_tokenizer(word_tokenizer: str)
     assert caption == f"soft jazz {line}" and tokens == budget and flags == []
 
 
+def test_a_caption_room_of_one_token_keeps_one_word(word_tokenizer: str) -> None:
+    """The search for the longest prefix goes down to a single token before giving up (mutation survivor)."""
+    settings = SidecarSettings(caption_token_budget=1, caption_tokenizer=word_tokenizer)
+    caption, tokens, flags = compose_caption(
+        "soft jazz", clean_annotation(), settings, None, False, Metas(duration=95)
+    )
+    assert (caption, tokens, flags) == ("soft", 1, ["caption_shortened"])
+
+
+def test_events_mode_without_a_structure_line_leaves_the_caption_as_it_is() -> None:
+    """No sections and no events: nothing is appended and nothing is flagged (mutation survivor)."""
+    clean = clean_annotation(caption="soft jazz", sections=[], events=[])
+    settings = SidecarSettings(caption_mode="events")
+    caption, _, flags = compose_caption("soft jazz", clean, settings, None, False, Metas(duration=95))
+    assert (caption, flags) == ("soft jazz", [])
+
+
 # ---- structure line -----------------------------------------------------------------------------------
 
 
@@ -134,6 +151,13 @@ def test_structure_line_is_empty_without_sections_or_events() -> None:
 def test_empty_artist_is_omitted_not_written_empty() -> None:
     data = sidecar_json(sidecar_for(settings=SidecarSettings(artist="")))
     assert "artist" not in data
+
+
+def test_an_empty_string_field_is_left_out_of_the_file() -> None:
+    """Whatever builds it, a sidecar never writes a field as "" (ACE-Step reads it as given, not unknown)."""
+    sidecar = sidecar_for().model_copy(update={"artist": "", "lyrics": "", "language": None})
+    data = sidecar_json(sidecar)
+    assert not {"artist", "lyrics", "language"} & set(data) and data["caption"] == sidecar.caption
 
 
 def test_no_structure_line_when_the_caption_fills_the_budget() -> None:
