@@ -19,7 +19,6 @@ torchaudio; `make install-hf` does both).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections import Counter
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pydantic import Field, field_validator
 from songset.audio import Audio
 from songset.backend import BackendIdentity
 from songset.estimators.base import Estimates, Estimator
+from songset.io import sha256_file
 from songset.schemas import BPM_MAX, BPM_MIN
 from songset.settings import BackendSettings, Configured, identity_slot
 from songset.theory import DEFAULT_PROFILE, profile_parts
@@ -242,14 +242,6 @@ def load_beat_this(checkpoint: Path, device: str) -> Any:
     return model.to(device).eval()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class BeatThisEstimator(Configured[BeatThisSettings], Estimator):
     """Neural beats and downbeats (the user's Beat This! checkpoint); key from the librosa features."""
 
@@ -259,7 +251,7 @@ class BeatThisEstimator(Configured[BeatThisSettings], Estimator):
     def setup(self) -> None:
         self.checkpoint = Path(self.settings.checkpoint).expanduser()
         self.model = load_beat_this(self.checkpoint, self.settings.device)
-        self.checkpoint_sha256 = _sha256(self.checkpoint)
+        self.checkpoint_sha256 = sha256_file(self.checkpoint)
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity(
