@@ -10,11 +10,9 @@ import re
 import numpy as np
 import pytest
 from support.music import (
-    A_MINOR,
     SR,
     arpeggio,
     backbeat,
-    chord_track,
     close_to,
     drum_track,
     hihat,
@@ -22,13 +20,11 @@ from support.music import (
     make_audio,
     midi_hz,
     place,
-    rubato,
     snare,
     tone,
     waltz,
 )
 
-from songset.audio import Audio, AudioInfo
 from songset.estimators.learned_estimator import (
     LEVEL_RATIOS,
     UNDECIDED_ODDS,
@@ -48,7 +44,6 @@ from songset.estimators.tempo_model import (
     TempoModel,
     load_model,
 )
-from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
 from songset.sidecars import SidecarSettings
 
 
@@ -246,14 +241,6 @@ def test_drumless_bpm_confidence_is_lower_than_drummed_and_the_bpm_kept() -> Non
 # ---- meter -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bpm", [120.0, 150.0])
-def test_waltz_gives_3(estimator: LearnedEstimator, bpm: float) -> None:
-    est = estimator.estimate(make_audio(waltz(bpm, 16)))
-    assert close_to(est.bpm, bpm)
-    assert est.timesignature == "3"
-    assert est.timesignature_confidence >= 0.5
-
-
 def test_meter_needs_a_steady_beat_grid_not_certainty_about_its_level() -> None:
     """Fast 3/4 also repeats at the bar, so which level is the beat can be in doubt (a low bpm
     confidence) while the grid the accents are read from is steady; only an unsteady grid voids them."""
@@ -268,37 +255,7 @@ def test_meter_needs_a_steady_beat_grid_not_certainty_about_its_level() -> None:
     assert meter.is_default and meter.timesignature == "4"
 
 
-@pytest.fixture(scope="module")
-def rubato_estimates(estimator: LearnedEstimator):
-    return estimator.estimate(make_audio(rubato()))
-
-
 # ---- key ---------------------------------------------------------------------------------------------------
-
-
-def test_estimates_fit_the_acestep_vocabularies(drums_4_4, noise, estimator: LearnedEstimator) -> None:
-    est = estimator.estimate(make_audio(chord_track(A_MINOR, 2.0, 3)))
-    for e in (drums_4_4, noise, est):
-        assert e.keyscale is None or re.match(KEYSCALE_PATTERN, e.keyscale)
-        assert e.key_runner_up is None or re.match(KEYSCALE_PATTERN, e.key_runner_up)
-        assert e.timesignature in VALID_TIMESIGNATURES
-        for c in (e.bpm_confidence, e.key_confidence, e.timesignature_confidence):
-            assert 0.0 <= c <= 1.0
-        assert e.bpm is None or e.bpm == round(e.bpm, 1)
-
-
-def test_silence_gives_empty_values_not_an_error(estimator: LearnedEstimator) -> None:
-    silent = Audio(
-        samples=np.zeros(15 * SR, dtype=np.float32),
-        sample_rate=SR,
-        info=AudioInfo(duration=15.0, sample_rate=SR, channels=1, format="synthetic"),
-    )
-    est = estimator.estimate(silent)
-    assert est.bpm is None and est.keyscale is None
-    assert est.bpm_confidence == 0.0 and est.key_confidence == 0.0
-    assert est.timesignature == "4" and est.timesignature_confidence == 0.0
-    assert len(est.warnings) == 3
-    json.dumps(est.details, allow_nan=False)
 
 
 def test_identity_names_every_setting() -> None:
@@ -313,15 +270,6 @@ def test_identity_names_every_setting() -> None:
     assert ident.backend == "librosa_learned" and ident.version == "10"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
-
-
-def test_other_sample_rate_and_hop_still_work() -> None:
-    sr = 16000
-    est = LearnedEstimator(sample_rate=sr, hop_length=256).estimate(
-        make_audio(drum_track(120, 4, 12, sr), sr)
-    )
-    assert close_to(est.bpm, 120.0)
-    assert est.timesignature == "4"
 
 
 def test_hydra_config_constructs_the_estimator() -> None:

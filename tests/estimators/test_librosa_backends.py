@@ -4,11 +4,24 @@ key and meter code and the same handling of noise and rubato, so the same assert
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
-from support.music import SR, close_to, drum_track, make_audio, rubato, six_eight, two_bar_waltz
+from support.music import (
+    A_MINOR,
+    SR,
+    chord_track,
+    close_to,
+    drum_track,
+    make_audio,
+    rubato,
+    six_eight,
+    two_bar_waltz,
+    waltz,
+)
 
+from songset.audio import Audio, AudioInfo
 from songset.estimators.learned_estimator import LearnedEstimator
 from songset.estimators.librosa_estimator import (
     LibrosaEstimator,
@@ -16,6 +29,7 @@ from songset.estimators.librosa_estimator import (
     estimate_meter,
     extract_features,
 )
+from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
 
 
 @pytest.fixture(
@@ -130,3 +144,43 @@ def test_details_are_plain_json(drums_4_4) -> None:
         return []
 
     assert all(f == round(f, 4) for f in floats(details))
+
+
+@pytest.mark.parametrize("bpm", [120.0, 150.0])
+def test_waltz_gives_3(estimator: LibrosaEstimator, bpm: float) -> None:
+    est = estimator.estimate(make_audio(waltz(bpm, 16)))
+    assert close_to(est.bpm, bpm)
+    assert est.timesignature == "3"
+    assert est.timesignature_confidence >= 0.5
+
+
+def test_estimates_fit_the_acestep_vocabularies(drums_4_4, noise, estimator: LibrosaEstimator) -> None:
+    est = estimator.estimate(make_audio(chord_track(A_MINOR, 2.0, 3)))
+    for e in (drums_4_4, noise, est):
+        assert e.keyscale is None or re.match(KEYSCALE_PATTERN, e.keyscale)
+        assert e.key_runner_up is None or re.match(KEYSCALE_PATTERN, e.key_runner_up)
+        assert e.timesignature in VALID_TIMESIGNATURES
+        for c in (e.bpm_confidence, e.key_confidence, e.timesignature_confidence):
+            assert 0.0 <= c <= 1.0
+        assert e.bpm is None or e.bpm == round(e.bpm, 1)
+
+
+def test_silence_gives_empty_values_not_an_error(estimator: LibrosaEstimator) -> None:
+    silent = Audio(
+        samples=np.zeros(15 * SR, dtype=np.float32),
+        sample_rate=SR,
+        info=AudioInfo(duration=15.0, sample_rate=SR, channels=1, format="synthetic"),
+    )
+    est = estimator.estimate(silent)
+    assert est.bpm is None and est.keyscale is None
+    assert est.bpm_confidence == 0.0 and est.key_confidence == 0.0
+    assert est.timesignature == "4" and est.timesignature_confidence == 0.0
+    assert len(est.warnings) == 3
+    json.dumps(est.details, allow_nan=False)
+
+
+def test_other_sample_rate_and_hop_still_work(estimator: LibrosaEstimator) -> None:
+    sr = 16000
+    est = type(estimator)(sample_rate=sr, hop_length=256).estimate(make_audio(drum_track(120, 4, 12, sr), sr))
+    assert close_to(est.bpm, 120.0)
+    assert est.timesignature == "4"

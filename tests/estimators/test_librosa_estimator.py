@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import re
 
 import numpy as np
 import pytest
@@ -21,12 +20,10 @@ from support.music import (
     drum_track,
     make_audio,
     midi_hz,
-    rubato,
     tone,
     waltz,
 )
 
-from songset.audio import Audio, AudioInfo
 from songset.estimators.librosa_estimator import (
     CHORD_CHANGE_FLOOR,
     DRUMLESS_CONFIDENCE_FACTOR,
@@ -44,7 +41,6 @@ from songset.estimators.librosa_estimator import (
     level_confidence,
     percussion_factor,
 )
-from songset.schemas import KEYSCALE_PATTERN, VALID_TIMESIGNATURES
 from songset.theory import PROFILES
 
 
@@ -215,14 +211,6 @@ def test_drumless_bpm_confidence_is_lowered_and_the_bpm_kept() -> None:
 # ---- meter -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bpm", [120.0, 150.0])
-def test_waltz_gives_3(estimator: LibrosaEstimator, bpm: float) -> None:
-    est = estimator.estimate(make_audio(waltz(bpm, 16)))
-    assert close_to(est.bpm, bpm)
-    assert est.timesignature == "3"
-    assert est.timesignature_confidence >= 0.5
-
-
 def test_meter_needs_a_steady_beat_grid_not_certainty_about_its_level() -> None:
     """Fast 3/4 also repeats at the bar, so which level is the beat can be in doubt (a low bpm
     confidence) while the grid the accents are read from is steady; only an unsteady grid voids them."""
@@ -235,11 +223,6 @@ def test_meter_needs_a_steady_beat_grid_not_certainty_about_its_level() -> None:
     unsteady = dataclasses.replace(tempo, pulse_confidence=0.02)
     meter = estimate_meter(features, unsteady)
     assert meter.is_default and meter.timesignature == "4"
-
-
-@pytest.fixture(scope="module")
-def rubato_estimates(estimator: LibrosaEstimator):
-    return estimator.estimate(make_audio(rubato()))
 
 
 # ---- key ---------------------------------------------------------------------------------------------------
@@ -307,31 +290,6 @@ def test_combined_profile_is_the_default(a_minor_features) -> None:
 # ---- the estimator as the pipeline sees it -----------------------------------------------------------------
 
 
-def test_estimates_fit_the_acestep_vocabularies(drums_4_4, noise, estimator: LibrosaEstimator) -> None:
-    est = estimator.estimate(make_audio(chord_track(A_MINOR, 2.0, 3)))
-    for e in (drums_4_4, noise, est):
-        assert e.keyscale is None or re.match(KEYSCALE_PATTERN, e.keyscale)
-        assert e.key_runner_up is None or re.match(KEYSCALE_PATTERN, e.key_runner_up)
-        assert e.timesignature in VALID_TIMESIGNATURES
-        for c in (e.bpm_confidence, e.key_confidence, e.timesignature_confidence):
-            assert 0.0 <= c <= 1.0
-        assert e.bpm is None or e.bpm == round(e.bpm, 1)
-
-
-def test_silence_gives_empty_values_not_an_error(estimator: LibrosaEstimator) -> None:
-    silent = Audio(
-        samples=np.zeros(15 * SR, dtype=np.float32),
-        sample_rate=SR,
-        info=AudioInfo(duration=15.0, sample_rate=SR, channels=1, format="synthetic"),
-    )
-    est = estimator.estimate(silent)
-    assert est.bpm is None and est.keyscale is None
-    assert est.bpm_confidence == 0.0 and est.key_confidence == 0.0
-    assert est.timesignature == "4" and est.timesignature_confidence == 0.0
-    assert len(est.warnings) == 3
-    json.dumps(est.details, allow_nan=False)
-
-
 def test_identity_names_every_setting() -> None:
     kwargs = {
         "sample_rate": 16000,
@@ -344,15 +302,6 @@ def test_identity_names_every_setting() -> None:
     assert ident.backend == "librosa" and ident.version == "8"
     assert ident.settings == kwargs
     assert ident.libraries == ("songset", "numpy", "scipy", "librosa", "soundfile")
-
-
-def test_other_sample_rate_and_hop_still_work() -> None:
-    sr = 16000
-    est = LibrosaEstimator(sample_rate=sr, hop_length=256).estimate(
-        make_audio(drum_track(120, 4, 12, sr), sr)
-    )
-    assert close_to(est.bpm, 120.0)
-    assert est.timesignature == "4"
 
 
 def test_hydra_config_constructs_the_estimator() -> None:
